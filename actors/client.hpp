@@ -1,0 +1,28 @@
+// The client actor: holds its shard's indices and profiles, never a model of its own; answers
+// each round_task with K loss differences computed on the process's model replica.
+#pragma once
+
+#include <memory>
+
+#include "actors/protocol.hpp"
+#include "actors/world.hpp"
+
+namespace baffle {
+
+/// What a client owns: an id and references to the process's shared world and replica.
+struct client_state {
+  uint32_t id = 0;
+  std::shared_ptr<const world> w;
+  std::shared_ptr<const model_replica> replica;
+  tbb::task_arena* arena = nullptr;
+};
+
+/// Pure client step: minibatch of this round, K scalars, virtual finish time.
+round_result compute_round(const client_state& st, const round_task& task);
+
+client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
+                                            uint32_t id, std::shared_ptr<const world> w,
+                                            std::shared_ptr<const model_replica> replica,
+                                            tbb::task_arena* arena);
+
+}  // namespace baffle

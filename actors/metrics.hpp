@@ -1,0 +1,33 @@
+// What the server reports after each round, and the interface of whoever records it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "net/sim_time.hpp"
+
+namespace baffle {
+
+/// One row of rounds.csv (wall time is stamped by the sink, never by the simulation).
+struct round_record {
+  int64_t round = 0;                 ///< 1-based
+  sim_time end_time;                 ///< virtual time the round's update was applied
+  double train_loss = 0.0;           ///< sample-weighted mean of the clients' minibatch losses
+  std::optional<double> test_loss;   ///< only on evaluation rounds
+  std::optional<double> test_acc;
+  std::optional<double> val_loss;
+  std::optional<double> val_acc;
+  int participants = 0;
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+  int64_t forward_passes = 0;
+};
+
+/// Receives each round's record, in round order, on the server's thread.
+class metrics_sink {
+ public:
+  virtual ~metrics_sink() = default;
+  virtual void on_round(const round_record& r) = 0;
+};
+
+}  // namespace baffle

@@ -1,0 +1,12 @@
+// Message type registration.
+#include "actors/protocol.hpp"
+
+namespace baffle {
+
+void add_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<round_task>("baffle.round_task");
+  cfg.add_message_type<round_result>("baffle.round_result");
+  cfg.add_message_type<run_outcome>("baffle.run_outcome");
+}
+
+}  // namespace baffle

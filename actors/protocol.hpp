@@ -1,0 +1,93 @@
+// Every message, atom and typed interface of baffle-sim, in one place. Each message is a plain
+// struct with an inspect overload; its serialized size is what the link model charges.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "models/estimator.hpp"
+#include "net/sim_time.hpp"
+
+namespace baffle {
+
+/// Asks the server to run the whole scenario; it answers with a run_outcome when done.
+using run_atom = caf::atom_constant<caf::atom("run")>;
+
+/// server -> client: compute the K scalars of round `round` on a fresh minibatch.
+struct round_task {
+  uint64_t round = 0;
+  uint64_t model_version = 0;  ///< the replica version the client must compute on
+  uint64_t round_seed = 0;     ///< eps_k = N(0, I) from stream (round_seed, k)
+  uint32_t k = 0;
+  float sigma = 0.f;
+  fd_scheme scheme = fd_scheme::forward;
+  uint32_t batch_size = 0;
+  sim_time dispatch_time;      ///< virtual time the server sent it
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, round_task& x) {
+  return f(caf::meta::type_name("round_task"), x.round, x.model_version, x.round_seed, x.k, x.sigma,
+           x.scheme, x.batch_size, x.dispatch_time);
+}
+
+/// client -> server: the K loss differences of a round, and what they cost.
+struct round_result {
+  uint64_t round = 0;
+  uint32_t client = 0;
+  std::vector<float> scalars;  ///< d_k, k = 0..K-1
+  float base_loss = 0.f;       ///< mean loss at the unperturbed weights on the minibatch
+  uint32_t samples = 0;        ///< minibatch size, the aggregation weight
+  sim_time finish_time;        ///< virtual time the client finished computing and sent this
+  uint32_t forward_passes = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, round_result& x) {
+  return f(caf::meta::type_name("round_result"), x.round, x.client, x.scalars, x.base_loss,
+           x.samples, x.finish_time, x.forward_passes);
+}
+
+/// server -> caller: the headline results of a finished run.
+struct run_outcome {
+  int64_t rounds = 0;
+  double sim_time_s = 0.0;
+  double final_test_loss = 0.0;
+  double final_test_acc = 0.0;
+  uint64_t bytes_up_total = 0;
+  uint64_t bytes_down_total = 0;
+  int64_t forward_passes_total = 0;
+  std::string model_digest;
+  std::string error;  ///< empty on success
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
+  return f(caf::meta::type_name("run_outcome"), x.rounds, x.sim_time_s, x.final_test_loss,
+           x.final_test_acc, x.bytes_up_total, x.bytes_down_total, x.forward_passes_total,
+           x.model_digest, x.error);
+}
+
+/// A client: answers each round_task with its round_result.
+using client_actor = caf::typed_actor<caf::replies_to<round_task>::with<round_result>>;
+
+/// The server: drives every round of the scenario when asked to run.
+using server_actor = caf::typed_actor<caf::replies_to<run_atom>::with<run_outcome>>;
+
+/// Registers every message type; call on the config of every process that sends or receives them.
+void add_message_types(caf::actor_system_config& cfg);
+
+/// Serialized size in bytes of a message as CAF's binary serializer writes it.
+template <class T>
+uint64_t wire_size(const T& msg) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto err = sink(const_cast<T&>(msg));
+  static_cast<void>(err);
+  return buf.size();
+}
+
+}  // namespace baffle

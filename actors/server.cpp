@@ -1,0 +1,174 @@
+// Server behaviour (sync policy) over pure aggregation helpers.
+#include "actors/server.hpp"
+
+#include <algorithm>
+
+namespace baffle {
+
+std::vector<double> aggregate_scalars(const std::vector<round_result>& sorted_results, int k) {
+  std::vector<double> dbar(k, 0.0);
+  double total = 0.0;
+  for (const auto& r : sorted_results) {
+    const double n = r.samples;
+    total += n;
+    for (int j = 0; j < k; ++j) dbar[j] += n * static_cast<double>(r.scalars[j]);
+  }
+  if (total > 0)
+    for (auto& d : dbar) d /= total;
+  return dbar;
+}
+
+std::vector<uint32_t> select_clients(uint64_t seed, int64_t round, int count, int per_round) {
+  std::vector<uint32_t> chosen;
+  if (per_round >= count) {
+    chosen.resize(count);
+    for (int i = 0; i < count; ++i) chosen[i] = static_cast<uint32_t>(i);
+    return chosen;
+  }
+  const stream_id s{derive_seed(seed, purpose::selection, 0), purpose::selection,
+                    static_cast<uint32_t>(round)};
+  chosen = sample_without_replacement(s, static_cast<uint32_t>(count), static_cast<uint32_t>(per_round));
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+uint64_t round_seed(uint64_t seed, int64_t round) {
+  return derive_seed(seed, purpose::round_seed, static_cast<uint64_t>(round));
+}
+
+namespace {
+
+using self_ptr = server_actor::stateful_pointer<server_state>;
+
+void start_round(self_ptr self);
+
+void finish_run(self_ptr self) {
+  auto& st = self->state;
+  st.totals.model_digest = params_digest(st.replica->params);
+  st.promise.deliver(st.totals);
+}
+
+void finish_round(self_ptr self) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  std::sort(st.results.begin(), st.results.end(),
+            [](const round_result& a, const round_result& b) { return a.client < b.client; });
+
+  round_record rec;
+  rec.round = st.round;
+  rec.participants = static_cast<int>(st.results.size());
+  // The round ends when the last result has crossed its uplink (sync policy).
+  sim_time end = st.now;
+  double loss_weighted = 0.0, samples = 0.0;
+  for (const auto& r : st.results) {
+    const uint64_t up = wire_size(r);
+    end = std::max(end, r.finish_time + transfer_time(w.uplink[r.client], up));
+    rec.bytes_up += up;
+    rec.forward_passes += r.forward_passes;
+    loss_weighted += static_cast<double>(r.samples) * r.base_loss;
+    samples += r.samples;
+  }
+  rec.bytes_down = st.round_bytes_down;
+  rec.train_loss = samples > 0 ? loss_weighted / samples : 0.0;
+
+  if (!st.results.empty()) {
+    perturbation_plan plan;
+    plan.round_seed = round_seed(w.sc.seed, st.round);
+    plan.k = w.sc.baffle.k;
+    plan.sigma = static_cast<float>(w.sc.baffle.sigma);
+    const auto dbar = aggregate_scalars(st.results, plan.k);
+    st.grad.resize(st.replica->params.size());
+    baffle_reconstruct(dbar, plan, st.grad, *st.arena);
+    optimizer_step(w.optimizer, st.opt, st.replica->params, st.grad);
+    st.replica->version += 1;
+  }
+  st.now = end;
+  rec.end_time = end;
+
+  const bool last = st.round >= w.sc.train.rounds;
+  if (last || st.round % w.sc.train.eval_every == 0) {
+    const auto test = evaluate(*w.net, st.replica->params, w.data.test, {}, w.norm, *st.arena);
+    rec.test_loss = test.mean_loss();
+    rec.test_acc = test.accuracy();
+    if (!w.parts.validation.empty()) {
+      const auto val = evaluate(*w.net, st.replica->params, w.data.train, w.parts.validation, w.norm, *st.arena);
+      rec.val_loss = val.mean_loss();
+      rec.val_acc = val.accuracy();
+    }
+    st.totals.final_test_loss = test.mean_loss();
+    st.totals.final_test_acc = test.accuracy();
+  }
+
+  st.totals.rounds = st.round;
+  st.totals.sim_time_s = st.now.seconds();
+  st.totals.bytes_up_total += rec.bytes_up;
+  st.totals.forward_passes_total += rec.forward_passes;
+  if (st.sink) st.sink->on_round(rec);
+  if (last) {
+    finish_run(self);
+  } else {
+    start_round(self);
+  }
+}
+
+void start_round(self_ptr self) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  st.round += 1;
+  st.results.clear();
+  const auto chosen = select_clients(w.sc.seed, st.round, w.sc.clients.count, w.sc.clients.per_round);
+  round_task task;
+  task.round = static_cast<uint64_t>(st.round);
+  task.model_version = st.replica->version;
+  task.round_seed = round_seed(w.sc.seed, st.round);
+  task.k = static_cast<uint32_t>(w.sc.baffle.k);
+  task.sigma = static_cast<float>(w.sc.baffle.sigma);
+  task.scheme = fd_scheme::forward;
+  task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
+  task.dispatch_time = st.now;
+  st.round_bytes_down = wire_size(task) * chosen.size();
+  st.totals.bytes_down_total += st.round_bytes_down;
+  st.pending = chosen.size();
+  const int64_t this_round = st.round;
+  for (uint32_t c : chosen) {
+    self->request(st.clients[c], caf::infinite, task)
+        .then(
+            [self, this_round](round_result& r) {
+              auto& s = self->state;
+              if (static_cast<int64_t>(r.round) != this_round) return;
+              s.results.push_back(std::move(r));
+              if (--s.pending == 0) finish_round(self);
+            },
+            [self, this_round](caf::error&) {
+              // A client that fails to answer simply does not contribute to this round.
+              auto& s = self->state;
+              if (s.round != this_round) return;
+              if (--s.pending == 0) finish_round(self);
+            });
+  }
+}
+
+}  // namespace
+
+server_actor::behavior_type server_behavior(server_actor::stateful_pointer<server_state> self,
+                                            std::shared_ptr<const world> w,
+                                            std::shared_ptr<model_replica> replica,
+                                            std::vector<client_actor> clients, metrics_sink* sink,
+                                            tbb::task_arena* arena) {
+  auto& st = self->state;
+  st.w = std::move(w);
+  st.replica = std::move(replica);
+  st.clients = std::move(clients);
+  st.sink = sink;
+  st.arena = arena;
+  return {
+      [self](run_atom) -> caf::typed_response_promise<run_outcome> {
+        auto& s = self->state;
+        s.promise = self->make_response_promise<run_outcome>();
+        start_round(self);
+        return s.promise;
+      },
+  };
+}
+
+}  // namespace baffle

@@ -1,0 +1,50 @@
+// The server actor: each round it selects clients, sends round_task, waits for every result
+// (sync policy), aggregates in client-id order, rebuilds the gradient from the seeds, updates
+// the model and reports the round. Virtual time advances by the slowest participant.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "actors/metrics.hpp"
+#include "actors/protocol.hpp"
+#include "actors/world.hpp"
+
+namespace baffle {
+
+struct server_state {
+  std::shared_ptr<const world> w;
+  std::shared_ptr<model_replica> replica;
+  std::vector<client_actor> clients;
+  metrics_sink* sink = nullptr;
+  tbb::task_arena* arena = nullptr;
+
+  optimizer_state opt;
+  sim_time now;
+  int64_t round = 0;               ///< the round in flight (1-based), 0 before the first
+  std::vector<round_result> results;
+  size_t pending = 0;
+  uint64_t round_bytes_down = 0;   ///< bytes of the round's tasks
+  run_outcome totals;
+  caf::typed_response_promise<run_outcome> promise;
+  std::vector<float> grad;
+};
+
+/// Sample-weighted mean of the clients' scalar vectors, reduced in client-id order (results must
+/// be sorted by client id): dbar_k = sum_i n_i d_ik / sum_i n_i.
+std::vector<double> aggregate_scalars(const std::vector<round_result>& sorted_results, int k);
+
+/// The clients taking part in round r: per_round of count, drawn from stream (seed, selection, r),
+/// sorted by id.
+std::vector<uint32_t> select_clients(uint64_t seed, int64_t round, int count, int per_round);
+
+/// The seed of round r's perturbations.
+uint64_t round_seed(uint64_t seed, int64_t round);
+
+server_actor::behavior_type server_behavior(server_actor::stateful_pointer<server_state> self,
+                                            std::shared_ptr<const world> w,
+                                            std::shared_ptr<model_replica> replica,
+                                            std::vector<client_actor> clients, metrics_sink* sink,
+                                            tbb::task_arena* arena);
+
+}  // namespace baffle

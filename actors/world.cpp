@@ -1,0 +1,109 @@
+// Building the world from a scenario; evaluation and model digests.
+#include "actors/world.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+
+#include <tbb/parallel_for.h>
+
+#include "models/compute.hpp"
+#include "models/philox.hpp"
+
+namespace baffle {
+
+result<std::shared_ptr<const world>> build_world(const scenario& sc) {
+  auto data = load_mnist_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
+  if (!data) return error_message{data.error()};
+  return build_world(sc, std::move(*data));
+}
+
+result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test data) {
+  auto w = std::make_shared<world>();
+  w->sc = sc;
+  w->data = std::move(data);
+  w->norm = measure_normalization(w->data.train);
+
+  const int n_clients = sc.clients.count;
+  w->parts = partition_iid(static_cast<uint32_t>(w->data.train.count), n_clients,
+                           sc.data.validation_fraction, derive_seed(sc.seed, purpose::partition, 0));
+  for (int c = 0; c < n_clients; ++c) {
+    if (w->parts.clients[c].empty()) {
+      return error_message{"clients.count = " + std::to_string(n_clients) + " leaves client " +
+                           std::to_string(c) + " with no training images (" +
+                           std::to_string(w->data.train.count) +
+                           " images after data.train_subset and data.validation_fraction); "
+                           "use fewer clients or more data"};
+    }
+  }
+
+  network_spec spec;
+  spec.arch = sc.model.arch;
+  spec.hidden = sc.model.hidden;
+  spec.inputs = static_cast<int>(w->data.train.features());
+  spec.classes = w->data.train.num_classes;
+  auto net = make_network(spec);
+  if (!net) return error_message{net.error()};
+  w->net = std::move(*net);
+
+  const link_profile link{sc.clients.link.latency, 0.0};
+  w->uplink.assign(n_clients, link);
+  w->downlink.assign(n_clients, link);
+  w->devices.assign(n_clients, device_profile{sc.clients.compute.gflops});
+
+  auto& o = w->optimizer;
+  o.kind = sc.train.optimizer == "sgd" ? optimizer_kind::sgd : optimizer_kind::adam;
+  o.lr = sc.train.lr;
+  o.momentum = sc.train.momentum;
+  o.beta1 = sc.train.beta1;
+  o.beta2 = sc.train.beta2;
+  o.eps = sc.train.adam_eps;
+  o.weight_decay = sc.train.weight_decay;
+  return std::shared_ptr<const world>(std::move(w));
+}
+
+loss_stats evaluate(const network& net, std::span<const float> params, const dataset& d,
+                    const std::vector<uint32_t>& indices, const normalization& norm,
+                    tbb::task_arena& arena) {
+  std::vector<uint32_t> all;
+  const std::vector<uint32_t>* idx = &indices;
+  if (indices.empty()) {
+    all.resize(d.count);
+    std::iota(all.begin(), all.end(), 0u);
+    idx = &all;
+  }
+  constexpr size_t batch = 250;
+  const size_t n = idx->size();
+  const size_t batches = (n + batch - 1) / batch;
+  std::vector<loss_stats> parts(batches);
+  const size_t features = static_cast<size_t>(d.features());
+  arena.execute([&] {
+    tbb::parallel_for(size_t{0}, batches, [&](size_t b) {
+      enter_compute_thread();
+      const size_t first = b * batch;
+      const size_t len = std::min(batch, n - first);
+      std::vector<float> x(len * features);
+      std::vector<int32_t> y(len);
+      gather_batch(d, std::span<const uint32_t>(idx->data() + first, len), norm, x, y);
+      workspace ws;
+      parts[b] = net.loss(params, batch_view{x, y, static_cast<int>(len)}, ws);
+    });
+  });
+  loss_stats total;
+  for (const auto& p : parts) total += p;
+  return total;
+}
+
+std::string params_digest(std::span<const float> params) {
+  uint64_t h = 1469598103934665603ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
+  for (size_t i = 0; i < params.size_bytes(); ++i) {
+    h ^= bytes[i];
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace baffle

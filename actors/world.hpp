@@ -1,0 +1,54 @@
+// The world of a run, built once from the scenario and shared read-only by every actor of the
+// process: data, partition, the network, client profiles. Plus the one model replica per process.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "models/dataset.hpp"
+#include "models/network.hpp"
+#include "models/optimizer.hpp"
+#include "models/result.hpp"
+#include "net/models.hpp"
+#include "scenarios/scenario.hpp"
+
+namespace baffle {
+
+struct world {
+  scenario sc;
+  train_test data;
+  normalization norm;
+  partition parts;
+  std::unique_ptr<network> net;
+  std::vector<link_profile> uplink;     ///< per client, client -> server
+  std::vector<link_profile> downlink;   ///< per client, server -> client
+  std::vector<device_profile> devices;  ///< per client
+  optimizer_config optimizer;
+};
+
+/// Loads the data set, partitions it and builds the network; an error says what to fix.
+result<std::shared_ptr<const world>> build_world(const scenario& sc);
+
+/// The same from data already in memory (tests, synthetic data); sc.data.path is not read.
+result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test data);
+
+/// The process's copy of the model, shared read-only by the clients that live here; the server
+/// replaces it between rounds, never while a client of the round is computing.
+struct model_replica {
+  std::vector<float> params;
+  uint64_t version = 0;
+};
+
+/// Mean loss and accuracy over the listed images (all of d when indices is empty), in fixed-size
+/// batches evaluated in parallel and summed in batch order (deterministic).
+loss_stats evaluate(const network& net, std::span<const float> params, const dataset& d,
+                    const std::vector<uint32_t>& indices, const normalization& norm,
+                    tbb::task_arena& arena);
+
+/// A short hex digest of the parameter bytes (FNV-1a 64), to compare final models across runs.
+std::string params_digest(std::span<const float> params);
+
+}  // namespace baffle

@@ -1,0 +1,106 @@
+// Client and server halves of the BAFFLE estimator.
+#include "models/estimator.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include "models/compute.hpp"
+#include "models/normal.hpp"
+
+namespace baffle {
+
+namespace {
+/// Mean loss of the network at weights + sign * sigma * eps_k.
+loss_stats perturbed_loss(const network& net, std::span<const float> weights,
+                          const batch_view& batch, const perturbation_plan& plan, int k, float sign,
+                          std::vector<float>& buffer, workspace& ws) {
+  buffer.resize(weights.size());
+  add_scaled_normal(perturbation_stream(plan.round_seed, k), 0, sign * plan.sigma, weights, buffer);
+  return net.loss(buffer, batch, ws);
+}
+}  // namespace
+
+client_estimate baffle_client_step(const network& net, std::span<const float> weights,
+                                   const batch_view& batch, const perturbation_plan& plan,
+                                   tbb::task_arena& arena) {
+  client_estimate out;
+  const int k_count = plan.k;
+  out.scalars.assign(k_count, 0.f);
+  out.forward_passes = forward_passes_per_round(k_count, plan.scheme);
+  if (plan.scheme == fd_scheme::forward) {
+    // Task 0 is the unperturbed loss, task k+1 the k-th perturbation; differences afterwards.
+    std::vector<loss_stats> losses(k_count + 1);
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<int>(0, k_count + 1, 1), [&](const tbb::blocked_range<int>& r) {
+        enter_compute_thread();
+        std::vector<float> buffer;
+        workspace ws;
+        for (int t = r.begin(); t != r.end(); ++t) {
+          losses[t] = t == 0 ? net.loss(weights, batch, ws)
+                             : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, buffer, ws);
+        }
+      });
+    });
+    out.base = losses[0];
+    const double base = losses[0].mean_loss();
+    for (int k = 0; k < k_count; ++k) out.scalars[k] = static_cast<float>(losses[k + 1].mean_loss() - base);
+  } else {
+    std::vector<loss_stats> plus(k_count), minus(k_count);
+    arena.execute([&] {
+      tbb::parallel_for(tbb::blocked_range<int>(0, 2 * k_count, 1), [&](const tbb::blocked_range<int>& r) {
+        enter_compute_thread();
+        std::vector<float> buffer;
+        workspace ws;
+        for (int t = r.begin(); t != r.end(); ++t) {
+          const int k = t / 2;
+          if (t % 2 == 0) plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, buffer, ws);
+          else minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, buffer, ws);
+        }
+      });
+    });
+    loss_stats mid;
+    for (int k = 0; k < k_count; ++k) {
+      out.scalars[k] = static_cast<float>((plus[k].mean_loss() - minus[k].mean_loss()) / 2.0);
+    }
+    // The unperturbed loss is not computed in the central scheme; report the mean of both sides
+    // of the first direction, which equals it to O(sigma^2).
+    if (k_count > 0) {
+      mid.loss_sum = (plus[0].loss_sum + minus[0].loss_sum) / 2.0;
+      mid.correct = plus[0].correct;
+      mid.count = plus[0].count;
+    }
+    out.base = mid;
+  }
+  return out;
+}
+
+void baffle_reconstruct(std::span<const double> dbar, const perturbation_plan& plan,
+                        std::span<float> grad, tbb::task_arena& arena) {
+  assert(static_cast<int>(dbar.size()) == plan.k);
+  const int k_count = plan.k;
+  std::vector<stream_id> streams(k_count);
+  std::vector<float> coeffs(k_count);
+  const double scale = 1.0 / (static_cast<double>(k_count) * plan.sigma);
+  for (int k = 0; k < k_count; ++k) {
+    streams[k] = perturbation_stream(plan.round_seed, k);
+    coeffs[k] = static_cast<float>(dbar[k] * scale);
+  }
+  std::fill(grad.begin(), grad.end(), 0.f);
+  // Fixed chunking (not TBB's auto partition), so each element's sum is the same work whoever runs it.
+  constexpr size_t chunk = 4096;
+  const size_t n = grad.size();
+  const size_t chunks = (n + chunk - 1) / chunk;
+  arena.execute([&] {
+    tbb::parallel_for(size_t{0}, chunks, [&](size_t c) {
+      enter_compute_thread();
+      const size_t first = c * chunk;
+      const size_t len = std::min(chunk, n - first);
+      accumulate_normals(streams, coeffs, first, grad.subspan(first, len));
+    });
+  });
+}
+
+}  // namespace baffle

@@ -1,0 +1,59 @@
+// The BAFFLE estimator. Clients: K finite differences of the loss along Gaussian perturbations
+// regenerated from the round seed. Server: the gradient rebuilt from the seeds and the
+// aggregated differences (Stein's identity), g = 1/(K sigma) sum_k dbar_k eps_k.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "models/network.hpp"
+#include "models/philox.hpp"
+
+namespace baffle {
+
+/// forward: d_k = L(W + sigma eps_k) - L(W)   (K + 1 forward passes)
+/// central: d_k = (L(W + sigma eps_k) - L(W - sigma eps_k)) / 2   (2K forward passes)
+enum class fd_scheme : uint8_t { forward = 0, central = 1 };
+
+/// What a round's perturbations are: K directions from the round seed, scale sigma.
+struct perturbation_plan {
+  uint64_t round_seed = 0;
+  int k = 0;
+  float sigma = 1e-4f;
+  fd_scheme scheme = fd_scheme::forward;
+};
+
+/// The stream of eps_k (shared seeds: every client of the round uses the same eps_k).
+inline stream_id perturbation_stream(uint64_t round_seed, int k) {
+  return stream_id{round_seed, purpose::perturbation, static_cast<uint32_t>(k)};
+}
+
+/// A client's answer: the K scalars, and the loss at the unperturbed weights (forward scheme;
+/// for central the mean of the two sides), on its minibatch.
+struct client_estimate {
+  std::vector<float> scalars;
+  loss_stats base;
+  int64_t forward_passes = 0;
+};
+
+/// Forward passes a client does per round for K perturbations under a scheme.
+inline int64_t forward_passes_per_round(int k, fd_scheme s) {
+  return s == fd_scheme::forward ? k + 1 : 2 * static_cast<int64_t>(k);
+}
+
+/// Client step: TBB-parallel over the perturbations inside `arena`; each task builds
+/// W + sigma eps_k in its own buffer and runs a serial forward, so the scalars are bit-identical
+/// whatever the thread count.
+client_estimate baffle_client_step(const network& net, std::span<const float> weights,
+                                   const batch_view& batch, const perturbation_plan& plan,
+                                   tbb::task_arena& arena);
+
+/// Server step: grad = 1/(K sigma) sum_k dbar[k] eps_k, parallel over parameter chunks and
+/// deterministic (every element sums k in ascending order).
+void baffle_reconstruct(std::span<const double> dbar, const perturbation_plan& plan,
+                        std::span<float> grad, tbb::task_arena& arena);
+
+}  // namespace baffle

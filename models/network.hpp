@@ -1,0 +1,80 @@
+// The network interface every architecture implements: a flat parameter buffer in, a loss out.
+// Parameters live in one contiguous float buffer so a perturbation is one vector operation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "models/result.hpp"
+
+namespace baffle {
+
+/// A minibatch: x (size, features) row-major floats, y (size) class labels.
+struct batch_view {
+  std::span<const float> x;
+  std::span<const int32_t> y;
+  int size = 0;
+};
+
+/// Sum of per-example cross-entropy losses (double, so K differences of nearby losses keep their
+/// digits), correct predictions and the example count.
+struct loss_stats {
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  int64_t count = 0;
+  double mean_loss() const { return count ? loss_sum / static_cast<double>(count) : 0.0; }
+  double accuracy() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
+  loss_stats& operator+=(const loss_stats& o) {
+    loss_sum += o.loss_sum;
+    correct += o.correct;
+    count += o.count;
+    return *this;
+  }
+};
+
+/// Scratch memory for one forward/backward at a time; one per concurrent task, reused across calls.
+struct workspace {
+  std::vector<std::vector<float>> buffers;
+  /// Buffer i with at least n floats (grown on demand, never shrunk).
+  float* get(size_t i, size_t n) {
+    if (buffers.size() <= i) buffers.resize(i + 1);
+    if (buffers[i].size() < n) buffers[i].resize(n);
+    return buffers[i].data();
+  }
+};
+
+/// What to build: architecture name and its sizes.
+struct network_spec {
+  std::string arch = "mlp";
+  std::vector<int> hidden;  ///< mlp hidden widths
+  int inputs = 784;         ///< features per example
+  int classes = 10;
+};
+
+/// A network: pure functions of (parameters, batch); holds only its shape, so one instance is
+/// shared read-only by every thread and client of a process.
+class network {
+ public:
+  virtual ~network() = default;
+  /// Number of float parameters in the flat buffer.
+  virtual int64_t param_count() const = 0;
+  /// Writes initial parameters, deterministic in seed.
+  virtual void init(std::span<float> params, uint64_t seed) const = 0;
+  /// Floating-point operations of one forward pass on `batch` examples (multiply-add = 2).
+  virtual double forward_flops(int batch) const = 0;
+  /// Forward pass with softmax cross-entropy.
+  virtual loss_stats loss(std::span<const float> params, const batch_view& b, workspace& ws) const = 0;
+  /// Forward and backward: grad = d(mean loss)/d(params). For the backprop baselines and tests.
+  virtual loss_stats loss_and_grad(std::span<const float> params, const batch_view& b,
+                                   std::span<float> grad, workspace& ws) const = 0;
+  /// One line for logs, e.g. "mlp 784-32-10 (25,450 parameters)".
+  virtual std::string describe() const = 0;
+};
+
+/// Builds the network a spec names; an error says which sizes or names are not allowed.
+result<std::unique_ptr<network>> make_network(const network_spec& spec);
+
+}  // namespace baffle

@@ -1,0 +1,70 @@
+// The typed scenario: what a scenario file declares, parsed once and validated up front.
+// Defaults live here and nowhere else; docs/scenarios.md documents every key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/sim_time.hpp"
+
+namespace baffle {
+
+struct data_config {
+  std::string dataset = "fashion-mnist";                  ///< "fashion-mnist" | "mnist" (MNIST-format IDX files)
+  std::string path = "/usr/share/datasets/fashion-mnist";  ///< folder with the four IDX files
+  int64_t train_subset = 0;        ///< use only the first N training images (0 = all)
+  int64_t test_subset = 0;         ///< evaluate on the first N test images (0 = all)
+  double validation_fraction = 0.1;  ///< held out of the training images before partitioning
+};
+
+struct model_config {
+  std::string arch = "mlp";         ///< "mlp"
+  std::vector<int> hidden = {32};   ///< hidden layer widths; empty = softmax regression
+};
+
+struct train_config {
+  int rounds = 100;
+  int batch_size = 32;
+  std::string optimizer = "adam";   ///< "adam" | "sgd"
+  double lr = 1e-2;
+  double momentum = 0.0;            ///< sgd only
+  double beta1 = 0.9;               ///< adam only
+  double beta2 = 0.99;              ///< adam only
+  double adam_eps = 1e-8;           ///< adam only
+  double weight_decay = 5e-4;       ///< coupled (added to the gradient)
+  int eval_every = 10;              ///< evaluate every N rounds (and always after the last)
+};
+
+struct baffle_config {
+  int k = 100;           ///< perturbations per client per round
+  double sigma = 1e-4;   ///< perturbation scale
+};
+
+struct link_config {
+  sim_time latency = sim_time::from_ms(50);   ///< one-way, each direction
+};
+
+struct compute_config {
+  double gflops = 10.0;  ///< device speed in GFLOP/s (1e9 floating-point operations per second)
+};
+
+struct clients_config {
+  int count = 10;
+  int per_round = 10;
+  link_config link;
+  compute_config compute;
+};
+
+struct scenario {
+  std::string name = "unnamed";
+  uint64_t seed = 1;
+  data_config data;
+  model_config model;
+  train_config train;
+  baffle_config baffle;
+  clients_config clients;
+  std::string source_file;  ///< the file it was loaded from (for messages), not a key
+};
+
+}  // namespace baffle

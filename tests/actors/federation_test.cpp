@@ -1,0 +1,202 @@
+// Server and clients as CAF actors: a round trip under CAF's deterministic test coordinator,
+// virtual time against a hand computation, and thread-count independence of whole runs.
+#include <gtest/gtest.h>
+
+#include "actors/client.hpp"
+#include "actors/run.hpp"
+#include "actors/server.hpp"
+#include "models/compute.hpp"
+
+namespace baffle {
+namespace {
+
+/// A learnable toy set: 4x4 images whose bright quadrant is the class (3 classes), plus noise.
+train_test toy_data(int n_train, int n_test) {
+  auto make = [](int n, uint64_t seed) {
+    dataset d;
+    d.count = n;
+    d.rows = 4;
+    d.cols = 4;
+    d.num_classes = 3;
+    d.pixels.resize(static_cast<size_t>(n) * 16);
+    d.labels.resize(n);
+    const stream_id s{seed, purpose::derive, 0};
+    for (int i = 0; i < n; ++i) {
+      const int label = static_cast<int>(uniform_below(s, i, 3));
+      d.labels[i] = static_cast<uint8_t>(label);
+      for (int p = 0; p < 16; ++p) {
+        const int quadrant = (p / 8) * 2 + (p % 4) / 2;
+        const int base = quadrant == label ? 200 : 30;
+        d.pixels[static_cast<size_t>(i) * 16 + p] =
+            static_cast<uint8_t>(base + static_cast<int>(uniform_below(s, 100000 + i * 16 + p, 50)));
+      }
+    }
+    return d;
+  };
+  return train_test{make(n_train, 1), make(n_test, 2)};
+}
+
+scenario toy_scenario() {
+  scenario sc;
+  sc.name = "toy";
+  sc.seed = 5;
+  sc.model.hidden = {6};
+  sc.train.rounds = 3;
+  sc.train.batch_size = 8;
+  sc.train.eval_every = 1;
+  sc.baffle.k = 16;
+  sc.baffle.sigma = 1e-3;
+  sc.clients.count = 4;
+  sc.clients.per_round = 3;
+  sc.clients.link.latency = sim_time::from_ms(50);
+  sc.clients.compute.gflops = 0.001;  // slow devices, so compute time shows in sim_time
+  return sc;
+}
+
+/// Stops a federation's actors and lets the test coordinator process the exits, so the actor
+/// system's destructor does not wait for them forever.
+void stop(federation& f, caf::scheduler::test_coordinator& sched) {
+  caf::anon_send_exit(f.server, caf::exit_reason::user_shutdown);
+  for (auto& c : f.clients) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  sched.run();
+}
+
+struct collecting_sink final : metrics_sink {
+  std::vector<round_record> rounds;
+  void on_round(const round_record& r) override { rounds.push_back(r); }
+};
+
+TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
+  enter_compute_thread();
+  auto built = build_world(toy_scenario(), toy_data(200, 60));
+  ASSERT_TRUE(built.ok()) << built.error();
+  auto w = *built;
+
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.set("scheduler.policy", caf::atom("testing"));
+  caf::actor_system sys{cfg};
+  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  tbb::task_arena arena(1);
+  collecting_sink sink;
+  auto f = spawn_federation(sys, w, &sink, &arena);
+
+  // What round 1 must produce, computed without actors from the same pure functions.
+  const std::vector<float> initial = f.replica->params;
+  const auto chosen = select_clients(w->sc.seed, 1, w->sc.clients.count, w->sc.clients.per_round);
+  ASSERT_EQ(chosen.size(), 3u);
+  auto replica_copy = std::make_shared<model_replica>(*f.replica);
+  round_task task;
+  task.round = 1;
+  task.model_version = 0;
+  task.round_seed = round_seed(w->sc.seed, 1);
+  task.k = 16;
+  task.sigma = 1e-3f;
+  task.batch_size = 8;
+  std::vector<round_result> expected_results;
+  for (uint32_t c : chosen) {
+    client_state cs{c, w, replica_copy, &arena};
+    expected_results.push_back(compute_round(cs, task));
+  }
+  perturbation_plan plan{task.round_seed, 16, 1e-3f, fd_scheme::forward};
+  std::vector<float> grad(initial.size()), expected_params = initial;
+  baffle_reconstruct(aggregate_scalars(expected_results, 16), plan, grad, arena);
+  optimizer_state opt;
+  optimizer_step(w->optimizer, opt, expected_params, grad);
+
+  caf::anon_send(f.server, run_atom::value);
+  sched.run();
+
+  ASSERT_EQ(sink.rounds.size(), 3u);
+  EXPECT_EQ(f.replica->version, 3u);
+  for (const auto& r : sink.rounds) {
+    EXPECT_EQ(r.participants, 3);
+    EXPECT_EQ(r.bytes_up, 3 * wire_size(expected_results[0]));
+    EXPECT_EQ(r.bytes_down, 3 * wire_size(task));
+    EXPECT_EQ(r.forward_passes, 3 * 17);
+    EXPECT_TRUE(r.test_acc.has_value());
+  }
+  // Round 1's training loss is the sample-weighted mean of the clients' minibatch losses.
+  double loss = 0;
+  for (const auto& r : expected_results) loss += r.base_loss;
+  EXPECT_NEAR(sink.rounds[0].train_loss, loss / 3, 1e-6);
+
+  // Virtual time: every round costs downlink latency + compute + uplink latency, identical for
+  // all clients here, so after 3 rounds sim_time = 3 * (50 ms + compute + 50 ms).
+  const double flops = 17 * w->net->forward_flops(8);
+  const sim_time compute = compute_time(device_profile{0.001}, flops);
+  const sim_time per_round = sim_time::from_ms(100) + compute;
+  EXPECT_EQ(sink.rounds[0].end_time, per_round);
+  EXPECT_EQ(sink.rounds[2].end_time.ns, 3 * per_round.ns);
+
+  // Rerun with a fresh system to check round 1 alone gives the hand-computed parameters.
+  caf::actor_system sys2{cfg};
+  auto& sched2 = dynamic_cast<caf::scheduler::test_coordinator&>(sys2.scheduler());
+  scenario one = toy_scenario();
+  one.train.rounds = 1;
+  auto w1 = build_world(one, toy_data(200, 60));
+  ASSERT_TRUE(w1.ok());
+  collecting_sink sink1;
+  auto f1 = spawn_federation(sys2, *w1, &sink1, &arena);
+  caf::anon_send(f1.server, run_atom::value);
+  sched2.run();
+  ASSERT_EQ(sink1.rounds.size(), 1u);
+  EXPECT_EQ(f1.replica->params, expected_params);
+  stop(f1, sched2);
+  stop(f, sched);
+}
+
+TEST(Federation, WholeRunIsIdenticalWithOneAndTwoThreads) {
+  scenario sc = toy_scenario();
+  sc.train.rounds = 6;
+  sc.train.eval_every = 2;
+  auto w = build_world(sc, toy_data(300, 90));
+  ASSERT_TRUE(w.ok());
+  collecting_sink s1, s2;
+  const auto a = run_simulation(*w, run_options{1}, &s1);
+  const auto b = run_simulation(*w, run_options{2}, &s2);
+  ASSERT_TRUE(a.error.empty()) << a.error;
+  EXPECT_EQ(a.model_digest, b.model_digest);
+  EXPECT_EQ(a.final_test_acc, b.final_test_acc);
+  EXPECT_EQ(a.sim_time_s, b.sim_time_s);
+  ASSERT_EQ(s1.rounds.size(), s2.rounds.size());
+  for (size_t i = 0; i < s1.rounds.size(); ++i) {
+    EXPECT_EQ(s1.rounds[i].train_loss, s2.rounds[i].train_loss) << "round " << i + 1;
+    EXPECT_EQ(s1.rounds[i].end_time, s2.rounds[i].end_time);
+    EXPECT_EQ(s1.rounds[i].test_loss, s2.rounds[i].test_loss);
+  }
+}
+
+TEST(Federation, ToyProblemLearns) {
+  scenario sc = toy_scenario();
+  sc.train.rounds = 60;
+  sc.train.eval_every = 60;
+  sc.baffle.k = 32;
+  sc.clients.per_round = 4;
+  auto w = build_world(sc, toy_data(400, 150));
+  ASSERT_TRUE(w.ok());
+  const auto o = run_simulation(*w, run_options{2}, nullptr);
+  // Chance is 1/3; the quadrant rule is easy, so BAFFLE must find it.
+  EXPECT_GT(o.final_test_acc, 0.8);
+}
+
+TEST(Federation, SelectionIsDeterministicSortedAndSized) {
+  const auto a = select_clients(1, 7, 100, 10);
+  EXPECT_EQ(a, select_clients(1, 7, 100, 10));
+  EXPECT_NE(a, select_clients(1, 8, 100, 10));
+  ASSERT_EQ(a.size(), 10u);
+  EXPECT_TRUE(std::is_sorted(a.begin(), a.end()));
+  EXPECT_EQ(std::adjacent_find(a.begin(), a.end()), a.end());
+  EXPECT_EQ(select_clients(1, 7, 5, 5), (std::vector<uint32_t>{0, 1, 2, 3, 4}));
+}
+
+TEST(Federation, RoundResultOnTheWireIsAboutFourBytesPerScalar) {
+  round_result r;
+  r.scalars.assign(100, 0.5f);
+  const uint64_t size = wire_size(r);
+  EXPECT_GE(size, 400u);
+  EXPECT_LE(size, 400u + 64u);
+}
+
+}  // namespace
+}  // namespace baffle

@@ -1,0 +1,70 @@
+// Optimizers against hand-computed steps.
+#include "models/optimizer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace baffle {
+namespace {
+
+TEST(Optimizer, SgdStepIsLearningRateTimesGradientPlusDecay) {
+  optimizer_config cfg;
+  cfg.kind = optimizer_kind::sgd;
+  cfg.lr = 0.1;
+  cfg.weight_decay = 0.5;
+  optimizer_state st;
+  std::vector<float> w{1.f, -2.f};
+  const std::vector<float> g{0.5f, 0.25f};
+  optimizer_step(cfg, st, w, g);
+  EXPECT_FLOAT_EQ(w[0], 1.f - 0.1f * (0.5f + 0.5f * 1.f));
+  EXPECT_FLOAT_EQ(w[1], -2.f - 0.1f * (0.25f + 0.5f * -2.f));
+}
+
+TEST(Optimizer, SgdMomentumAccumulatesLikeTorch) {
+  optimizer_config cfg;
+  cfg.kind = optimizer_kind::sgd;
+  cfg.lr = 1.0;
+  cfg.momentum = 0.9;
+  cfg.weight_decay = 0.0;
+  optimizer_state st;
+  std::vector<float> w{0.f};
+  const std::vector<float> g{1.f};
+  optimizer_step(cfg, st, w, g);  // buf = 1
+  optimizer_step(cfg, st, w, g);  // buf = 1.9
+  EXPECT_FLOAT_EQ(w[0], -(1.f + 1.9f));
+}
+
+TEST(Optimizer, AdamFirstStepMovesEachCoordinateByLearningRate) {
+  // With bias correction, Adam's first step is lr * g / (|g| + eps'), i.e. lr * sign(g).
+  optimizer_config cfg;
+  cfg.lr = 0.01;
+  cfg.weight_decay = 0.0;
+  optimizer_state st;
+  std::vector<float> w{0.f, 1.f, 2.f};
+  const std::vector<float> g{3.f, -0.001f, 0.f};
+  optimizer_step(cfg, st, w, g);
+  EXPECT_NEAR(w[0], -0.01f, 1e-7);
+  EXPECT_NEAR(w[1], 1.f + 0.01f, 1e-5);
+  EXPECT_FLOAT_EQ(w[2], 2.f);
+}
+
+TEST(Optimizer, AdamSecondStepMatchesHandComputation) {
+  optimizer_config cfg;
+  cfg.lr = 0.1;
+  cfg.beta1 = 0.9;
+  cfg.beta2 = 0.99;
+  cfg.eps = 1e-8;
+  cfg.weight_decay = 0.0;
+  optimizer_state st;
+  std::vector<float> w{0.f};
+  optimizer_step(cfg, st, w, std::vector<float>{1.f});
+  optimizer_step(cfg, st, w, std::vector<float>{2.f});
+  const double m = 0.9 * 0.1 + 0.1 * 2.0;             // after step 2
+  const double v = 0.99 * 0.01 + 0.01 * 4.0;
+  const double step2 = 0.1 * (m / (1 - 0.81)) / (std::sqrt(v / (1 - 0.9801)) + 1e-8);
+  EXPECT_NEAR(w[0], -0.1 - step2, 1e-6);
+}
+
+}  // namespace
+}  // namespace baffle

@@ -1,0 +1,135 @@
+// Run folder writers and the terminal progress line.
+#include "tools/run_output.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#ifndef BAFFLE_VERSION
+#define BAFFLE_VERSION "unknown"
+#endif
+#ifndef BAFFLE_GIT_REVISION
+#define BAFFLE_GIT_REVISION "unknown"
+#endif
+
+namespace baffle {
+
+namespace fs = std::filesystem;
+
+fs::path choose_run_dir(const std::string& requested, const std::string& name) {
+  if (!requested.empty()) return fs::path(requested);
+  const fs::path base = fs::path("runs") / name;
+  if (!fs::exists(base / "summary.json") && !fs::exists(base / "rounds.csv")) return base;
+  for (int i = 2;; ++i) {
+    fs::path p = fs::path("runs") / (name + "-" + std::to_string(i));
+    if (!fs::exists(p)) return p;
+  }
+}
+
+bool write_file_atomic(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out << text;
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  return !ec;
+}
+
+namespace {
+std::string fmt_opt(const std::optional<double>& v) { return v ? fmt::format("{:.6f}", *v) : ""; }
+
+std::string fmt_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t / 60) % 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+}  // namespace
+
+run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet)
+    : total_rounds_(total_rounds), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {
+  csv_ = std::fopen((dir / "rounds.csv").c_str(), "w");
+  if (csv_) {
+    std::fputs(
+        "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
+        "participants,bytes_up,bytes_down,forward_passes\n",
+        csv_);
+    std::fflush(csv_);
+  }
+  start_ = std::chrono::steady_clock::now();
+  last_print_ = start_ - std::chrono::seconds(10);
+}
+
+run_recorder::~run_recorder() {
+  if (csv_) std::fclose(csv_);
+}
+
+double run_recorder::wall_seconds() const {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void run_recorder::on_round(const round_record& r) {
+  const double wall = wall_seconds();
+  if (csv_) {
+    // One fputs per row: a crash never leaves half a row behind the last flush.
+    const std::string row = fmt::format("{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{}\n", r.round,
+                                        r.end_time.seconds(), wall, r.train_loss, fmt_opt(r.test_loss),
+                                        fmt_opt(r.test_acc), fmt_opt(r.val_loss), fmt_opt(r.val_acc),
+                                        r.participants, r.bytes_up, r.bytes_down, r.forward_passes);
+    std::fputs(row.c_str(), csv_);
+    std::fflush(csv_);
+  }
+  if (r.test_acc) last_eval_ = fmt::format(" test_acc {:.4f}", *r.test_acc);
+  if (quiet_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const bool last = r.round >= total_rounds_;
+  const double eta = wall / static_cast<double>(r.round) * static_cast<double>(total_rounds_ - r.round);
+  const std::string line =
+      fmt::format("round {}/{}  train_loss {:.4f}{}  sim {:.1f}s  wall {}  eta {}", r.round,
+                  total_rounds_, r.train_loss, last_eval_, r.end_time.seconds(), fmt_duration(wall),
+                  fmt_duration(eta));
+  if (tty_) {
+    if (last || now - last_print_ >= std::chrono::milliseconds(200)) {
+      std::fprintf(stderr, "\r\033[K%s", line.c_str());
+      std::fflush(stderr);
+      last_print_ = now;
+    }
+  } else {
+    const int64_t step = std::max<int64_t>(1, total_rounds_ / 20);
+    if (last || r.round % step == 0) std::fprintf(stderr, "%s\n", line.c_str());
+  }
+}
+
+void run_recorder::finish() {
+  if (!quiet_ && tty_) std::fprintf(stderr, "\n");
+}
+
+std::string summary_json(const scenario& sc, const run_outcome& o, double wall_time_s) {
+  nlohmann::ordered_json j;
+  j["name"] = sc.name;
+  j["seed"] = sc.seed;
+  j["final_test_acc"] = o.final_test_acc;
+  j["final_test_loss"] = o.final_test_loss;
+  j["rounds"] = o.rounds;
+  j["sim_time_s"] = o.sim_time_s;
+  j["wall_time_s"] = wall_time_s;
+  j["bytes_up_total"] = o.bytes_up_total;
+  j["bytes_down_total"] = o.bytes_down_total;
+  j["forward_passes_total"] = o.forward_passes_total;
+  j["model_digest"] = o.model_digest;
+  j["version"] = BAFFLE_VERSION;
+  j["git_revision"] = BAFFLE_GIT_REVISION;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace baffle
