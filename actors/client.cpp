@@ -13,16 +13,17 @@ round_result compute_round(const client_state& st, const round_task& task) {
   const auto batch_idx = client_minibatch(shard, static_cast<int>(task.batch_size),
                                           w.sc.seed, st.id, task.round);
   const int b = static_cast<int>(batch_idx.size());
-  std::vector<float> x(static_cast<size_t>(b) * w.data.train.features());
-  std::vector<int32_t> y(b);
-  gather_batch(w.data.train, batch_idx, w.norm, x, y);
+  // x: (B, features), y: (B)
+  xt::xtensor<float, 2> x = xt::empty<float>({static_cast<size_t>(b), static_cast<size_t>(w.data.train.features())});
+  xt::xtensor<int32_t, 1> y = xt::empty<int32_t>({static_cast<size_t>(b)});
+  gather_batch(w.data.train, batch_idx, w.norm, {x.data(), x.size()}, {y.data(), y.size()});
 
   perturbation_plan plan;
   plan.round_seed = task.round_seed;
   plan.k = static_cast<int>(task.k);
   plan.sigma = task.sigma;
   plan.scheme = task.scheme;
-  const auto est = baffle_client_step(*w.net, st.replica->params, batch_view{x, y, b}, plan, *st.arena);
+  const auto est = baffle_client_step(*w.net, st.replica->view(), batch_view{{x.data(), x.size()}, {y.data(), y.size()}, b}, plan, *st.arena);
 
   round_result r;
   r.round = task.round;

@@ -10,8 +10,8 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
                             metrics_sink* sink, tbb::task_arena* arena) {
   federation f;
   f.replica = std::make_shared<model_replica>();
-  f.replica->params.resize(static_cast<size_t>(w->net->param_count()));
-  w->net->init(f.replica->params, derive_seed(w->sc.seed, purpose::init, 0));
+  f.replica->params = xt::zeros<float>({static_cast<size_t>(w->net->param_count())});
+  w->net->init(f.replica->view(), derive_seed(w->sc.seed, purpose::init, 0));
   f.clients.reserve(w->sc.clients.count);
   for (int c = 0; c < w->sc.clients.count; ++c) {
     f.clients.push_back(sys.spawn(client_behavior, static_cast<uint32_t>(c), w,

@@ -44,7 +44,7 @@ void start_round(self_ptr self);
 
 void finish_run(self_ptr self) {
   auto& st = self->state;
-  st.totals.model_digest = params_digest(st.replica->params);
+  st.totals.model_digest = params_digest(st.replica->view());
   st.promise.deliver(st.totals);
 }
 
@@ -79,7 +79,7 @@ void finish_round(self_ptr self) {
     const auto dbar = aggregate_scalars(st.results, plan.k);
     st.grad.resize(st.replica->params.size());
     baffle_reconstruct(dbar, plan, st.grad, *st.arena);
-    optimizer_step(w.optimizer, st.opt, st.replica->params, st.grad);
+    optimizer_step(w.optimizer, st.opt, st.replica->view(), st.grad);
     st.replica->version += 1;
   }
   st.now = end;
@@ -87,11 +87,11 @@ void finish_round(self_ptr self) {
 
   const bool last = st.round >= w.sc.train.rounds;
   if (last || st.round % w.sc.train.eval_every == 0) {
-    const auto test = evaluate(*w.net, st.replica->params, w.data.test, {}, w.norm, *st.arena);
+    const auto test = evaluate(*w.net, st.replica->view(), w.data.test, {}, w.norm, *st.arena);
     rec.test_loss = test.mean_loss();
     rec.test_acc = test.accuracy();
     if (!w.parts.validation.empty()) {
-      const auto val = evaluate(*w.net, st.replica->params, w.data.train, w.parts.validation, w.norm, *st.arena);
+      const auto val = evaluate(*w.net, st.replica->view(), w.data.train, w.parts.validation, w.norm, *st.arena);
       rec.val_loss = val.mean_loss();
       rec.val_acc = val.accuracy();
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <tbb/task_arena.h>
+#include <xtensor/xtensor.hpp>
 
 #include "models/dataset.hpp"
 #include "models/network.hpp"
@@ -38,8 +39,11 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
 /// The process's copy of the model, shared read-only by the clients that live here; the server
 /// replaces it between rounds, never while a client of the round is computing.
 struct model_replica {
-  std::vector<float> params;
+  xt::xtensor<float, 1> params;  ///< the flat parameter buffer, (param_count)
   uint64_t version = 0;
+
+  std::span<float> view() { return {params.data(), params.size()}; }
+  std::span<const float> view() const { return {params.data(), params.size()}; }
 };
 
 /// Mean loss and accuracy over the listed images (all of d when indices is empty), in fixed-size

@@ -82,7 +82,7 @@ TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
   auto f = spawn_federation(sys, w, &sink, &arena);
 
   // What round 1 must produce, computed without actors from the same pure functions.
-  const std::vector<float> initial = f.replica->params;
+  const std::vector<float> initial(f.replica->params.begin(), f.replica->params.end());
   const auto chosen = select_clients(w->sc.seed, 1, w->sc.clients.count, w->sc.clients.per_round);
   ASSERT_EQ(chosen.size(), 3u);
   auto replica_copy = std::make_shared<model_replica>(*f.replica);
@@ -141,7 +141,7 @@ TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
   caf::anon_send(f1.server, run_atom::value);
   sched2.run();
   ASSERT_EQ(sink1.rounds.size(), 1u);
-  EXPECT_EQ(f1.replica->params, expected_params);
+  EXPECT_EQ(std::vector<float>(f1.replica->params.begin(), f1.replica->params.end()), expected_params);
   stop(f1, sched2);
   stop(f, sched);
 }
