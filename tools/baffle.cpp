@@ -96,6 +96,12 @@ int main(int argc, char** argv) {
       "baffle: simulate backpropagation-free federated learning (BAFFLE) with CAF actors in "
       "virtual time.\nSee docs/cli.md and docs/scenarios.md."};
   app.require_subcommand(1);
+  app.footer(
+      "\nExamples:\n"
+      "  baffle run scenarios/quickstart.toml --threads 2 --out runs/q --set train.rounds=300\n"
+      "  baffle check my-scenario.toml --set baffle.k=200\n"
+      "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet;\n"
+      "see 'baffle run --help'. Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error.");
 
   std::string scenario_path;
   std::vector<std::string> sets;
@@ -121,6 +127,15 @@ int main(int argc, char** argv) {
   check->add_option("scenario", check_path, "Scenario file (TOML)")->required();
   check->add_option("--set", check_sets, "Override a scenario key (as for run)");
 
+  // CLI11 reports an unknown first argument only as "a subcommand is required": name it.
+  if (argc > 1) {
+    const std::string first = argv[1];
+    if (first != "run" && first != "check" && first != "-h" && first != "--help") {
+      std::cerr << "error: unknown command or option '" << first
+                << "'; commands are run and check (see baffle --help)\n";
+      return exit_bad_input;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
