@@ -10,20 +10,23 @@ round_result compute_round(const client_state& st, const round_task& task) {
   // The replica is updated only between rounds; a mismatch is a server bug.
   assert(st.replica->version == task.model_version);
   const auto& shard = w.parts.clients[st.id];
-  const auto batch_idx = client_minibatch(shard, static_cast<int>(task.batch_size),
-                                          w.sc.seed, st.id, task.round);
+  const auto batch_idx =
+      client_minibatch(shard, static_cast<int>(task.batch_size), w.sc.seed, st.id, task.round);
   const int b = static_cast<int>(batch_idx.size());
   // x: (B, features), y: (B)
-  xt::xtensor<float, 2> x = xt::empty<float>({static_cast<size_t>(b), static_cast<size_t>(w.data.train.features())});
+  xt::xtensor<float, 2> x =
+      xt::empty<float>({static_cast<size_t>(b), static_cast<size_t>(w.data.train.features())});
   xt::xtensor<int32_t, 1> y = xt::empty<int32_t>({static_cast<size_t>(b)});
   gather_batch(w.data.train, batch_idx, w.norm, {x.data(), x.size()}, {y.data(), y.size()});
 
   perturbation_plan plan;
-  plan.round_seed = task.round_seed;
+  plan.round_seed = client_perturbation_seed(task.round_seed, task.seeds, st.id);
   plan.k = static_cast<int>(task.k);
   plan.sigma = task.sigma;
   plan.scheme = task.scheme;
-  const auto est = baffle_client_step(*w.net, st.replica->view(), batch_view{{x.data(), x.size()}, {y.data(), y.size()}, b}, plan, *st.arena);
+  const auto est = baffle_client_step(*w.net, st.replica->view(),
+                                      batch_view{{x.data(), x.size()}, {y.data(), y.size()}, b},
+                                      plan, *st.arena);
 
   round_result r;
   r.round = task.round;

@@ -10,10 +10,10 @@ namespace baffle {
 
 /// One row of rounds.csv (wall time is stamped by the sink, never by the simulation).
 struct round_record {
-  int64_t round = 0;                 ///< 1-based
-  sim_time end_time;                 ///< virtual time the round's update was applied
-  double train_loss = 0.0;           ///< sample-weighted mean of the clients' minibatch losses
-  std::optional<double> test_loss;   ///< only on evaluation rounds
+  int64_t round = 0;                ///< 1-based
+  sim_time end_time;                ///< virtual time the round's update was applied
+  double train_loss = 0.0;          ///< sample-weighted mean of the clients' minibatch losses
+  std::optional<double> test_loss;  ///< only on evaluation rounds
   std::optional<double> test_acc;
   std::optional<double> val_loss;
   std::optional<double> val_acc;

@@ -24,14 +24,15 @@ struct round_task {
   uint32_t k = 0;
   float sigma = 0.f;
   fd_scheme scheme = fd_scheme::forward;
+  seed_mode seeds = seed_mode::shared;
   uint32_t batch_size = 0;
-  sim_time dispatch_time;      ///< virtual time the server sent it
+  sim_time dispatch_time;  ///< virtual time the server sent it
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, round_task& x) {
   return f(caf::meta::type_name("round_task"), x.round, x.model_version, x.round_seed, x.k, x.sigma,
-           x.scheme, x.batch_size, x.dispatch_time);
+           x.scheme, x.seeds, x.batch_size, x.dispatch_time);
 }
 
 /// client -> server: the K loss differences of a round, and what they cost.

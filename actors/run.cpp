@@ -21,7 +21,8 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
   return f;
 }
 
-run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& opt, metrics_sink* sink) {
+run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& opt,
+                           metrics_sink* sink) {
   const int threads = std::max(1, opt.threads);
   caf::actor_system_config cfg;
   add_message_types(cfg);

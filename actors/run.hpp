@@ -27,6 +27,7 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
                             metrics_sink* sink, tbb::task_arena* arena);
 
 /// Runs every round of w's scenario; each round's record goes to sink (may be null).
-run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& opt, metrics_sink* sink);
+run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& opt,
+                           metrics_sink* sink);
 
 }  // namespace baffle

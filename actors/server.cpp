@@ -27,9 +27,29 @@ std::vector<uint32_t> select_clients(uint64_t seed, int64_t round, int count, in
   }
   const stream_id s{derive_seed(seed, purpose::selection, 0), purpose::selection,
                     static_cast<uint32_t>(round)};
-  chosen = sample_without_replacement(s, static_cast<uint32_t>(count), static_cast<uint32_t>(per_round));
+  chosen =
+      sample_without_replacement(s, static_cast<uint32_t>(count), static_cast<uint32_t>(per_round));
   std::sort(chosen.begin(), chosen.end());
   return chosen;
+}
+
+std::pair<std::vector<stream_id>, std::vector<float>> per_client_terms(
+    const std::vector<round_result>& sorted_results, const perturbation_plan& plan) {
+  double total = 0.0;
+  for (const auto& r : sorted_results) total += r.samples;
+  std::vector<stream_id> streams;
+  std::vector<float> coeffs;
+  const double scale = 1.0 / (static_cast<double>(plan.k) * plan.sigma);
+  for (const auto& r : sorted_results) {
+    const uint64_t seed =
+        client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client);
+    const double weight = total > 0 ? r.samples / total : 0.0;
+    for (int k = 0; k < plan.k; ++k) {
+      streams.push_back(perturbation_stream(seed, k));
+      coeffs.push_back(static_cast<float>(weight * static_cast<double>(r.scalars[k]) * scale));
+    }
+  }
+  return {std::move(streams), std::move(coeffs)};
 }
 
 uint64_t round_seed(uint64_t seed, int64_t round) {
@@ -76,10 +96,18 @@ void finish_round(self_ptr self) {
     plan.round_seed = round_seed(w.sc.seed, st.round);
     plan.k = w.sc.baffle.k;
     plan.sigma = static_cast<float>(w.sc.baffle.sigma);
-    const auto dbar = aggregate_scalars(st.results, plan.k);
     st.grad.resize(st.replica->params.size());
-    baffle_reconstruct(dbar, plan, st.grad, *st.arena);
-    optimizer_step(w.optimizer, st.opt, st.replica->view(), st.grad);
+    if (w.seeds == seed_mode::shared) {
+      baffle_reconstruct(aggregate_scalars(st.results, plan.k), plan, st.grad, *st.arena);
+    } else {
+      const auto [streams, coeffs] = per_client_terms(st.results, plan);
+      reconstruct_from_streams(streams, coeffs, st.grad, *st.arena);
+    }
+    clip_inf(st.grad, w.sc.train.clip_inf);
+    optimizer_config cfg = w.optimizer;
+    cfg.lr = lr_at_round(w.schedule, st.round);
+    optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
+    if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
     st.replica->version += 1;
   }
   st.now = end;
@@ -87,11 +115,15 @@ void finish_round(self_ptr self) {
 
   const bool last = st.round >= w.sc.train.rounds;
   if (last || st.round % w.sc.train.eval_every == 0) {
-    const auto test = evaluate(*w.net, st.replica->view(), w.data.test, {}, w.norm, *st.arena);
+    // With an EMA the evaluated model is the average, as in the reference code.
+    const std::span<const float> eval_params =
+        st.ema.empty() ? st.replica->view() : std::span<const float>(st.ema);
+    const auto test = evaluate(*w.net, eval_params, w.data.test, {}, w.norm, *st.arena);
     rec.test_loss = test.mean_loss();
     rec.test_acc = test.accuracy();
     if (!w.parts.validation.empty()) {
-      const auto val = evaluate(*w.net, st.replica->view(), w.data.train, w.parts.validation, w.norm, *st.arena);
+      const auto val =
+          evaluate(*w.net, eval_params, w.data.train, w.parts.validation, w.norm, *st.arena);
       rec.val_loss = val.mean_loss();
       rec.val_acc = val.accuracy();
     }
@@ -116,14 +148,16 @@ void start_round(self_ptr self) {
   const world& w = *st.w;
   st.round += 1;
   st.results.clear();
-  const auto chosen = select_clients(w.sc.seed, st.round, w.sc.clients.count, w.sc.clients.per_round);
+  const auto chosen =
+      select_clients(w.sc.seed, st.round, w.sc.clients.count, w.sc.clients.per_round);
   round_task task;
   task.round = static_cast<uint64_t>(st.round);
   task.model_version = st.replica->version;
   task.round_seed = round_seed(w.sc.seed, st.round);
   task.k = static_cast<uint32_t>(w.sc.baffle.k);
   task.sigma = static_cast<float>(w.sc.baffle.sigma);
-  task.scheme = fd_scheme::forward;
+  task.scheme = w.scheme;
+  task.seeds = w.seeds;
   task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
   task.dispatch_time = st.now;
   st.round_bytes_down = wire_size(task) * chosen.size();

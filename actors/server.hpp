@@ -21,18 +21,24 @@ struct server_state {
 
   optimizer_state opt;
   sim_time now;
-  int64_t round = 0;               ///< the round in flight (1-based), 0 before the first
+  int64_t round = 0;  ///< the round in flight (1-based), 0 before the first
   std::vector<round_result> results;
   size_t pending = 0;
-  uint64_t round_bytes_down = 0;   ///< bytes of the round's tasks
+  uint64_t round_bytes_down = 0;  ///< bytes of the round's tasks
   run_outcome totals;
   caf::typed_response_promise<run_outcome> promise;
   std::vector<float> grad;
+  std::vector<float> ema;  ///< EMA of the weights when train.ema_decay > 0
 };
 
 /// Sample-weighted mean of the clients' scalar vectors, reduced in client-id order (results must
 /// be sorted by client id): dbar_k = sum_i n_i d_ik / sum_i n_i.
 std::vector<double> aggregate_scalars(const std::vector<round_result>& sorted_results, int k);
+
+/// Per-client seeds: one (stream, coefficient) per client and k, client-id order, with
+/// coefficient (n_i / sum n) d_ik / (K sigma).
+std::pair<std::vector<stream_id>, std::vector<float>> per_client_terms(
+    const std::vector<round_result>& sorted_results, const perturbation_plan& plan);
 
 /// The clients taking part in round r: per_round of count, drawn from stream (seed, selection, r),
 /// sorted by id.

@@ -25,8 +25,9 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   w->norm = measure_normalization(w->data.train);
 
   const int n_clients = sc.clients.count;
-  w->parts = partition_iid(static_cast<uint32_t>(w->data.train.count), n_clients,
-                           sc.data.validation_fraction, derive_seed(sc.seed, purpose::partition, 0));
+  w->parts =
+      partition_iid(static_cast<uint32_t>(w->data.train.count), n_clients,
+                    sc.data.validation_fraction, derive_seed(sc.seed, purpose::partition, 0));
   for (int c = 0; c < n_clients; ++c) {
     if (w->parts.clients[c].empty()) {
       return error_message{"clients.count = " + std::to_string(n_clients) + " leaves client " +
@@ -59,6 +60,11 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   o.beta2 = sc.train.beta2;
   o.eps = sc.train.adam_eps;
   o.weight_decay = sc.train.weight_decay;
+  o.nesterov = sc.train.nesterov;
+  w->schedule = lr_schedule{sc.train.lr, sc.train.warmup_rounds, sc.train.warmup_lr,
+                            sc.train.milestones, sc.train.gamma};
+  w->scheme = sc.baffle.scheme == "central" ? fd_scheme::central : fd_scheme::forward;
+  w->seeds = sc.baffle.seeds == "per-client" ? seed_mode::per_client : seed_mode::shared;
   return std::shared_ptr<const world>(std::move(w));
 }
 

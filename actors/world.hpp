@@ -10,6 +10,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "models/dataset.hpp"
+#include "models/estimator.hpp"
 #include "models/network.hpp"
 #include "models/optimizer.hpp"
 #include "models/result.hpp"
@@ -28,6 +29,9 @@ struct world {
   std::vector<link_profile> downlink;   ///< per client, server -> client
   std::vector<device_profile> devices;  ///< per client
   optimizer_config optimizer;
+  lr_schedule schedule;
+  fd_scheme scheme = fd_scheme::forward;
+  seed_mode seeds = seed_mode::shared;
 };
 
 /// Loads the data set, partitions it and builds the network; an error says what to fix.

@@ -34,32 +34,38 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
     // Task 0 is the unperturbed loss, task k+1 the k-th perturbation; differences afterwards.
     std::vector<loss_stats> losses(k_count + 1);
     arena.execute([&] {
-      tbb::parallel_for(tbb::blocked_range<int>(0, k_count + 1, 1), [&](const tbb::blocked_range<int>& r) {
-        enter_compute_thread();
-        std::vector<float> buffer;
-        workspace ws;
-        for (int t = r.begin(); t != r.end(); ++t) {
-          losses[t] = t == 0 ? net.loss(weights, batch, ws)
-                             : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, buffer, ws);
-        }
-      });
+      tbb::parallel_for(
+          tbb::blocked_range<int>(0, k_count + 1, 1), [&](const tbb::blocked_range<int>& r) {
+            enter_compute_thread();
+            std::vector<float> buffer;
+            workspace ws;
+            for (int t = r.begin(); t != r.end(); ++t) {
+              losses[t] = t == 0
+                              ? net.loss(weights, batch, ws)
+                              : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, buffer, ws);
+            }
+          });
     });
     out.base = losses[0];
     const double base = losses[0].mean_loss();
-    for (int k = 0; k < k_count; ++k) out.scalars[k] = static_cast<float>(losses[k + 1].mean_loss() - base);
+    for (int k = 0; k < k_count; ++k)
+      out.scalars[k] = static_cast<float>(losses[k + 1].mean_loss() - base);
   } else {
     std::vector<loss_stats> plus(k_count), minus(k_count);
     arena.execute([&] {
-      tbb::parallel_for(tbb::blocked_range<int>(0, 2 * k_count, 1), [&](const tbb::blocked_range<int>& r) {
-        enter_compute_thread();
-        std::vector<float> buffer;
-        workspace ws;
-        for (int t = r.begin(); t != r.end(); ++t) {
-          const int k = t / 2;
-          if (t % 2 == 0) plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, buffer, ws);
-          else minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, buffer, ws);
-        }
-      });
+      tbb::parallel_for(
+          tbb::blocked_range<int>(0, 2 * k_count, 1), [&](const tbb::blocked_range<int>& r) {
+            enter_compute_thread();
+            std::vector<float> buffer;
+            workspace ws;
+            for (int t = r.begin(); t != r.end(); ++t) {
+              const int k = t / 2;
+              if (t % 2 == 0)
+                plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, buffer, ws);
+              else
+                minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, buffer, ws);
+            }
+          });
     });
     loss_stats mid;
     for (int k = 0; k < k_count; ++k) {
@@ -88,8 +94,15 @@ void baffle_reconstruct(std::span<const double> dbar, const perturbation_plan& p
     streams[k] = perturbation_stream(plan.round_seed, k);
     coeffs[k] = static_cast<float>(dbar[k] * scale);
   }
+  reconstruct_from_streams(streams, coeffs, grad, arena);
+}
+
+void reconstruct_from_streams(std::span<const stream_id> streams, std::span<const float> coeffs,
+                              std::span<float> grad, tbb::task_arena& arena) {
+  assert(streams.size() == coeffs.size());
   std::fill(grad.begin(), grad.end(), 0.f);
-  // Fixed chunking (not TBB's auto partition), so each element's sum is the same work whoever runs it.
+  // Fixed chunking (not TBB's auto partition), so each element's sum is the same work whoever runs
+  // it.
   constexpr size_t chunk = 4096;
   const size_t n = grad.size();
   const size_t chunks = (n + chunk - 1) / chunk;

@@ -18,7 +18,18 @@ namespace baffle {
 /// central: d_k = (L(W + sigma eps_k) - L(W - sigma eps_k)) / 2   (2K forward passes)
 enum class fd_scheme : uint8_t { forward = 0, central = 1 };
 
-/// What a round's perturbations are: K directions from the round seed, scale sigma.
+/// shared: every client of a round uses the same eps_k, so the server needs only the weighted
+/// sum of the clients' scalar vectors; per_client: client c's eps_k come from its own seed.
+enum class seed_mode : uint8_t { shared = 0, per_client = 1 };
+
+/// The seed client `client` draws its eps_k from in a round.
+inline uint64_t client_perturbation_seed(uint64_t round_seed, seed_mode mode, uint32_t client) {
+  return mode == seed_mode::shared ? round_seed
+                                   : derive_seed(round_seed, purpose::perturbation, client);
+}
+
+/// What a client's perturbations are: K directions from `round_seed` (for per-client seeds, the
+/// client's own seed from client_perturbation_seed), scale sigma.
 struct perturbation_plan {
   uint64_t round_seed = 0;
   int k = 0;
@@ -55,5 +66,10 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
 /// deterministic (every element sums k in ascending order).
 void baffle_reconstruct(std::span<const double> dbar, const perturbation_plan& plan,
                         std::span<float> grad, tbb::task_arena& arena);
+
+/// The general form: grad = sum_j coeffs[j] eps_{streams[j]}, j in order, parallel over fixed
+/// parameter chunks (deterministic). Per-client seeds use one stream per (client, k).
+void reconstruct_from_streams(std::span<const stream_id> streams, std::span<const float> coeffs,
+                              std::span<float> grad, tbb::task_arena& arena);
 
 }  // namespace baffle

@@ -58,7 +58,8 @@ const float* mlp::forward(std::span<const float> params, const batch_view& b, wo
     const auto& l = layers_[li];
     // z: (B, out) = a (B, in) . W^T (in, out) + bias
     float* z = ws.get(li + 1, static_cast<size_t>(b.size) * l.out);
-    for (int r = 0; r < b.size; ++r) std::memcpy(z + static_cast<size_t>(r) * l.out, p + l.bias_offset, sizeof(float) * l.out);
+    for (int r = 0; r < b.size; ++r)
+      std::memcpy(z + static_cast<size_t>(r) * l.out, p + l.bias_offset, sizeof(float) * l.out);
     sgemm(false, true, b.size, l.out, l.in, 1.f, a, l.in, p + l.weight_offset, l.in, 1.f, z, l.out);
     if (li + 1 < layers_.size()) {
       const size_t n = static_cast<size_t>(b.size) * l.out;
@@ -113,7 +114,8 @@ loss_stats mlp::loss_and_grad(std::span<const float> params, const batch_view& b
   const int classes = layers_.back().out;
   // Gradient buffers live after the activations: dz of the current layer, da of the one below.
   float* dz = ws.get(nl + 1, static_cast<size_t>(b.size) * classes);
-  const loss_stats st = softmax_cross_entropy(logits, b.y.data(), b.size, classes, dz, 1.f / b.size);
+  const loss_stats st =
+      softmax_cross_entropy(logits, b.y.data(), b.size, classes, dz, 1.f / b.size);
   const float* p = params.data();
   for (size_t li = nl; li-- > 0;) {
     const auto& l = layers_[li];
@@ -128,7 +130,8 @@ loss_stats mlp::loss_and_grad(std::span<const float> params, const batch_view& b
     if (li == 0) break;
     // da (B, in) = dz (B, out) . W (out, in); then through the ReLU of the layer below.
     float* da = ws.get(nl + 2 + (li % 2), static_cast<size_t>(b.size) * l.in);
-    sgemm(false, false, b.size, l.in, l.out, 1.f, dz, l.out, p + l.weight_offset, l.in, 0.f, da, l.in);
+    sgemm(false, false, b.size, l.in, l.out, 1.f, dz, l.out, p + l.weight_offset, l.in, 0.f, da,
+          l.in);
     const float* z_below = ws.buffers[li].data();
     const size_t n = static_cast<size_t>(b.size) * l.in;
     for (size_t i = 0; i < n; ++i) da[i] = z_below[i] > 0.f ? da[i] : 0.f;

@@ -26,7 +26,9 @@ struct loss_stats {
   int64_t correct = 0;
   int64_t count = 0;
   double mean_loss() const { return count ? loss_sum / static_cast<double>(count) : 0.0; }
-  double accuracy() const { return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0; }
+  double accuracy() const {
+    return count ? static_cast<double>(correct) / static_cast<double>(count) : 0.0;
+  }
   loss_stats& operator+=(const loss_stats& o) {
     loss_sum += o.loss_sum;
     correct += o.correct;
@@ -66,7 +68,8 @@ class network {
   /// Floating-point operations of one forward pass on `batch` examples (multiply-add = 2).
   virtual double forward_flops(int batch) const = 0;
   /// Forward pass with softmax cross-entropy.
-  virtual loss_stats loss(std::span<const float> params, const batch_view& b, workspace& ws) const = 0;
+  virtual loss_stats loss(std::span<const float> params, const batch_view& b,
+                          workspace& ws) const = 0;
   /// Forward and backward: grad = d(mean loss)/d(params). For the backprop baselines and tests.
   virtual loss_stats loss_and_grad(std::span<const float> params, const batch_view& b,
                                    std::span<float> grad, workspace& ws) const = 0;

@@ -1,6 +1,7 @@
 // SGD (momentum) and Adam, as torch.optim implements them, with coupled weight decay.
 #include "models/optimizer.hpp"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 
@@ -19,9 +20,9 @@ void optimizer_step(const optimizer_config& cfg, optimizer_state& st, std::span<
     for (size_t i = 0; i < n; ++i) {
       float g = grad[i] + wd * params[i];
       if (mu != 0.f) {
-        // torch: the first step initialises the buffer with g.
+        // torch: the first step initialises the buffer with g; Nesterov uses g + mu * buf.
         st.m[i] = st.step == 1 ? g : mu * st.m[i] + g;
-        g = st.m[i];
+        g = cfg.nesterov ? g + mu * st.m[i] : st.m[i];
       }
       params[i] -= lr * g;
     }
@@ -43,6 +44,35 @@ void optimizer_step(const optimizer_config& cfg, optimizer_state& st, std::span<
     const float denom = std::sqrt(st.v[i]) / bc2_sqrt + eps;
     params[i] -= step_size * st.m[i] / denom;
   }
+}
+
+double lr_at_round(const lr_schedule& s, int64_t round) {
+  if (s.warmup_rounds > 0 && round <= s.warmup_rounds) {
+    return s.warmup_lr + (s.lr - s.warmup_lr) * static_cast<double>(round) / s.warmup_rounds;
+  }
+  double lr = s.lr;
+  for (int m : s.milestones)
+    if (round >= m) lr *= s.gamma;
+  return lr;
+}
+
+float clip_inf(std::span<float> grad, double clip) {
+  if (clip <= 0.0) return 1.f;
+  float mx = 0.f;
+  for (float g : grad) mx = std::max(mx, std::abs(g));
+  if (mx <= clip) return 1.f;
+  const float scale = static_cast<float>(clip / mx);
+  for (float& g : grad) g *= scale;
+  return scale;
+}
+
+void ema_update(std::vector<float>& ema, std::span<const float> w, double decay) {
+  if (ema.size() != w.size()) {
+    ema.assign(w.begin(), w.end());
+    return;
+  }
+  const float d = static_cast<float>(decay);
+  for (size_t i = 0; i < w.size(); ++i) ema[i] = d * ema[i] + (1.f - d) * w[i];
 }
 
 }  // namespace baffle

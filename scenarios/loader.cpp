@@ -55,8 +55,17 @@ constexpr std::array schema_keys = {
     "train.adam_eps"sv,
     "train.weight_decay"sv,
     "train.eval_every"sv,
+    "train.nesterov"sv,
+    "train.milestones"sv,
+    "train.gamma"sv,
+    "train.warmup_rounds"sv,
+    "train.warmup_lr"sv,
+    "train.clip_inf"sv,
+    "train.ema_decay"sv,
     "baffle.k"sv,
     "baffle.sigma"sv,
+    "baffle.scheme"sv,
+    "baffle.seeds"sv,
     "clients.count"sv,
     "clients.per_round"sv,
     "clients.link.latency"sv,
@@ -501,6 +510,18 @@ class validator {
     return false;
   }
 
+  bool read_bool(const std::string& key, bool& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    const auto* b = n->as_boolean();
+    if (b == nullptr) {
+      error_at(key, *n, "expected a boolean, got " + got(*n) + "; must be true or false");
+      return false;
+    }
+    out = b->get();
+    return true;
+  }
+
   bool read_duration(const std::string& key, sim_time& out) {
     const toml::node* n = find(key);
     if (n == nullptr) return true;
@@ -579,9 +600,23 @@ class validator {
     read_float("train.adam_eps", s.train.adam_eps, positive);
     read_float("train.weight_decay", s.train.weight_decay, non_negative);
     read_int("train.eval_every", s.train.eval_every, 1);
+    read_bool("train.nesterov", s.train.nesterov);
+    read_int_array("train.milestones", s.train.milestones, 1, std::numeric_limits<int>::max());
+    read_float("train.gamma", s.train.gamma, positive);
+    read_int("train.warmup_rounds", s.train.warmup_rounds, 0);
+    read_float("train.warmup_lr", s.train.warmup_lr, non_negative);
+    read_float("train.clip_inf", s.train.clip_inf, non_negative);
+    read_float("train.ema_decay", s.train.ema_decay, unit_open);
+    if (s.train.nesterov && (s.train.optimizer != "sgd" || s.train.momentum <= 0.0)) {
+      if (const toml::node* n = find("train.nesterov"))
+        error_at("train.nesterov", *n,
+                 "needs train.optimizer = \"sgd\" and train.momentum > 0 (Nesterov momentum)");
+    }
 
     read_int("baffle.k", s.baffle.k, 1, 100000);
     read_float("baffle.sigma", s.baffle.sigma, positive);
+    read_enum("baffle.scheme", s.baffle.scheme, {"forward", "central"});
+    read_enum("baffle.seeds", s.baffle.seeds, {"shared", "per-client"});
 
     const bool count_ok = read_int("clients.count", s.clients.count, 1);
     const bool per_round_ok = read_int("clients.per_round", s.clients.per_round, 1);
@@ -846,9 +881,20 @@ std::string to_toml(const scenario& s) {
   os << "adam_eps = " << num(s.train.adam_eps) << "\n";
   os << "weight_decay = " << num(s.train.weight_decay) << "\n";
   os << "eval_every = " << s.train.eval_every << "\n";
+  os << "nesterov = " << (s.train.nesterov ? "true" : "false") << "\n";
+  os << "milestones = [";
+  for (size_t i = 0; i < s.train.milestones.size(); ++i) os << (i ? ", " : "") << s.train.milestones[i];
+  os << "]\n";
+  os << "gamma = " << num(s.train.gamma) << "\n";
+  os << "warmup_rounds = " << s.train.warmup_rounds << "\n";
+  os << "warmup_lr = " << num(s.train.warmup_lr) << "\n";
+  os << "clip_inf = " << num(s.train.clip_inf) << "\n";
+  os << "ema_decay = " << num(s.train.ema_decay) << "\n";
   os << "\n[baffle]\n";
   os << "k = " << s.baffle.k << "\n";
   os << "sigma = " << num(s.baffle.sigma) << "\n";
+  os << "scheme = " << quote(s.baffle.scheme) << "\n";
+  os << "seeds = " << quote(s.baffle.seeds) << "\n";
   os << "\n[clients]\n";
   os << "count = " << s.clients.count << "\n";
   os << "per_round = " << s.clients.per_round << "\n";

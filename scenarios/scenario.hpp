@@ -11,38 +11,47 @@
 namespace baffle {
 
 struct data_config {
-  std::string dataset = "fashion-mnist";                  ///< "fashion-mnist" | "mnist" (MNIST-format IDX files)
+  std::string dataset = "fashion-mnist";  ///< "fashion-mnist" | "mnist" (MNIST-format IDX files)
   std::string path = "/usr/share/datasets/fashion-mnist";  ///< folder with the four IDX files
-  int64_t train_subset = 0;        ///< use only the first N training images (0 = all)
-  int64_t test_subset = 0;         ///< evaluate on the first N test images (0 = all)
+  int64_t train_subset = 0;          ///< use only the first N training images (0 = all)
+  int64_t test_subset = 0;           ///< evaluate on the first N test images (0 = all)
   double validation_fraction = 0.1;  ///< held out of the training images before partitioning
 };
 
 struct model_config {
-  std::string arch = "mlp";         ///< "mlp"
-  std::vector<int> hidden = {32};   ///< hidden layer widths; empty = softmax regression
+  std::string arch = "mlp";        ///< "mlp"
+  std::vector<int> hidden = {32};  ///< hidden layer widths; empty = softmax regression
 };
 
 struct train_config {
   int rounds = 100;
   int batch_size = 32;
-  std::string optimizer = "adam";   ///< "adam" | "sgd"
+  std::string optimizer = "adam";  ///< "adam" | "sgd"
   double lr = 1e-2;
-  double momentum = 0.0;            ///< sgd only
-  double beta1 = 0.9;               ///< adam only
-  double beta2 = 0.99;              ///< adam only
-  double adam_eps = 1e-8;           ///< adam only
-  double weight_decay = 5e-4;       ///< coupled (added to the gradient)
-  int eval_every = 10;              ///< evaluate every N rounds (and always after the last)
+  double momentum = 0.0;        ///< sgd only
+  double beta1 = 0.9;           ///< adam only
+  double beta2 = 0.99;          ///< adam only
+  double adam_eps = 1e-8;       ///< adam only
+  double weight_decay = 5e-4;   ///< coupled (added to the gradient)
+  int eval_every = 10;          ///< evaluate every N rounds (and always after the last)
+  bool nesterov = false;        ///< sgd only, needs momentum > 0
+  std::vector<int> milestones;  ///< lr *= gamma from each of these rounds on
+  double gamma = 0.1;           ///< learning-rate decay at each milestone
+  int warmup_rounds = 0;        ///< lr ramps linearly from warmup_lr to lr over these rounds
+  double warmup_lr = 0.0;
+  double clip_inf = 0.0;   ///< rescale g when max |g_i| exceeds it (0 = off)
+  double ema_decay = 0.0;  ///< EMA of the weights for evaluation (0 = off)
 };
 
 struct baffle_config {
-  int k = 100;           ///< perturbations per client per round
-  double sigma = 1e-4;   ///< perturbation scale
+  int k = 100;                     ///< perturbations per client per round
+  double sigma = 1e-4;             ///< perturbation scale
+  std::string scheme = "forward";  ///< "forward" | "central" finite differences
+  std::string seeds = "shared";    ///< "shared" (eps_k same for all clients) | "per-client"
 };
 
 struct link_config {
-  sim_time latency = sim_time::from_ms(50);   ///< one-way, each direction
+  sim_time latency = sim_time::from_ms(50);  ///< one-way, each direction
 };
 
 struct compute_config {

@@ -20,7 +20,8 @@ namespace {
 constexpr int exit_bad_input = 2;
 
 /// Loads and validates; prints every error to stderr. nullopt means exit 2.
-std::optional<scenario> load_or_report(const std::string& path, const std::vector<std::string>& sets) {
+std::optional<scenario> load_or_report(const std::string& path,
+                                       const std::vector<std::string>& sets) {
   auto res = load_scenario(path, sets);
   if (!res.ok()) {
     for (const auto& e : res.errors) std::cerr << "error: " << e.to_string() << "\n";
@@ -34,8 +35,8 @@ int cmd_check(const std::string& path, const std::vector<std::string>& sets) {
   auto sc = load_or_report(path, sets);
   if (!sc) return exit_bad_input;
   std::cout << path << ": ok (" << sc->name << ": " << sc->train.rounds << " rounds, "
-            << sc->clients.count << " clients, " << sc->clients.per_round << " per round, K = "
-            << sc->baffle.k << ")\n";
+            << sc->clients.count << " clients, " << sc->clients.per_round
+            << " per round, K = " << sc->baffle.k << ")\n";
   return 0;
 }
 
@@ -61,9 +62,9 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets, const
   }
   if (!quiet) {
     std::cerr << "baffle run " << sc->name << ": " << (*w)->net->describe() << ", "
-              << sc->clients.count << " clients (" << sc->clients.per_round << " per round), K = "
-              << sc->baffle.k << ", " << sc->train.rounds << " rounds, " << threads
-              << " thread(s) -> " << dir.string() << "\n";
+              << sc->clients.count << " clients (" << sc->clients.per_round
+              << " per round), K = " << sc->baffle.k << ", " << sc->train.rounds << " rounds, "
+              << threads << " thread(s) -> " << dir.string() << "\n";
   }
   run_recorder rec(dir, sc->train.rounds, quiet);
   if (!rec.ok()) {
@@ -109,8 +110,9 @@ int main(int argc, char** argv) {
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool quiet = false;
 
-  auto* run = app.add_subcommand("run", "Run a scenario and write rounds.csv, summary.json and "
-                                        "scenario.toml into a run folder");
+  auto* run = app.add_subcommand("run",
+                                 "Run a scenario and write rounds.csv, summary.json and "
+                                 "scenario.toml into a run folder");
   run->add_option("scenario", scenario_path, "Scenario file (TOML)")->required();
   run->add_option("--out,-o", out,
                   "Run folder (default: runs/<name>, or runs/<name>-N if that holds a run)");
@@ -123,7 +125,8 @@ int main(int argc, char** argv) {
 
   std::string check_path;
   std::vector<std::string> check_sets;
-  auto* check = app.add_subcommand("check", "Validate a scenario without running it (exit 2 on errors)");
+  auto* check =
+      app.add_subcommand("check", "Validate a scenario without running it (exit 2 on errors)");
   check->add_option("scenario", check_path, "Scenario file (TOML)")->required();
   check->add_option("--set", check_sets, "Override a scenario key (as for run)");
 

@@ -45,7 +45,9 @@ bool write_file_atomic(const fs::path& path, const std::string& text) {
 }
 
 namespace {
-std::string fmt_opt(const std::optional<double>& v) { return v ? fmt::format("{:.6f}", *v) : ""; }
+std::string fmt_opt(const std::optional<double>& v) {
+  return v ? fmt::format("{:.6f}", *v) : "";
+}
 
 std::string fmt_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
@@ -82,10 +84,10 @@ void run_recorder::on_round(const round_record& r) {
   const double wall = wall_seconds();
   if (csv_) {
     // One fputs per row: a crash never leaves half a row behind the last flush.
-    const std::string row = fmt::format("{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{}\n", r.round,
-                                        r.end_time.seconds(), wall, r.train_loss, fmt_opt(r.test_loss),
-                                        fmt_opt(r.test_acc), fmt_opt(r.val_loss), fmt_opt(r.val_acc),
-                                        r.participants, r.bytes_up, r.bytes_down, r.forward_passes);
+    const std::string row = fmt::format(
+        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{}\n", r.round, r.end_time.seconds(), wall,
+        r.train_loss, fmt_opt(r.test_loss), fmt_opt(r.test_acc), fmt_opt(r.val_loss),
+        fmt_opt(r.val_acc), r.participants, r.bytes_up, r.bytes_down, r.forward_passes);
     std::fputs(row.c_str(), csv_);
     std::fflush(csv_);
   }
@@ -93,11 +95,11 @@ void run_recorder::on_round(const round_record& r) {
   if (quiet_) return;
   const auto now = std::chrono::steady_clock::now();
   const bool last = r.round >= total_rounds_;
-  const double eta = wall / static_cast<double>(r.round) * static_cast<double>(total_rounds_ - r.round);
-  const std::string line =
-      fmt::format("round {}/{}  train_loss {:.4f}{}  sim {:.1f}s  wall {}  eta {}", r.round,
-                  total_rounds_, r.train_loss, last_eval_, r.end_time.seconds(), fmt_duration(wall),
-                  fmt_duration(eta));
+  const double eta =
+      wall / static_cast<double>(r.round) * static_cast<double>(total_rounds_ - r.round);
+  const std::string line = fmt::format(
+      "round {}/{}  train_loss {:.4f}{}  sim {:.1f}s  wall {}  eta {}", r.round, total_rounds_,
+      r.train_loss, last_eval_, r.end_time.seconds(), fmt_duration(wall), fmt_duration(eta));
   if (tty_) {
     if (last || now - last_print_ >= std::chrono::milliseconds(200)) {
       std::fprintf(stderr, "\r\033[K%s", line.c_str());

@@ -27,8 +27,8 @@ train_test toy_data(int n_train, int n_test) {
       for (int p = 0; p < 16; ++p) {
         const int quadrant = (p / 8) * 2 + (p % 4) / 2;
         const int base = quadrant == label ? 200 : 30;
-        d.pixels[static_cast<size_t>(i) * 16 + p] =
-            static_cast<uint8_t>(base + static_cast<int>(uniform_below(s, 100000 + i * 16 + p, 50)));
+        d.pixels[static_cast<size_t>(i) * 16 + p] = static_cast<uint8_t>(
+            base + static_cast<int>(uniform_below(s, 100000 + i * 16 + p, 50)));
       }
     }
     return d;
@@ -141,7 +141,8 @@ TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
   caf::anon_send(f1.server, run_atom::value);
   sched2.run();
   ASSERT_EQ(sink1.rounds.size(), 1u);
-  EXPECT_EQ(std::vector<float>(f1.replica->params.begin(), f1.replica->params.end()), expected_params);
+  EXPECT_EQ(std::vector<float>(f1.replica->params.begin(), f1.replica->params.end()),
+            expected_params);
   stop(f1, sched2);
   stop(f, sched);
 }
@@ -178,6 +179,59 @@ TEST(Federation, ToyProblemLearns) {
   const auto o = run_simulation(*w, run_options{2}, nullptr);
   // Chance is 1/3; the quadrant rule is easy, so BAFFLE must find it.
   EXPECT_GT(o.final_test_acc, 0.8);
+}
+
+TEST(Federation, EveryEstimatorAndOptimizerKnobIsThreadIndependentAndTakesEffect) {
+  scenario sc = toy_scenario();
+  sc.train.rounds = 6;
+  sc.train.eval_every = 3;
+  auto base = build_world(sc, toy_data(300, 90));
+  sc.baffle.scheme = "central";
+  sc.baffle.seeds = "per-client";
+  sc.train.clip_inf = 0.5;
+  sc.train.ema_decay = 0.9;
+  sc.train.warmup_rounds = 2;
+  sc.train.milestones = {4};
+  auto knobs = build_world(sc, toy_data(300, 90));
+  ASSERT_TRUE(base.ok() && knobs.ok());
+  const auto a = run_simulation(*knobs, run_options{1}, nullptr);
+  const auto b = run_simulation(*knobs, run_options{2}, nullptr);
+  const auto c = run_simulation(*base, run_options{2}, nullptr);
+  EXPECT_EQ(a.model_digest, b.model_digest);
+  EXPECT_EQ(a.final_test_loss, b.final_test_loss);
+  EXPECT_NE(a.model_digest, c.model_digest);
+  // Central differences cost 2K forward passes per client instead of K + 1.
+  EXPECT_EQ(a.forward_passes_total, 6 * 3 * 2 * sc.baffle.k);
+}
+
+TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
+  enter_compute_thread();
+  tbb::task_arena arena(2);
+  perturbation_plan plan{1234, 3, 0.01f, fd_scheme::forward};
+  std::vector<round_result> results(2);
+  results[0].client = 2;
+  results[0].samples = 10;
+  results[0].scalars = {0.5f, -1.f, 0.25f};
+  results[1].client = 5;
+  results[1].samples = 30;
+  results[1].scalars = {1.f, 0.f, -0.5f};
+  const auto [streams, coeffs] = per_client_terms(results, plan);
+  ASSERT_EQ(streams.size(), 6u);
+  const size_t n = 5000;
+  std::vector<float> g(n);
+  reconstruct_from_streams(streams, coeffs, g, arena);
+  // The same as each client's own shared-seed reconstruction, weighted by samples.
+  std::vector<float> expected(n, 0.f), part(n);
+  for (const auto& r : results) {
+    perturbation_plan own = plan;
+    own.round_seed = client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client);
+    baffle_reconstruct(std::vector<double>(r.scalars.begin(), r.scalars.end()), own, part, arena);
+    for (size_t i = 0; i < n; ++i) expected[i] += static_cast<float>(r.samples / 40.0) * part[i];
+  }
+  for (size_t i = 0; i < n; ++i)
+    ASSERT_NEAR(g[i], expected[i], 1e-3 * (1 + std::abs(expected[i]))) << i;
+  // Different clients really get different directions.
+  EXPECT_NE(streams[0].seed, streams[3].seed);
 }
 
 TEST(Federation, SelectionIsDeterministicSortedAndSized) {

@@ -20,10 +20,12 @@ struct toy_batch {
 };
 
 toy_batch make_batch(int size, int features, int classes, uint64_t seed) {
-  toy_batch b{std::vector<float>(static_cast<size_t>(size) * features), std::vector<int32_t>(size), size};
+  toy_batch b{std::vector<float>(static_cast<size_t>(size) * features), std::vector<int32_t>(size),
+              size};
   const stream_id s{seed, purpose::derive, 99};
   for (size_t i = 0; i < b.x.size(); ++i) b.x[i] = static_cast<float>(2.0 * uniform01(s, i) - 1.0);
-  for (int i = 0; i < size; ++i) b.y[i] = static_cast<int32_t>(uniform_below(s, 1000000 + i, classes));
+  for (int i = 0; i < size; ++i)
+    b.y[i] = static_cast<int32_t>(uniform_below(s, 1000000 + i, classes));
   return b;
 }
 
@@ -39,7 +41,8 @@ double naive_loss(const mlp& net, const std::vector<double>& p, const toy_batch&
       std::vector<double> z(l.out);
       for (int o = 0; o < l.out; ++o) {
         double acc = p[l.bias_offset + o];
-        for (int i = 0; i < l.in; ++i) acc += p[l.weight_offset + static_cast<int64_t>(o) * l.in + i] * a[i];
+        for (int i = 0; i < l.in; ++i)
+          acc += p[l.weight_offset + static_cast<int64_t>(o) * l.in + i] * a[i];
         z[o] = (li + 1 < layers.size()) ? std::max(acc, 0.0) : acc;
       }
       a = z;

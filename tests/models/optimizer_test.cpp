@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "models/optimizer.hpp"
+
 namespace baffle {
 namespace {
 
@@ -60,10 +62,60 @@ TEST(Optimizer, AdamSecondStepMatchesHandComputation) {
   std::vector<float> w{0.f};
   optimizer_step(cfg, st, w, std::vector<float>{1.f});
   optimizer_step(cfg, st, w, std::vector<float>{2.f});
-  const double m = 0.9 * 0.1 + 0.1 * 2.0;             // after step 2
+  const double m = 0.9 * 0.1 + 0.1 * 2.0;  // after step 2
   const double v = 0.99 * 0.01 + 0.01 * 4.0;
   const double step2 = 0.1 * (m / (1 - 0.81)) / (std::sqrt(v / (1 - 0.9801)) + 1e-8);
   EXPECT_NEAR(w[0], -0.1 - step2, 1e-6);
+}
+
+}  // namespace
+}  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(Optimizer, NesterovAddsMomentumLookAhead) {
+  optimizer_config cfg;
+  cfg.kind = optimizer_kind::sgd;
+  cfg.lr = 1.0;
+  cfg.momentum = 0.5;
+  cfg.nesterov = true;
+  cfg.weight_decay = 0.0;
+  optimizer_state st;
+  std::vector<float> w{0.f};
+  const std::vector<float> g{1.f};
+  optimizer_step(cfg, st, w, g);  // buf = 1, step = g + 0.5 buf = 1.5
+  EXPECT_FLOAT_EQ(w[0], -1.5f);
+  optimizer_step(cfg, st, w, g);  // buf = 1.5, step = 1 + 0.75 = 1.75
+  EXPECT_FLOAT_EQ(w[0], -3.25f);
+}
+
+TEST(LrSchedule, WarmsUpLinearlyThenDecaysAtMilestones) {
+  lr_schedule s{0.1, 4, 0.0, {10, 20}, 0.5};
+  EXPECT_DOUBLE_EQ(lr_at_round(s, 1), 0.025);
+  EXPECT_DOUBLE_EQ(lr_at_round(s, 4), 0.1);
+  EXPECT_DOUBLE_EQ(lr_at_round(s, 9), 0.1);
+  EXPECT_DOUBLE_EQ(lr_at_round(s, 10), 0.05);
+  EXPECT_DOUBLE_EQ(lr_at_round(s, 25), 0.025);
+  EXPECT_DOUBLE_EQ(lr_at_round(lr_schedule{}, 1000), 0.01);
+}
+
+TEST(ClipInf, RescalesTheWholeGradientWhenTheLargestCoordinateExceedsTheLimit) {
+  std::vector<float> g{1.f, -4.f, 2.f};
+  EXPECT_FLOAT_EQ(clip_inf(g, 2.0), 0.5f);
+  EXPECT_EQ(g, (std::vector<float>{0.5f, -2.f, 1.f}));
+  std::vector<float> small{0.1f, -0.2f};
+  EXPECT_FLOAT_EQ(clip_inf(small, 2.0), 1.f);
+  EXPECT_EQ(small, (std::vector<float>{0.1f, -0.2f}));
+  EXPECT_FLOAT_EQ(clip_inf(g, 0.0), 1.f);  // off
+}
+
+TEST(Ema, StartsAtTheWeightsThenAverages) {
+  std::vector<float> ema;
+  ema_update(ema, std::vector<float>{2.f}, 0.9);
+  EXPECT_EQ(ema, std::vector<float>{2.f});
+  ema_update(ema, std::vector<float>{12.f}, 0.9);
+  EXPECT_FLOAT_EQ(ema[0], 0.9f * 2.f + 0.1f * 12.f);
 }
 
 }  // namespace

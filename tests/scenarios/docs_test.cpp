@@ -22,13 +22,16 @@ TEST(ScenarioDocs, EveryKnownKeyIsDocumented) {
     // Documented as a table row "| `leaf`" under its section's heading.
     const auto dot = key.rfind('.');
     const std::string leaf = dot == std::string::npos ? key : key.substr(dot + 1);
-    const std::string section = dot == std::string::npos ? "## Top level" : "[" + key.substr(0, dot) + "]";
+    const std::string section =
+        dot == std::string::npos ? "## Top level" : "[" + key.substr(0, dot) + "]";
     const auto at = doc.find(section);
     ASSERT_NE(at, std::string::npos) << "no section " << section << " for key " << key;
     // The section runs to the next heading of any level.
     const auto end = doc.find("\n#", at + section.size());
-    const std::string body = doc.substr(at, end == std::string::npos ? std::string::npos : end - at);
-    EXPECT_NE(body.find("| `" + leaf + "`"), std::string::npos) << "key " << key << " is not documented";
+    const std::string body =
+        doc.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    EXPECT_NE(body.find("| `" + leaf + "`"), std::string::npos)
+        << "key " << key << " is not documented";
   }
 }
 

@@ -67,8 +67,17 @@ void expect_same(const scenario& a, const scenario& b) {
   EXPECT_EQ(a.train.adam_eps, b.train.adam_eps);
   EXPECT_EQ(a.train.weight_decay, b.train.weight_decay);
   EXPECT_EQ(a.train.eval_every, b.train.eval_every);
+  EXPECT_EQ(a.train.nesterov, b.train.nesterov);
+  EXPECT_EQ(a.train.milestones, b.train.milestones);
+  EXPECT_EQ(a.train.gamma, b.train.gamma);
+  EXPECT_EQ(a.train.warmup_rounds, b.train.warmup_rounds);
+  EXPECT_EQ(a.train.warmup_lr, b.train.warmup_lr);
+  EXPECT_EQ(a.train.clip_inf, b.train.clip_inf);
+  EXPECT_EQ(a.train.ema_decay, b.train.ema_decay);
   EXPECT_EQ(a.baffle.k, b.baffle.k);
   EXPECT_EQ(a.baffle.sigma, b.baffle.sigma);
+  EXPECT_EQ(a.baffle.scheme, b.baffle.scheme);
+  EXPECT_EQ(a.baffle.seeds, b.baffle.seeds);
   EXPECT_EQ(a.clients.count, b.clients.count);
   EXPECT_EQ(a.clients.per_round, b.clients.per_round);
   EXPECT_EQ(a.clients.link.latency, b.clients.link.latency);
@@ -104,10 +113,19 @@ std::string full_file() {
          "adam_eps = 1e-6\n"
          "weight_decay = 0\n"
          "eval_every = 3\n"
+         "nesterov = true\n"
+         "milestones = [3, 5]\n"
+         "gamma = 0.5\n"
+         "warmup_rounds = 2\n"
+         "warmup_lr = 0.001\n"
+         "clip_inf = 2.5\n"
+         "ema_decay = 0.99\n"
          "\n"
          "[baffle]\n"
          "k = 500\n"
          "sigma = 0.001\n"
+         "scheme = \"central\"\n"
+         "seeds = \"per-client\"\n"
          "\n"
          "[clients]\n"
          "count = 20\n"
@@ -162,6 +180,15 @@ TEST(ScenarioLoader, EveryKeyIsParsed) {
   EXPECT_EQ(s.train.eval_every, 3);
   EXPECT_EQ(s.baffle.k, 500);
   EXPECT_EQ(s.baffle.sigma, 0.001);
+  EXPECT_EQ(s.baffle.scheme, "central");
+  EXPECT_EQ(s.baffle.seeds, "per-client");
+  EXPECT_TRUE(s.train.nesterov);
+  EXPECT_EQ(s.train.milestones, (std::vector<int>{3, 5}));
+  EXPECT_EQ(s.train.gamma, 0.5);
+  EXPECT_EQ(s.train.warmup_rounds, 2);
+  EXPECT_EQ(s.train.warmup_lr, 0.001);
+  EXPECT_EQ(s.train.clip_inf, 2.5);
+  EXPECT_EQ(s.train.ema_decay, 0.99);
   EXPECT_EQ(s.clients.count, 20);
   EXPECT_EQ(s.clients.per_round, 5);
   EXPECT_EQ(s.clients.link.latency, sim_time::from_ms(20));
@@ -469,11 +496,13 @@ TEST(ScenarioLoader, KnownKeysCoverEveryKey) {
   const std::vector<std::string> keys = known_keys();
   const std::set<std::string> unique(keys.begin(), keys.end());
   EXPECT_EQ(unique.size(), keys.size());
-  EXPECT_EQ(keys.size(), 25u);
+  EXPECT_GE(keys.size(), 34u);
   const std::string resolved = to_toml(scenario{});
   for (const std::string& key : keys) {
-    // Every known key is read and checked: a boolean is the wrong type for all of them.
-    const load_result r = parse("", {key + "=true"});
+    // Every known key is read and checked: a boolean is the wrong type for all but the boolean
+    // keys, and a string is wrong for those.
+    const bool boolean_key = key == "train.nesterov";
+    const load_result r = parse("", {key + (boolean_key ? "=\"wrong\"" : "=true")});
     ASSERT_EQ(r.errors.size(), 1u) << key << "\n" << all_errors(r);
     EXPECT_TRUE(r.errors[0].key == key || r.errors[0].key.rfind(key + "[", 0) == 0) << key;
     // ... and to_toml writes it.
@@ -485,6 +514,13 @@ TEST(ScenarioLoader, KnownKeysCoverEveryKey) {
         "clients.per_round", "clients.link.latency", "clients.compute.gflops"}) {
     EXPECT_TRUE(unique.count(expected)) << expected;
   }
+}
+
+TEST(ScenarioLoader, NesterovWithoutSgdMomentumIsRejected) {
+  const scenario_error e =
+      single_error(parse("[train]\nnesterov = true\noptimizer = \"adam\"\n"), "train.nesterov");
+  EXPECT_TRUE(contains(e.message, "momentum")) << e.message;
+  EXPECT_TRUE(parse("[train]\nnesterov = true\noptimizer = \"sgd\"\nmomentum = 0.9\n").ok());
 }
 
 TEST(ScenarioLoader, ShippedScenarioFilesAreValid) {

@@ -19,7 +19,8 @@ struct fixture {
   std::vector<float> x;
   std::vector<int32_t> y;
   int batch;
-  explicit fixture(std::vector<int> hidden, int b = 32) : net(784, std::move(hidden), 10), batch(b) {
+  explicit fixture(std::vector<int> hidden, int b = 32)
+      : net(784, std::move(hidden), 10), batch(b) {
     enter_compute_thread();
     params.resize(net.param_count());
     net.init(params, 1);
@@ -38,8 +39,10 @@ void BM_MlpForward(benchmark::State& state) {
   workspace ws;
   for (auto _ : state) benchmark::DoNotOptimize(f.net.loss(f.params, f.view(), ws));
   const double flops = f.net.forward_flops(f.batch);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
-  state.counters["forwards/s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9 * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["forwards/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_MlpForward)->Arg(32)->Arg(128)->Unit(benchmark::kMicrosecond);
 
@@ -47,11 +50,16 @@ void BM_ClientStep(benchmark::State& state) {
   fixture f({32});
   tbb::task_arena arena(static_cast<int>(state.range(1)));
   perturbation_plan plan{7, static_cast<int>(state.range(0)), 1e-4f, fd_scheme::forward};
-  for (auto _ : state) benchmark::DoNotOptimize(baffle_client_step(f.net, f.params, f.view(), plan, arena));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(baffle_client_step(f.net, f.params, f.view(), plan, arena));
   state.counters["forwards/s"] = benchmark::Counter(
       static_cast<double>(state.iterations() * (plan.k + 1)), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_ClientStep)->Args({100, 1})->Args({100, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ClientStep)
+    ->Args({100, 1})
+    ->Args({100, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_Reconstruct(benchmark::State& state) {
   fixture f({32});
@@ -65,9 +73,14 @@ void BM_Reconstruct(benchmark::State& state) {
     benchmark::DoNotOptimize(grad.data());
   }
   state.counters["normals/s"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * k * static_cast<double>(grad.size()), benchmark::Counter::kIsRate);
+      static_cast<double>(state.iterations()) * k * static_cast<double>(grad.size()),
+      benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_Reconstruct)->Args({100, 1})->Args({100, 2})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Reconstruct)
+    ->Args({100, 1})
+    ->Args({100, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace baffle
