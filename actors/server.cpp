@@ -2,6 +2,7 @@
 #include "actors/server.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace baffle {
 
@@ -77,17 +78,23 @@ void finish_round(self_ptr self) {
   round_record rec;
   rec.round = st.round;
   rec.participants = static_cast<int>(st.results.size());
-  // The round ends when the last result has crossed its uplink (sync policy).
-  sim_time end = st.now;
+  rec.selected = static_cast<int>(st.plan.clients.size());
+  rec.dropped = st.plan.dropped;
+  rec.late = st.plan.late;
+  // The policy fixed the round's end before it started; results confirm their arrival times.
+  const sim_time end = st.plan.end;
   double loss_weighted = 0.0, samples = 0.0;
   for (const auto& r : st.results) {
     const uint64_t up = wire_size(r);
-    end = std::max(end, r.finish_time + transfer_time(w.uplink[r.client], up));
+    assert(r.finish_time + transfer_time(w.uplink[r.client], up) <= end);
     rec.bytes_up += up;
     rec.forward_passes += r.forward_passes;
     loss_weighted += static_cast<double>(r.samples) * r.base_loss;
     samples += r.samples;
   }
+  // Late clients did their work and sent their results; the server discarded them.
+  rec.bytes_up += static_cast<uint64_t>(st.plan.late) * st.costs.result_bytes;
+  rec.wasted_forward_passes = static_cast<int64_t>(st.plan.late) * st.costs.forward_passes;
   rec.bytes_down = st.round_bytes_down;
   rec.train_loss = samples > 0 ? loss_weighted / samples : 0.0;
 
@@ -149,7 +156,7 @@ void start_round(self_ptr self) {
   st.round += 1;
   st.results.clear();
   const auto chosen =
-      select_clients(w.sc.seed, st.round, w.sc.clients.count, w.sc.clients.per_round);
+      select_clients(w.sc.seed, st.round, w.sc.clients.count, selection_size(w.sc));
   round_task task;
   task.round = static_cast<uint64_t>(st.round);
   task.model_version = st.replica->version;
@@ -160,11 +167,26 @@ void start_round(self_ptr self) {
   task.seeds = w.seeds;
   task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
   task.dispatch_time = st.now;
-  st.round_bytes_down = wire_size(task) * chosen.size();
+  round_result sized;  // a result of this round's size, for the link model
+  sized.scalars.resize(task.k);
+  st.costs.task_bytes = wire_size(task);
+  st.costs.result_bytes = wire_size(sized);
+  st.costs.forward_passes = forward_passes_per_round(static_cast<int>(task.k), task.scheme);
+  st.costs.batch_size = static_cast<int>(task.batch_size);
+  st.plan = plan_round(w, st.round, st.now, chosen, st.costs);
+  std::vector<uint32_t> counted;
+  for (const auto& p : st.plan.clients)
+    if (p.fate == client_fate::counted) counted.push_back(p.client);
+  // Dropped clients never receive the task; late ones do, and compute for nothing.
+  st.round_bytes_down = st.costs.task_bytes * static_cast<uint64_t>(st.plan.counted + st.plan.late);
   st.totals.bytes_down_total += st.round_bytes_down;
-  st.pending = chosen.size();
+  st.pending = counted.size();
+  if (counted.empty()) {
+    finish_round(self);
+    return;
+  }
   const int64_t this_round = st.round;
-  for (uint32_t c : chosen) {
+  for (uint32_t c : counted) {
     self->request(st.clients[c], caf::infinite, task)
         .then(
             [self, this_round](round_result& r) {

@@ -20,6 +20,14 @@ enum class purpose : uint32_t {
   minibatch = 5,     ///< a client's minibatch in a round
   init = 6,          ///< model initialisation
   derive = 7,        ///< deriving sub-seeds
+
+  // The simulated fleet (net/profiles.hpp).
+  link_latency = 8,    ///< a client's link latencies: stream = client, sample 0 up, 1 down
+  link_bandwidth = 9,  ///< a client's bandwidth factor: stream = client, sample 0
+  device_speed = 10,   ///< a client's device speed spread: stream = client, sample 0
+  straggler = 11,      ///< ranking clients to pick stragglers: stream = client, draw 0
+  speed_jitter = 12,   ///< per-round speed jitter: stream = client, draw = round
+  dropout = 13,        ///< per-round dropout: stream = client, draw = round
 };
 
 /// One random stream: Philox4x32-10 with key = seed (two 32-bit words) and counter

@@ -68,13 +68,18 @@ constexpr std::array schema_keys = {
     "baffle.seeds"sv,
     "clients.count"sv,
     "clients.per_round"sv,
+    "clients.dropout"sv,
     "clients.link.latency"sv,
     "clients.compute.gflops"sv,
+    "server.policy"sv,
+    "server.deadline"sv,
+    "server.over_select"sv,
 };
 
 /// Every table, parents before children.
 constexpr std::array schema_tables = {
     "data"sv, "model"sv, "train"sv, "baffle"sv, "clients"sv, "clients.link"sv, "clients.compute"sv,
+    "server"sv,
 };
 
 constexpr size_t max_value_text = 80;  // longer values are elided in messages
@@ -621,8 +626,29 @@ class validator {
     const bool count_ok = read_int("clients.count", s.clients.count, 1);
     const bool per_round_ok = read_int("clients.per_round", s.clients.per_round, 1);
     if (count_ok && per_round_ok && s.clients.per_round > s.clients.count) check_per_round(s);
+    read_float("clients.dropout", s.clients.dropout, unit_open);
     read_duration("clients.link.latency", s.clients.link.latency);
     read_float("clients.compute.gflops", s.clients.compute.gflops, positive);
+
+    read_enum("server.policy", s.server.policy, {"sync", "deadline", "first-m"});
+    // A knob that is itself invalid gets one error, not a second one about the policy.
+    const bool deadline_ok = read_duration("server.deadline", s.server.deadline);
+    const bool over_ok = read_float("server.over_select", s.server.over_select, {1.0, 100.0, false, false});
+    // Knobs of one policy set under another are almost always a mistake in the file.
+    if (!deadline_ok) {
+    } else if (s.server.policy != "deadline") {
+      if (const toml::node* n = find("server.deadline"))
+        error_at("server.deadline", *n, "only applies to server.policy = \"deadline\" (policy is \"" +
+                                            s.server.policy + "\")");
+    } else if (s.server.deadline.ns <= 0) {
+      if (const toml::node* n = find("server.deadline"))
+        error_at("server.deadline", *n, "must be a positive duration for the deadline policy");
+    }
+    if (over_ok && s.server.policy != "first-m") {
+      if (const toml::node* n = find("server.over_select"))
+        error_at("server.over_select", *n, "only applies to server.policy = \"first-m\" (policy is \"" +
+                                               s.server.policy + "\")");
+    }
   }
 
   /// per_round > count: point at per_round if written, else at count (the default per_round
@@ -898,10 +924,18 @@ std::string to_toml(const scenario& s) {
   os << "\n[clients]\n";
   os << "count = " << s.clients.count << "\n";
   os << "per_round = " << s.clients.per_round << "\n";
+  os << "dropout = " << num(s.clients.dropout) << "\n";
   os << "\n[clients.link]\n";
   os << "latency = " << quote(format_duration(s.clients.link.latency)) << "\n";
   os << "\n[clients.compute]\n";
   os << "gflops = " << num(s.clients.compute.gflops) << "\n";
+  os << "\n[server]\n";
+  os << "policy = " << quote(s.server.policy) << "\n";
+  // Another policy's knobs are written as comments: the loader rejects them under this policy.
+  os << (s.server.policy == "deadline" ? "" : "# ") << "deadline = "
+     << quote(format_duration(s.server.deadline)) << "\n";
+  os << (s.server.policy == "first-m" ? "" : "# ") << "over_select = " << num(s.server.over_select)
+     << "\n";
   return os.str();
 }
 

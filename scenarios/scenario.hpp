@@ -58,9 +58,16 @@ struct compute_config {
   double gflops = 10.0;  ///< device speed in GFLOP/s (1e9 floating-point operations per second)
 };
 
+struct server_config {
+  std::string policy = "sync";   ///< "sync" | "deadline" | "first-m"
+  sim_time deadline = sim_time::from_seconds(10);  ///< deadline policy: accept arrivals within this
+  double over_select = 1.3;      ///< first-m: select ceil(per_round * over_select), keep per_round
+};
+
 struct clients_config {
   int count = 10;
   int per_round = 10;
+  double dropout = 0.0;  ///< probability a selected client vanishes in a round
   link_config link;
   compute_config compute;
 };
@@ -73,6 +80,7 @@ struct scenario {
   train_config train;
   baffle_config baffle;
   clients_config clients;
+  server_config server;
   std::string source_file;  ///< the file it was loaded from (for messages), not a key
 };
 

@@ -64,7 +64,8 @@ run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet
   if (csv_) {
     std::fputs(
         "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
-        "participants,bytes_up,bytes_down,forward_passes\n",
+        "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
+        "wasted_forward_passes\n",
         csv_);
     std::fflush(csv_);
   }
@@ -85,9 +86,10 @@ void run_recorder::on_round(const round_record& r) {
   if (csv_) {
     // One fputs per row: a crash never leaves half a row behind the last flush.
     const std::string row = fmt::format(
-        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{}\n", r.round, r.end_time.seconds(), wall,
-        r.train_loss, fmt_opt(r.test_loss), fmt_opt(r.test_acc), fmt_opt(r.val_loss),
-        fmt_opt(r.val_acc), r.participants, r.bytes_up, r.bytes_down, r.forward_passes);
+        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.round, r.end_time.seconds(),
+        wall, r.train_loss, fmt_opt(r.test_loss), fmt_opt(r.test_acc), fmt_opt(r.val_loss),
+        fmt_opt(r.val_acc), r.selected, r.participants, r.dropped, r.late, r.bytes_up, r.bytes_down,
+        r.forward_passes, r.wasted_forward_passes);
     std::fputs(row.c_str(), csv_);
     std::fflush(csv_);
   }

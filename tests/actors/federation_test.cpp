@@ -6,52 +6,10 @@
 #include "actors/run.hpp"
 #include "actors/server.hpp"
 #include "models/compute.hpp"
+#include "tests/actors/toy_world.hpp"
 
 namespace baffle {
 namespace {
-
-/// A learnable toy set: 4x4 images whose bright quadrant is the class (3 classes), plus noise.
-train_test toy_data(int n_train, int n_test) {
-  auto make = [](int n, uint64_t seed) {
-    dataset d;
-    d.count = n;
-    d.rows = 4;
-    d.cols = 4;
-    d.num_classes = 3;
-    d.pixels.resize(static_cast<size_t>(n) * 16);
-    d.labels.resize(n);
-    const stream_id s{seed, purpose::derive, 0};
-    for (int i = 0; i < n; ++i) {
-      const int label = static_cast<int>(uniform_below(s, i, 3));
-      d.labels[i] = static_cast<uint8_t>(label);
-      for (int p = 0; p < 16; ++p) {
-        const int quadrant = (p / 8) * 2 + (p % 4) / 2;
-        const int base = quadrant == label ? 200 : 30;
-        d.pixels[static_cast<size_t>(i) * 16 + p] = static_cast<uint8_t>(
-            base + static_cast<int>(uniform_below(s, 100000 + i * 16 + p, 50)));
-      }
-    }
-    return d;
-  };
-  return train_test{make(n_train, 1), make(n_test, 2)};
-}
-
-scenario toy_scenario() {
-  scenario sc;
-  sc.name = "toy";
-  sc.seed = 5;
-  sc.model.hidden = {6};
-  sc.train.rounds = 3;
-  sc.train.batch_size = 8;
-  sc.train.eval_every = 1;
-  sc.baffle.k = 16;
-  sc.baffle.sigma = 1e-3;
-  sc.clients.count = 4;
-  sc.clients.per_round = 3;
-  sc.clients.link.latency = sim_time::from_ms(50);
-  sc.clients.compute.gflops = 0.001;  // slow devices, so compute time shows in sim_time
-  return sc;
-}
 
 /// Stops a federation's actors and lets the test coordinator process the exits, so the actor
 /// system's destructor does not wait for them forever.

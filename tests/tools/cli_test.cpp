@@ -336,19 +336,24 @@ TEST_F(Cli, ResultsAreIdenticalForOneAndTwoThreadsAndReproduceFromTheSavedScenar
   ASSERT_EQ(lines.size(), 1u + tiny_rounds) << csv1;
   EXPECT_EQ(lines[0],
             "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
-            "participants,bytes_up,bytes_down,forward_passes");
+            "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
+            "wasted_forward_passes");
   int64_t per_participant = -1;
   int64_t bytes_up_total = 0;
   for (int round = 1; round <= tiny_rounds; ++round) {
     const std::vector<std::string> cells = split(lines[round], ',');
-    ASSERT_EQ(cells.size(), 12u) << lines[round];
+    ASSERT_EQ(cells.size(), 16u) << lines[round];
     EXPECT_EQ(cells[0], std::to_string(round));
     const bool eval = round % 2 == 0;
     for (int col = 4; col <= 7; ++col)
       EXPECT_EQ(cells[col].empty(), !eval)
           << "round " << round << " column " << col << ": " << lines[round];
-    const int64_t participants = std::stoll(cells[8]);
-    const int64_t bytes_up = std::stoll(cells[9]);
+    EXPECT_EQ(cells[8], std::to_string(tiny_clients)) << "selected: " << lines[round];
+    EXPECT_EQ(cells[10], "0") << "dropped: " << lines[round];
+    EXPECT_EQ(cells[11], "0") << "late: " << lines[round];
+    EXPECT_EQ(cells[15], "0") << "wasted_forward_passes: " << lines[round];
+    const int64_t participants = std::stoll(cells[9]);
+    const int64_t bytes_up = std::stoll(cells[12]);
     EXPECT_EQ(participants, tiny_clients) << lines[round];
     ASSERT_GT(participants, 0) << lines[round];
     EXPECT_EQ(bytes_up % participants, 0) << lines[round];

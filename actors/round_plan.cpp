@@ -1,0 +1,83 @@
+// Server policies (sync, deadline, first-m) as a pure function of the world and the round.
+#include "actors/round_plan.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace baffle {
+
+double client_flops(const world& w, uint32_t client, const round_costs& cost) {
+  const auto shard = static_cast<int64_t>(w.parts.clients[client].size());
+  const int batch = static_cast<int>(std::min<int64_t>(cost.batch_size, shard));
+  return static_cast<double>(cost.forward_passes) * w.net->forward_flops(batch);
+}
+
+sim_time planned_arrival(const world& w, uint32_t client, sim_time start, const round_costs& cost) {
+  return start + transfer_time(w.downlink[client], cost.task_bytes) +
+         compute_time(w.devices[client], client_flops(w, client, cost)) +
+         transfer_time(w.uplink[client], cost.result_bytes);
+}
+
+int selection_size(const scenario& sc) {
+  if (sc.server.policy == "first-m") {
+    const double n = std::ceil(sc.clients.per_round * sc.server.over_select - 1e-9);
+    return std::min(sc.clients.count, static_cast<int>(n));
+  }
+  return sc.clients.per_round;
+}
+
+round_plan plan_round(const world& w, int64_t round, sim_time start,
+                      const std::vector<uint32_t>& selected, const round_costs& cost) {
+  static_cast<void>(round);
+  const scenario& sc = w.sc;
+  round_plan plan;
+  std::vector<planned_client*> alive;
+  plan.clients.reserve(selected.size());
+  for (uint32_t c : selected) {
+    planned_client p;
+    p.client = c;
+    p.arrival = planned_arrival(w, c, start, cost);
+    plan.clients.push_back(p);
+  }
+  for (auto& p : plan.clients) alive.push_back(&p);
+
+  if (sc.server.policy == "deadline") {
+    const sim_time close = start + sc.server.deadline;
+    bool all_in = true;
+    sim_time last = start;
+    for (auto* p : alive) {
+      if (p->arrival <= close) {
+        last = std::max(last, p->arrival);
+      } else {
+        p->fate = client_fate::late;
+        all_in = false;
+      }
+    }
+    // The server can close early only when every client it waits for has arrived.
+    plan.end = all_in && !alive.empty() ? last : close;
+  } else if (sc.server.policy == "first-m") {
+    // Ties in virtual time break by client id, as everywhere.
+    std::stable_sort(alive.begin(), alive.end(), [](const planned_client* a, const planned_client* b) {
+      return a->arrival < b->arrival;
+    });
+    plan.end = start;
+    for (size_t i = 0; i < alive.size(); ++i) {
+      if (static_cast<int>(i) < sc.clients.per_round) {
+        plan.end = std::max(plan.end, alive[i]->arrival);
+      } else {
+        alive[i]->fate = client_fate::late;
+      }
+    }
+  } else {  // sync
+    plan.end = start;
+    for (auto* p : alive) plan.end = std::max(plan.end, p->arrival);
+  }
+  for (const auto& p : plan.clients) {
+    plan.counted += p.fate == client_fate::counted;
+    plan.dropped += p.fate == client_fate::dropped;
+    plan.late += p.fate == client_fate::late;
+  }
+  return plan;
+}
+
+}  // namespace baffle

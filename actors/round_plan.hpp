@@ -1,0 +1,55 @@
+// Which selected clients a round counts, and when it ends, decided before any compute runs: every
+// arrival time follows from the link and device models, so the simulator knows in advance which
+// work a policy would discard and does not compute it.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "actors/world.hpp"
+
+namespace baffle {
+
+/// What happens to a selected client in a round.
+enum class client_fate : uint8_t {
+  counted,  ///< computes and its result is aggregated
+  dropped,  ///< vanished (dropout); does no work
+  late,     ///< would arrive after the deadline, or after the first M; its work is wasted
+};
+
+struct planned_client {
+  uint32_t client = 0;
+  client_fate fate = client_fate::counted;
+  sim_time arrival;  ///< when its result would reach the server (not meaningful if dropped)
+};
+
+struct round_plan {
+  std::vector<planned_client> clients;  ///< every selected client, by id
+  sim_time end;                         ///< when the server closes the round
+  int counted = 0;
+  int dropped = 0;
+  int late = 0;
+};
+
+/// Message sizes and work of one client in a round, as the link and device models charge them.
+struct round_costs {
+  uint64_t task_bytes = 0;
+  uint64_t result_bytes = 0;
+  int64_t forward_passes = 0;  ///< per client
+  int batch_size = 0;          ///< requested; a client with a smaller shard uses its whole shard
+};
+
+/// FLOPs client c spends in a round: forward passes x FLOPs of one forward on its minibatch.
+double client_flops(const world& w, uint32_t client, const round_costs& cost);
+
+/// Arrival of client c's result when the round starts at `start`.
+sim_time planned_arrival(const world& w, uint32_t client, sim_time start, const round_costs& cost);
+
+/// The number of clients selected per round under the scenario's policy.
+int selection_size(const scenario& sc);
+
+/// Applies the scenario's server policy to the selected clients (sorted by id).
+round_plan plan_round(const world& w, int64_t round, sim_time start,
+                      const std::vector<uint32_t>& selected, const round_costs& cost);
+
+}  // namespace baffle
