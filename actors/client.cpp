@@ -38,7 +38,7 @@ round_result compute_round(const client_state& st, const round_task& task) {
   // Virtual time: the task crosses the downlink, then the device does the forward passes.
   const sim_time arrival = task.dispatch_time + transfer_time(w.downlink[st.id], wire_size(task));
   const double flops = static_cast<double>(est.forward_passes) * w.net->forward_flops(b);
-  r.finish_time = arrival + compute_time(w.devices[st.id], flops);
+  r.finish_time = arrival + compute_time(device_in_round(w, st.id, task.round), flops);
   return r;
 }
 

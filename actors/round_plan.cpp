@@ -12,9 +12,11 @@ double client_flops(const world& w, uint32_t client, const round_costs& cost) {
   return static_cast<double>(cost.forward_passes) * w.net->forward_flops(batch);
 }
 
-sim_time planned_arrival(const world& w, uint32_t client, sim_time start, const round_costs& cost) {
+sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_time start,
+                         const round_costs& cost) {
   return start + transfer_time(w.downlink[client], cost.task_bytes) +
-         compute_time(w.devices[client], client_flops(w, client, cost)) +
+         compute_time(device_in_round(w, client, static_cast<uint64_t>(round)),
+                      client_flops(w, client, cost)) +
          transfer_time(w.uplink[client], cost.result_bytes);
 }
 
@@ -28,7 +30,6 @@ int selection_size(const scenario& sc) {
 
 round_plan plan_round(const world& w, int64_t round, sim_time start,
                       const std::vector<uint32_t>& selected, const round_costs& cost) {
-  static_cast<void>(round);
   const scenario& sc = w.sc;
   round_plan plan;
   std::vector<planned_client*> alive;
@@ -36,10 +37,12 @@ round_plan plan_round(const world& w, int64_t round, sim_time start,
   for (uint32_t c : selected) {
     planned_client p;
     p.client = c;
-    p.arrival = planned_arrival(w, c, start, cost);
+    p.arrival = planned_arrival(w, c, round, start, cost);
+    if (drops_out(w.failures, sc.seed, c, static_cast<uint64_t>(round))) p.fate = client_fate::dropped;
     plan.clients.push_back(p);
   }
-  for (auto& p : plan.clients) alive.push_back(&p);
+  for (auto& p : plan.clients)
+    if (p.fate != client_fate::dropped) alive.push_back(&p);
 
   if (sc.server.policy == "deadline") {
     const sim_time close = start + sc.server.deadline;

@@ -43,7 +43,8 @@ struct round_costs {
 double client_flops(const world& w, uint32_t client, const round_costs& cost);
 
 /// Arrival of client c's result when the round starts at `start`.
-sim_time planned_arrival(const world& w, uint32_t client, sim_time start, const round_costs& cost);
+sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_time start,
+                         const round_costs& cost);
 
 /// The number of clients selected per round under the scenario's policy.
 int selection_size(const scenario& sc);

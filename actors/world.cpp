@@ -47,10 +47,18 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   if (!net) return error_message{net.error()};
   w->net = std::move(*net);
 
-  const link_profile link{sc.clients.link.latency, 0.0};
-  w->uplink.assign(n_clients, link);
-  w->downlink.assign(n_clients, link);
-  w->devices.assign(n_clients, device_profile{sc.clients.compute.gflops});
+  // Every client's link and device from the fleet models, each draw on its own stream.
+  const link_spec links{sc.clients.link.latency, sc.clients.link.up_bytes_per_sec,
+                        sc.clients.link.down_bytes_per_sec, distribution::constant(1.0)};
+  for (int c = 0; c < n_clients; ++c) {
+    w->uplink.push_back(client_uplink(links, sc.seed, static_cast<uint32_t>(c)));
+    w->downlink.push_back(client_downlink(links, sc.seed, static_cast<uint32_t>(c)));
+  }
+  const auto& cc = sc.clients.compute;
+  w->device = device_spec{cc.gflops, cc.spread, cc.stragglers, cc.straggler_slowdown, cc.jitter};
+  for (double g : fleet_gflops(w->device, sc.seed, static_cast<uint32_t>(n_clients)))
+    w->devices.push_back(device_profile{g});
+  w->failures = failure_spec{sc.clients.dropout};
 
   auto& o = w->optimizer;
   o.kind = sc.train.optimizer == "sgd" ? optimizer_kind::sgd : optimizer_kind::adam;
@@ -66,6 +74,11 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   w->scheme = sc.baffle.scheme == "central" ? fd_scheme::central : fd_scheme::forward;
   w->seeds = sc.baffle.seeds == "per-client" ? seed_mode::per_client : seed_mode::shared;
   return std::shared_ptr<const world>(std::move(w));
+}
+
+device_profile device_in_round(const world& w, uint32_t client, uint64_t round) {
+  return device_profile{w.devices[client].gflops *
+                        round_speed_factor(w.device, w.sc.seed, client, round)};
 }
 
 loss_stats evaluate(const network& net, std::span<const float> params, const dataset& d,

@@ -15,6 +15,7 @@
 #include "models/optimizer.hpp"
 #include "models/result.hpp"
 #include "net/models.hpp"
+#include "net/profiles.hpp"
 #include "scenarios/scenario.hpp"
 
 namespace baffle {
@@ -27,12 +28,17 @@ struct world {
   std::unique_ptr<network> net;
   std::vector<link_profile> uplink;     ///< per client, client -> server
   std::vector<link_profile> downlink;   ///< per client, server -> client
-  std::vector<device_profile> devices;  ///< per client
+  std::vector<device_profile> devices;  ///< per client, before per-round jitter
+  device_spec device;                   ///< the fleet's device model (for per-round jitter)
+  failure_spec failures;
   optimizer_config optimizer;
   lr_schedule schedule;
   fd_scheme scheme = fd_scheme::forward;
   seed_mode seeds = seed_mode::shared;
 };
+
+/// Client c's device in round r: its speed times the round's jitter factor.
+device_profile device_in_round(const world& w, uint32_t client, uint64_t round);
 
 /// Loads the data set, partitions it and builds the network; an error says what to fix.
 result<std::shared_ptr<const world>> build_world(const scenario& sc);

@@ -39,6 +39,7 @@ struct distribution {
   double b = 0.0;
 
   static constexpr distribution constant(double value) { return {kind::constant, value, 0.0}; }
+  friend constexpr bool operator==(const distribution&, const distribution&) = default;
   static constexpr distribution uniform(double lo, double hi) { return {kind::uniform, lo, hi}; }
   static constexpr distribution normal(double mean, double stddev) {
     return {kind::normal, mean, stddev};

@@ -70,7 +70,13 @@ constexpr std::array schema_keys = {
     "clients.per_round"sv,
     "clients.dropout"sv,
     "clients.link.latency"sv,
+    "clients.link.up"sv,
+    "clients.link.down"sv,
     "clients.compute.gflops"sv,
+    "clients.compute.spread"sv,
+    "clients.compute.stragglers"sv,
+    "clients.compute.straggler_slowdown"sv,
+    "clients.compute.jitter"sv,
     "server.policy"sv,
     "server.deadline"sv,
     "server.over_select"sv,
@@ -515,6 +521,128 @@ class validator {
     return false;
   }
 
+  bool read_rate(const std::string& key, double& out) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    const std::string allowed = "must be " + std::string(rate_syntax());
+    const auto* s = n->as_string();
+    const std::optional<double> r = s != nullptr ? parse_rate(s->get()) : std::nullopt;
+    if (!r) {
+      error_at(key, *n,
+               (s == nullptr ? "expected a rate string, got " + got(*n)
+                             : std::string("is not a valid rate")) +
+                   "; " + allowed);
+      return false;
+    }
+    out = *r;
+    return true;
+  }
+
+  /// One field of a distribution: a duration (time-valued) or a number.
+  bool distribution_scalar(const toml::node& v, const std::string& k, bool time, double& x) {
+    if (time) {
+      const std::string allowed = "must be " + std::string(duration_syntax());
+      const auto* s = v.as_string();
+      if (s == nullptr) {
+        error_at(k, v, "expected a duration string, got " + got(v) + "; " + allowed);
+        return false;
+      }
+      const auto d = parse_duration(s->get());
+      if (!d) {
+        const bool negative = !s->get().empty() && s->get()[0] == '-';
+        error_at(k, v,
+                 std::string(negative ? "must not be negative; " : "is not a valid duration; ") +
+                     allowed);
+        return false;
+      }
+      x = d->seconds();
+      return true;
+    }
+    if (const auto* f = v.as_floating_point()) {
+      x = f->get();
+    } else if (const auto* i = v.as_integer()) {
+      x = static_cast<double>(i->get());
+    } else {
+      error_at(k, v, "expected a number, got " + got(v));
+      return false;
+    }
+    return true;
+  }
+
+  /// A distribution: a plain value (constant), or an inline table {dist = "uniform", min, max},
+  /// {dist = "normal", mean, stddev}, {dist = "lognormal", median, sigma}, {dist = "constant",
+  /// value}. Time-valued ones take durations ("50ms") for every field but sigma.
+  bool read_distribution(const std::string& key, distribution& out, bool time) {
+    const toml::node* n = find(key);
+    if (n == nullptr) return true;
+    const std::string shapes =
+        "a " + std::string(time ? "duration" : "number") +
+        ", or {dist = \"uniform\", min, max}, {dist = \"normal\", mean, stddev} or "
+        "{dist = \"lognormal\", median, sigma}";
+    const toml::table* t = n->as_table();
+    if (t == nullptr) {
+      double x = 0;
+      if (!distribution_scalar(*n, key, time, x)) return false;
+      const distribution d = distribution::constant(x);
+      if (auto e = distribution_error(d)) {
+        error_at(key, *n, *e);
+        return false;
+      }
+      out = d;
+      return true;
+    }
+    const toml::node* dist = t->get("dist");
+    const auto* name = dist != nullptr ? dist->as_string() : nullptr;
+    static const std::map<std::string, std::vector<std::string>, std::less<>> fields = {
+        {"constant", {"value"}},
+        {"uniform", {"min", "max"}},
+        {"normal", {"mean", "stddev"}},
+        {"lognormal", {"median", "sigma"}}};
+    if (name == nullptr || fields.count(name->get()) == 0) {
+      error_at(key + ".dist", dist != nullptr ? *dist : *n,
+               "must be one of \"constant\", \"uniform\", \"normal\", \"lognormal\"; " + key +
+                   " must be " + shapes);
+      return false;
+    }
+    const auto& wanted = fields.find(name->get())->second;
+    std::string list;
+    for (const auto& w : wanted) list += (list.empty() ? "" : ", ") + w;
+    bool ok = true;
+    for (auto&& [k, v] : *t) {
+      const std::string field(k.str());
+      if (field != "dist" && std::find(wanted.begin(), wanted.end(), field) == wanted.end()) {
+        error_at(key + "." + field, v,
+                 "unknown field for dist = \"" + name->get() + "\"; allowed: dist, " + list);
+        ok = false;
+      }
+    }
+    double p[2] = {0, 0};
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      const toml::node* v = t->get(wanted[i]);
+      if (v == nullptr) {
+        error_at(key + "." + wanted[i], *n,
+                 "missing; dist = \"" + name->get() + "\" needs " + list);
+        ok = false;
+        continue;
+      }
+      // sigma of a lognormal is the spread of the log: a plain number even for times.
+      ok = distribution_scalar(*v, key + "." + wanted[i], time && wanted[i] != "sigma", p[i]) && ok;
+    }
+    if (!ok) return false;
+    distribution d;
+    const std::string& kind = name->get();
+    if (kind == "constant") d = distribution::constant(p[0]);
+    if (kind == "uniform") d = distribution::uniform(p[0], p[1]);
+    if (kind == "normal") d = distribution::normal(p[0], p[1]);
+    if (kind == "lognormal") d = distribution::lognormal(p[0], p[1]);
+    if (auto e = distribution_error(d)) {
+      error_at(key, *n, *e + "; must be " + shapes);
+      return false;
+    }
+    out = d;
+    return true;
+  }
+
   bool read_bool(const std::string& key, bool& out) {
     const toml::node* n = find(key);
     if (n == nullptr) return true;
@@ -627,8 +755,15 @@ class validator {
     const bool per_round_ok = read_int("clients.per_round", s.clients.per_round, 1);
     if (count_ok && per_round_ok && s.clients.per_round > s.clients.count) check_per_round(s);
     read_float("clients.dropout", s.clients.dropout, unit_open);
-    read_duration("clients.link.latency", s.clients.link.latency);
+    read_distribution("clients.link.latency", s.clients.link.latency, true);
+    read_rate("clients.link.up", s.clients.link.up_bytes_per_sec);
+    read_rate("clients.link.down", s.clients.link.down_bytes_per_sec);
     read_float("clients.compute.gflops", s.clients.compute.gflops, positive);
+    read_distribution("clients.compute.spread", s.clients.compute.spread, false);
+    read_float("clients.compute.stragglers", s.clients.compute.stragglers, {0.0, 1.0, false, false});
+    read_float("clients.compute.straggler_slowdown", s.clients.compute.straggler_slowdown,
+               {1.0, std::numeric_limits<double>::infinity(), false, false});
+    read_float("clients.compute.jitter", s.clients.compute.jitter, unit_open);
 
     read_enum("server.policy", s.server.policy, {"sync", "deadline", "first-m"});
     // A knob that is itself invalid gets one error, not a second one about the policy.
@@ -873,6 +1008,33 @@ load_result load_scenario(const std::string& path, const std::vector<std::string
   }
 }
 
+namespace {
+std::string toml_float(double x) {
+  std::string t = format_double(x);
+  if (t.find_first_of(".eni") == std::string::npos) t += ".0";
+  return t;
+}
+
+/// A distribution as scenario files write it (time-valued ones in durations, sigma plain).
+std::string distribution_toml(const distribution& d, bool time) {
+  const auto v = [&](double x) {
+    if (!time) return toml_float(x);
+    return quote(format_duration(sim_time::from_ns(static_cast<int64_t>(std::llround(x * 1e9)))));
+  };
+  switch (d.k) {
+    case distribution::kind::constant:
+      return v(d.a);
+    case distribution::kind::uniform:
+      return "{ dist = \"uniform\", min = " + v(d.a) + ", max = " + v(d.b) + " }";
+    case distribution::kind::normal:
+      return "{ dist = \"normal\", mean = " + v(d.a) + ", stddev = " + v(d.b) + " }";
+    case distribution::kind::lognormal:
+      return "{ dist = \"lognormal\", median = " + v(d.a) + ", sigma = " + toml_float(d.b) + " }";
+  }
+  return v(d.a);
+}
+}  // namespace
+
 std::string to_toml(const scenario& s) {
   // Floats always carry a '.' or exponent so they read back as floats, exactly (shortest
   // round-trip form from std::to_chars).
@@ -926,9 +1088,15 @@ std::string to_toml(const scenario& s) {
   os << "per_round = " << s.clients.per_round << "\n";
   os << "dropout = " << num(s.clients.dropout) << "\n";
   os << "\n[clients.link]\n";
-  os << "latency = " << quote(format_duration(s.clients.link.latency)) << "\n";
+  os << "latency = " << distribution_toml(s.clients.link.latency, true) << "\n";
+  os << "up = " << quote(format_rate(s.clients.link.up_bytes_per_sec)) << "\n";
+  os << "down = " << quote(format_rate(s.clients.link.down_bytes_per_sec)) << "\n";
   os << "\n[clients.compute]\n";
   os << "gflops = " << num(s.clients.compute.gflops) << "\n";
+  os << "spread = " << distribution_toml(s.clients.compute.spread, false) << "\n";
+  os << "stragglers = " << num(s.clients.compute.stragglers) << "\n";
+  os << "straggler_slowdown = " << num(s.clients.compute.straggler_slowdown) << "\n";
+  os << "jitter = " << num(s.clients.compute.jitter) << "\n";
   os << "\n[server]\n";
   os << "policy = " << quote(s.server.policy) << "\n";
   // Another policy's knobs are written as comments: the loader rejects them under this policy.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "net/profiles.hpp"
 #include "net/sim_time.hpp"
 
 namespace baffle {
@@ -51,11 +52,18 @@ struct baffle_config {
 };
 
 struct link_config {
-  sim_time latency = sim_time::from_ms(50);  ///< one-way, each direction
+  /// One-way latency in seconds, drawn once per client and direction.
+  distribution latency = distribution::constant(0.05);
+  double up_bytes_per_sec = 0.0;    ///< client -> server bandwidth (0 = unlimited)
+  double down_bytes_per_sec = 0.0;  ///< server -> client bandwidth (0 = unlimited)
 };
 
 struct compute_config {
-  double gflops = 10.0;  ///< device speed in GFLOP/s (1e9 floating-point operations per second)
+  double gflops = 10.0;  ///< median device speed in GFLOP/s (1e9 floating-point operations per second)
+  distribution spread = distribution::constant(1.0);  ///< per-client speed factor
+  double stragglers = 0.0;          ///< fraction of clients slowed by straggler_slowdown
+  double straggler_slowdown = 1.0;  ///< a straggler's speed is divided by this
+  double jitter = 0.0;              ///< per-round speed factor uniform in [1 - jitter, 1 + jitter)
 };
 
 struct server_config {

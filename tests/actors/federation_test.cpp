@@ -162,6 +162,42 @@ TEST(Federation, EveryEstimatorAndOptimizerKnobIsThreadIndependentAndTakesEffect
   EXPECT_EQ(a.forward_passes_total, 6 * 3 * 2 * sc.baffle.k);
 }
 
+TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
+  scenario sc = toy_scenario();
+  sc.train.rounds = 8;
+  sc.clients.count = 6;
+  sc.clients.per_round = 5;
+  sc.clients.dropout = 0.3;
+  sc.clients.link.latency = distribution::lognormal(0.05, 0.5);
+  sc.clients.link.up_bytes_per_sec = 1000;
+  sc.clients.compute.spread = distribution::uniform(0.5, 2.0);
+  sc.clients.compute.stragglers = 0.34;
+  sc.clients.compute.straggler_slowdown = 5;
+  sc.clients.compute.jitter = 0.2;
+  sc.server.policy = "deadline";
+  sc.server.deadline = sim_time::from_ms(250);  // stragglers (5x slower) and slow links miss it
+  auto w = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(w.ok());
+  collecting_sink s1, s2;
+  const auto a = run_simulation(*w, run_options{1}, &s1);
+  const auto b = run_simulation(*w, run_options{2}, &s2);
+  EXPECT_EQ(a.model_digest, b.model_digest);
+  EXPECT_EQ(a.sim_time_s, b.sim_time_s);
+  int dropped = 0, late = 0;
+  for (size_t i = 0; i < s1.rounds.size(); ++i) {
+    EXPECT_EQ(s1.rounds[i].dropped, s2.rounds[i].dropped);
+    EXPECT_EQ(s1.rounds[i].late, s2.rounds[i].late);
+    EXPECT_EQ(s1.rounds[i].end_time, s2.rounds[i].end_time);
+    EXPECT_EQ(s1.rounds[i].selected,
+              s1.rounds[i].participants + s1.rounds[i].dropped + s1.rounds[i].late);
+    dropped += s1.rounds[i].dropped;
+    late += s1.rounds[i].late;
+  }
+  // 30% dropout over 40 selections and a tight deadline for slow uplinks: both must show up.
+  EXPECT_GT(dropped, 0);
+  EXPECT_GT(late, 0);
+}
+
 TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
   enter_compute_thread();
   tbb::task_arena arena(2);

@@ -44,7 +44,7 @@ inline scenario toy_scenario() {
   sc.baffle.sigma = 1e-3;
   sc.clients.count = 4;
   sc.clients.per_round = 3;
-  sc.clients.link.latency = sim_time::from_ms(50);
+  sc.clients.link.latency = distribution::constant(0.05);
   sc.clients.compute.gflops = 0.001;  // slow devices, so compute time shows in sim_time
   return sc;
 }

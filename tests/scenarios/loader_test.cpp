@@ -195,7 +195,7 @@ TEST(ScenarioLoader, EveryKeyIsParsed) {
   EXPECT_EQ(s.train.ema_decay, 0.99);
   EXPECT_EQ(s.clients.count, 20);
   EXPECT_EQ(s.clients.per_round, 5);
-  EXPECT_EQ(s.clients.link.latency, sim_time::from_ms(20));
+  EXPECT_EQ(s.clients.link.latency, distribution::constant(0.02));
   EXPECT_EQ(s.clients.compute.gflops, 2.5);
   EXPECT_EQ(s.source_file, "quick.toml");
 }
@@ -386,7 +386,7 @@ TEST(ScenarioLoader, OverridesReplaceAndCreateValues) {
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.value->train.rounds, 20);
   EXPECT_EQ(r.value->data.path, existing_dir());
-  EXPECT_EQ(r.value->clients.link.latency, sim_time::from_ms(20));
+  EXPECT_EQ(r.value->clients.link.latency, distribution::constant(0.02));
   EXPECT_EQ(r.value->model.hidden, (std::vector<int>{8, 4}));
   EXPECT_EQ(r.value->train.lr, 1e-3);
   EXPECT_EQ(r.value->name, "with spaces");
@@ -480,7 +480,7 @@ TEST(ScenarioLoader, ToTomlRoundTrips) {
   s.baffle.sigma = 5e-5;
   s.clients.count = 1000;
   s.clients.per_round = 1000;
-  s.clients.link.latency = sim_time{1'500'001};
+  s.clients.link.latency = distribution::constant(sim_time{1'500'001}.seconds());
   s.clients.compute.gflops = 123.456;
 
   const std::string text = to_toml(s);
@@ -626,6 +626,57 @@ TEST(ScenarioLoader, HostileInputNeverCrashes) {
     expect_sane(parse_scenario("", "mutant.toml", {o}), o);
   }
   expect_sane(parse_scenario("clients = 1\n", "mutant.toml", {"clients.count=1"}), "blocked");
+}
+
+}  // namespace
+}  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(ScenarioLoader, FleetDistributionsAndRatesAreParsed) {
+  const load_result r = parse(
+      "[clients]\ndropout = 0.1\n"
+      "[clients.link]\nlatency = { dist = \"lognormal\", median = \"50ms\", sigma = 0.5 }\n"
+      "up = \"1Mbps\"\ndown = \"20MBps\"\n"
+      "[clients.compute]\ngflops = 5\nspread = { dist = \"uniform\", min = 0.5, max = 2 }\n"
+      "stragglers = 0.2\nstraggler_slowdown = 4\njitter = 0.1\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  const scenario& s = *r.value;
+  EXPECT_EQ(s.clients.link.latency, distribution::lognormal(0.05, 0.5));
+  EXPECT_EQ(s.clients.link.up_bytes_per_sec, 125000.0);
+  EXPECT_EQ(s.clients.link.down_bytes_per_sec, 2e7);
+  EXPECT_EQ(s.clients.compute.spread, distribution::uniform(0.5, 2.0));
+  EXPECT_EQ(s.clients.compute.stragglers, 0.2);
+  EXPECT_EQ(s.clients.compute.straggler_slowdown, 4.0);
+  EXPECT_EQ(s.clients.compute.jitter, 0.1);
+  EXPECT_EQ(s.clients.dropout, 0.1);
+  // And back through to_toml.
+  const load_result again = parse_scenario(to_toml(s), "resolved.toml");
+  ASSERT_TRUE(again.ok()) << all_errors(again) << to_toml(s);
+  expect_same(*again.value, s);
+  EXPECT_EQ(again.value->clients.compute.spread, s.clients.compute.spread);
+}
+
+TEST(ScenarioLoader, BadDistributionsNameTheFieldAndTheAllowedShapes) {
+  const scenario_error d = single_error(
+      parse("[clients.link]\nlatency = { dist = \"gamma\", median = \"5ms\" }\n"), "clients.link.latency.dist");
+  EXPECT_TRUE(contains(d.message, "\"lognormal\"")) << d.message;
+  // A misspelt field: reported as unknown, and the field it should have been as missing.
+  const load_result missing =
+      parse("[clients.link]\nlatency = { dist = \"uniform\", min = \"5ms\", mx = \"9ms\" }\n");
+  ASSERT_EQ(missing.errors.size(), 2u) << all_errors(missing);
+  EXPECT_TRUE(contains(all_errors(missing), "clients.link.latency.mx")) << all_errors(missing);
+  EXPECT_TRUE(contains(all_errors(missing), "allowed: dist, min, max")) << all_errors(missing);
+  EXPECT_TRUE(contains(all_errors(missing), "clients.link.latency.max: missing")) << all_errors(missing);
+  const scenario_error u = single_error(
+      parse("[clients.link]\nlatency = { dist = \"uniform\", min = 5, max = \"9ms\" }\n"),
+      "clients.link.latency.min");
+  EXPECT_TRUE(contains(u.message, "duration")) << u.message;
+  const scenario_error rate = single_error(parse("[clients.link]\nup = \"fast\"\n"), "clients.link.up");
+  EXPECT_TRUE(contains(rate.message, "Mbps")) << rate.message;
+  single_error(parse("[clients.compute]\nstraggler_slowdown = 0.5\n"), "clients.compute.straggler_slowdown");
+  single_error(parse("[clients]\ndropout = 1.0\n"), "clients.dropout");
 }
 
 }  // namespace
