@@ -39,9 +39,7 @@ struct conv2d_shape {
     return static_cast<int64_t>(batch) * out_channels * out_height() * out_width();
   }
   /// Multiply-adds of one forward pass.
-  double macs() const {
-    return static_cast<double>(out_count()) * in_channels * kernel * kernel;
-  }
+  double macs() const { return static_cast<double>(out_count()) * in_channels * kernel * kernel; }
   auto operator<=>(const conv2d_shape&) const = default;
 };
 

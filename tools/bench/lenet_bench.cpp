@@ -1,0 +1,105 @@
+// Single-thread LeNet forward (loss()) at batch 32: GFLOP/s from forward_flops and forwards/s, on
+// image-like inputs (mostly zeros, as MNIST) and dense random ones; per-stage times; and the two
+// oneDNN convolutions alone.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "models/compute.hpp"
+#include "models/layers.hpp"
+#include "models/lenet.hpp"
+#include "models/philox.hpp"
+
+namespace {
+
+using namespace baffle;
+
+struct bench_input {
+  std::vector<float> x;
+  std::vector<int32_t> y;
+};
+
+/// images = true: ~80% zeros and smooth-ish strokes in [0, 1]; false: dense U(-1, 1).
+bench_input make_input(int batch, int size, bool images) {
+  bench_input in;
+  in.x.resize(static_cast<size_t>(batch) * size * size);
+  in.y.resize(batch);
+  const stream_id s{7, purpose::derive, 1};
+  for (size_t i = 0; i < in.x.size(); ++i) {
+    const double u = uniform01(s, i);
+    if (images) {
+      const int r = static_cast<int>(i / size % size), c = static_cast<int>(i % size);
+      const bool stroke = (r > 6 && r < 26 && c > 10 && c < 22) && u > 0.3;
+      in.x[i] = stroke ? static_cast<float>(u) : 0.f;
+    } else {
+      in.x[i] = static_cast<float>(2.0 * u - 1.0);
+    }
+  }
+  for (int i = 0; i < batch; ++i) in.y[i] = i % 10;
+  return in;
+}
+
+void bm_lenet_forward(benchmark::State& state) {
+  enter_compute_thread();
+  const bool images = state.range(0) != 0;
+  const std::string act = state.range(1) == 0 ? "relu" : "gelu";
+  const std::string norm = state.range(2) == 0 ? "none" : "group";
+  const int batch = 32;
+  const lenet net(1, 32, 16, 64, 10, act, norm, 4);
+  std::vector<float> params(net.param_count());
+  net.init(params, 1);
+  const auto in = make_input(batch, 32, images);
+  const batch_view b{in.x, in.y, batch};
+  workspace ws;
+  net.loss(params, b, ws);  // creates the primitives
+  lenet::stage_times sum{}, t{};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(net.timed_loss(params, b, ws, &t));
+    sum.conv1 += t.conv1;
+    sum.norm_act_pool1 += t.norm_act_pool1;
+    sum.conv2 += t.conv2;
+    sum.norm_act_pool2 += t.norm_act_pool2;
+    sum.head += t.head;
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["GFLOP/s"] = benchmark::Counter(net.forward_flops(batch) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["forwards/s"] =
+      benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["conv1_us"] = sum.conv1 / n * 1e6;
+  state.counters["nap1_us"] = sum.norm_act_pool1 / n * 1e6;
+  state.counters["conv2_us"] = sum.conv2 / n * 1e6;
+  state.counters["nap2_us"] = sum.norm_act_pool2 / n * 1e6;
+  state.counters["head_us"] = sum.head / n * 1e6;
+  state.SetLabel(std::string(images ? "images " : "random ") + act + " " + norm);
+}
+// Args: images?, activation (0 relu, 1 gelu), norm (0 none, 1 group 4).
+BENCHMARK(bm_lenet_forward)
+    ->Args({1, 0, 0})
+    ->Args({0, 0, 0})
+    ->Args({1, 1, 1})
+    ->Args({0, 1, 1})
+    ->Unit(benchmark::kMicrosecond);
+
+void bm_conv(benchmark::State& state) {
+  enter_compute_thread();
+  const conv2d_shape s = state.range(0) == 1 ? conv2d_shape{32, 1, 16, 32, 32, 5, 1, 2, true}
+                                             : conv2d_shape{32, 16, 64, 16, 16, 5, 1, 2, true};
+  conv2d_cache cache;
+  const auto& plan = cache.forward(s);
+  std::vector<float> x(s.in_count(), 0.5f), w(s.weight_count(), 0.01f), bias(s.out_channels),
+      y(s.out_count());
+  std::vector<float> scratch(conv2d_forward_scratch_bytes(plan) / sizeof(float) + 16);
+  void* aligned =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  for (auto _ : state) {
+    conv2d_forward(y.data(), x.data(), w.data(), bias.data(), plan, aligned);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2 * s.macs() * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel("conv" + std::to_string(state.range(0)) + " " + plan_implementation(plan));
+}
+BENCHMARK(bm_conv)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
