@@ -11,6 +11,7 @@
 #include "actors/run.hpp"
 #include "scenarios/loader.hpp"
 #include "tools/run_output.hpp"
+#include "tools/sweep.hpp"
 
 namespace fs = std::filesystem;
 using namespace baffle;
@@ -130,12 +131,36 @@ int main(int argc, char** argv) {
   check->add_option("scenario", check_path, "Scenario file (TOML)")->required();
   check->add_option("--set", check_sets, "Override a scenario key (as for run)");
 
+  sweep_options sweep_opt;
+  auto* sweep = app.add_subcommand(
+      "sweep",
+      "Run a scenario at every point of a grid of overrides, each in its own folder, and write "
+      "index.csv");
+  sweep->add_option("scenario", sweep_opt.scenario_path, "Scenario file (TOML)")->required();
+  sweep
+      ->add_option("--grid,-g", sweep_opt.grids,
+                   "Sweep a key over values, e.g. --grid baffle.k=20,50,100 (repeatable: the "
+                   "cartesian product; commas inside [] {} or quotes do not split)")
+      ->required();
+  sweep->add_option("--set", sweep_opt.sets,
+                    "Override a scenario key at every point (as for run; repeatable)");
+  sweep->add_option("--out,-o", sweep_opt.out,
+                    "Sweep folder (default: runs/<name>-sweep, or -sweep-N if that is not empty)");
+  sweep->add_option("--jobs", sweep_opt.jobs, "Points run at once (default: 1)")
+      ->check(CLI::Range(1, 256));
+  sweep
+      ->add_option("--threads-per-job", sweep_opt.threads_per_job,
+                   "Threads of each run (default: all cores / jobs, at least 1)")
+      ->check(CLI::Range(1, 256));
+  sweep->add_flag("--quiet,-q", sweep_opt.quiet, "No progress lines (failures are still shown)");
+
   // CLI11 reports an unknown first argument only as "a subcommand is required": name it.
   if (argc > 1) {
     const std::string first = argv[1];
-    if (first != "run" && first != "check" && first != "-h" && first != "--help") {
+    if (first != "run" && first != "check" && first != "sweep" && first != "-h" &&
+        first != "--help") {
       std::cerr << "error: unknown command or option '" << first
-                << "'; commands are run and check (see baffle --help)\n";
+                << "'; commands are run, check and sweep (see baffle --help)\n";
       return exit_bad_input;
     }
   }
@@ -147,5 +172,6 @@ int main(int argc, char** argv) {
   }
   if (*run) return cmd_run(scenario_path, sets, out, threads, quiet);
   if (*check) return cmd_check(check_path, check_sets);
+  if (*sweep) return run_sweep(sweep_opt);
   return exit_bad_input;
 }

@@ -1,0 +1,426 @@
+// Tests of `baffle sweep`: the pure grid helpers (top-level splitting, --grid parsing, expansion
+// and point naming) and, end to end through build/tools/baffle (from BAFFLE_BINARY_DIR), tiny
+// sweeps: run folders and index.csv, bad input writing nothing, a failing point, default folders,
+// and identical models for --jobs 1 and 2.
+#include "tools/sweep.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace baffle;
+using strings = std::vector<std::string>;
+
+// ---- pure helpers ----
+
+TEST(SplitTopLevel, SplitsOnCommasOutsideBracketsAndQuotes) {
+  EXPECT_EQ(split_top_level("5,10,20").parts, (strings{"5", "10", "20"}));
+  EXPECT_EQ(split_top_level("[32],[64,32]").parts, (strings{"[32]", "[64,32]"}));
+  EXPECT_EQ(split_top_level("[[1,2],[3]],[]").parts, (strings{"[[1,2],[3]]", "[]"}));
+  EXPECT_EQ(split_top_level("{a=1,b=2},{}").parts, (strings{"{a=1,b=2}", "{}"}));
+  EXPECT_EQ(split_top_level(R"("a,b",'c,d',e)").parts, (strings{R"("a,b")", "'c,d'", "e"}));
+  EXPECT_EQ(split_top_level(R"("x\",y",z)").parts, (strings{R"("x\",y")", "z"}));
+  EXPECT_EQ(split_top_level(R"('x\',y)").parts, (strings{R"('x\')", "y"}));  // literal: no escapes
+  EXPECT_EQ(split_top_level(R"("[",'{',"]")").parts,  // brackets inside quotes do not count
+            (strings{R"("[")", "'{'", R"("]")"}));
+  EXPECT_EQ(split_top_level("a,,b").parts, (strings{"a", "", "b"}));
+  EXPECT_EQ(split_top_level("").parts, (strings{""}));
+}
+
+TEST(SplitTopLevel, RejectsUnbalancedBracketsAndQuotes) {
+  EXPECT_FALSE(split_top_level("[1,2").ok());
+  EXPECT_FALSE(split_top_level("1]").ok());
+  EXPECT_FALSE(split_top_level("[1}").ok());
+  EXPECT_FALSE(split_top_level("\"abc").ok());
+  EXPECT_FALSE(split_top_level("'abc").ok());
+  EXPECT_NE(split_top_level("[1,2").error.find("[1,2"), std::string::npos);
+}
+
+TEST(ParseGrids, ReadsKeysAndTrimmedValues) {
+  const grid_parse_result r =
+      parse_grids({"baffle.k=5,10", " train.lr = 0.01 , 0.003 ", "model.hidden=[32],[64,32]"});
+  ASSERT_TRUE(r.ok()) << r.errors[0];
+  ASSERT_EQ(r.axes.size(), 3u);
+  EXPECT_EQ(r.axes[0].key, "baffle.k");
+  EXPECT_EQ(r.axes[0].values, (strings{"5", "10"}));
+  EXPECT_EQ(r.axes[1].key, "train.lr");
+  EXPECT_EQ(r.axes[1].values, (strings{"0.01", "0.003"}));
+  EXPECT_EQ(r.axes[2].values, (strings{"[32]", "[64,32]"}));
+  // '=' inside a value is fine: only the first one separates the key.
+  const grid_parse_result eq = parse_grids({"data.path=/a=b,/c"});
+  ASSERT_TRUE(eq.ok());
+  EXPECT_EQ(eq.axes[0].values, (strings{"/a=b", "/c"}));
+}
+
+TEST(ParseGrids, ReportsEverySyntaxError) {
+  for (const char* bad : {"baffle.k", "=5,10", "baffle.k=", "baffle.k=  ", "baffle.k=5,,10",
+                          "baffle.k=5,", "baffle.k=,5", "baffle.k=5,5", "model.hidden=[32"}) {
+    const grid_parse_result r = parse_grids({bad});
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.axes.empty()) << bad;
+    ASSERT_EQ(r.errors.size(), 1u) << bad;
+    EXPECT_NE(r.errors[0].find(bad), std::string::npos) << r.errors[0];
+  }
+  const grid_parse_result dup = parse_grids({"baffle.k=5", "train.lr=1", "baffle.k=10"});
+  ASSERT_EQ(dup.errors.size(), 1u);
+  EXPECT_NE(dup.errors[0].find("baffle.k"), std::string::npos) << dup.errors[0];
+  // All problems at once.
+  EXPECT_EQ(parse_grids({"a", "b=", "c=1,1"}).errors.size(), 3u);
+}
+
+TEST(ExpandGrid, IsTheCartesianProductWithTheLastAxisFastest) {
+  const std::vector<grid_axis> axes = {
+      {"baffle.k", {"20", "50"}}, {"train.lr", {"0.01", "0.003"}}, {"seed", {"1"}}};
+  EXPECT_EQ(grid_size(axes), 4u);
+  const std::vector<grid_point> points = expand_grid(axes);
+  strings names;
+  for (const grid_point& p : points) names.push_back(p.name);
+  EXPECT_EQ(names, (strings{"k-20_lr-0.01_seed-1", "k-20_lr-0.003_seed-1", "k-50_lr-0.01_seed-1",
+                            "k-50_lr-0.003_seed-1"}));
+  EXPECT_EQ(point_overrides(axes, points[1]), (strings{"baffle.k=20", "train.lr=0.003", "seed=1"}));
+  EXPECT_EQ(point_overrides(axes, points[2]), (strings{"baffle.k=50", "train.lr=0.01", "seed=1"}));
+  EXPECT_TRUE(expand_grid({}).empty());
+  EXPECT_EQ(grid_size({}), 0u);
+}
+
+TEST(ExpandGrid, NamesAreReadableFilesystemSafeAndUnique) {
+  // The brief's example.
+  EXPECT_EQ(expand_grid({{"baffle.k", {"20"}}, {"train.lr", {"0.003"}}})[0].name, "k-20_lr-0.003");
+  // Lists, strings, negative and exponent numbers, paths.
+  EXPECT_EQ(name_piece("[64,32]"), "64_32");
+  EXPECT_EQ(name_piece("[]"), "empty");
+  EXPECT_EQ(name_piece("\"sgd\""), "sgd");
+  EXPECT_EQ(name_piece("1e-4"), "1e-4");
+  EXPECT_EQ(name_piece("-1"), "-1");
+  EXPECT_EQ(name_piece("/usr/share/x y"), "usr_share_x_y");
+  EXPECT_EQ(name_piece("20ms"), "20ms");
+  for (const grid_point& p : expand_grid(
+           {{"model.hidden", {"[32]", "[64,32]", "[]"}}, {"data.path", {"../a/b", "\"c d\""}}})) {
+    EXPECT_EQ(p.name.find('/'), std::string::npos) << p.name;
+    EXPECT_EQ(p.name.find(' '), std::string::npos) << p.name;
+    EXPECT_NE(p.name, ".");
+    EXPECT_NE(p.name, "..");
+  }
+  // Same leaf swept twice: the labels keep enough of the key to differ.
+  EXPECT_EQ(
+      axis_labels(
+          {{"clients.link.latency", {"1"}}, {"server.link.latency", {"1"}}, {"baffle.k", {"1"}}}),
+      (strings{"clients.link.latency", "server.link.latency", "k"}));
+  EXPECT_EQ(axis_labels({{"train.lr", {"1"}}, {"server.lr", {"1"}}}),
+            (strings{"train.lr", "server.lr"}));
+  // Values that clean up to the same text still get distinct folders.
+  const std::vector<grid_point> clash = expand_grid({{"model.hidden", {"[32]", "32", "\"32\""}}});
+  ASSERT_EQ(clash.size(), 3u);
+  EXPECT_EQ(clash[0].name, "hidden-32");
+  EXPECT_EQ(clash[1].name, "hidden-32-2");
+  EXPECT_EQ(clash[2].name, "hidden-32-3");
+  // Case-insensitive file systems: names differing only in case are made distinct too.
+  const std::vector<grid_point> cased = expand_grid({{"train.optimizer", {"adam", "ADAM"}}});
+  EXPECT_EQ(cased[1].name, "optimizer-ADAM-2");
+  // Long values are cut to a bounded, still unique name.
+  const std::string long_a(300, 'a');
+  const std::vector<grid_point> longs = expand_grid({{"name", {long_a, long_a + "b"}}});
+  EXPECT_LE(longs[0].name.size(), max_point_name);
+  EXPECT_LE(longs[1].name.size(), max_point_name);
+  EXPECT_NE(longs[0].name, longs[1].name);
+}
+
+// ---- end to end ----
+
+struct cli_result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+strings lines_of(const std::string& text) {
+  strings lines;
+  std::string line;
+  std::istringstream in(text);
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+strings cells_of(const std::string& line) {
+  strings cells;
+  std::string cell;
+  std::istringstream in(line);
+  while (std::getline(in, cell, ',')) cells.push_back(cell);
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+/// index.csv as rows of column -> cell (no quoted cells in these tests).
+std::vector<std::map<std::string, std::string>> read_index(const fs::path& path) {
+  std::vector<std::map<std::string, std::string>> rows;
+  const strings lines = lines_of(read_text(path));
+  if (lines.empty()) return rows;
+  const strings header = cells_of(lines[0]);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const strings cells = cells_of(lines[i]);
+    std::map<std::string, std::string> row;
+    for (size_t c = 0; c < header.size() && c < cells.size(); ++c) row[header[c]] = cells[c];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+/// 3 rounds of 4 clients on 2000 training and 500 test images, evaluated once at the end.
+strings tiny_sets() {
+  return {"--set", "data.train_subset=2000", "--set", "data.test_subset=500",
+          "--set", "train.rounds=3",         "--set", "train.eval_every=3",
+          "--set", "clients.count=4",        "--set", "clients.per_round=4"};
+}
+
+strings concat(strings a, const strings& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+std::string show(const cli_result& r) {
+  return "exit " + std::to_string(r.exit_code) + "\n--- stdout ---\n" + r.out + "--- stderr ---\n" +
+         r.err;
+}
+
+const std::string index_header_tail =
+    "final_test_acc,final_test_loss,rounds,sim_time_s,wall_time_s,bytes_up_total,"
+    "bytes_down_total,forward_passes_total,model_digest,status,dir";
+
+/// A fresh working folder per test; runs the baffle binary in it.
+class Sweep : public testing::Test {
+ protected:
+  void SetUp() override {
+    const char* source = std::getenv("BAFFLE_SOURCE_DIR");
+    const char* binary = std::getenv("BAFFLE_BINARY_DIR");
+    ASSERT_NE(source, nullptr) << "BAFFLE_SOURCE_DIR is not set; run this test through ctest";
+    ASSERT_NE(binary, nullptr) << "BAFFLE_BINARY_DIR is not set; run this test through ctest";
+    baffle_ = fs::path(binary) / "tools" / "baffle";
+    quickstart_ = fs::path(source) / "scenarios" / "quickstart.toml";
+    ASSERT_TRUE(fs::exists(baffle_)) << baffle_ << " is missing; build the baffle target";
+    std::string pattern = (fs::path(testing::TempDir()) / "baffle_sweep_XXXXXX").string();
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
+    root_ = pattern;
+    work_ = root_ / "work";
+    logs_ = root_ / "logs";
+    fs::create_directories(work_);
+    fs::create_directories(logs_);
+  }
+
+  void TearDown() override {
+    std::error_code ec;
+    if (!root_.empty()) fs::remove_all(root_, ec);
+  }
+
+  /// Runs `baffle args...` in work_ with stdout and stderr captured in files.
+  cli_result baffle(const strings& args) {
+    const int id = ++calls_;
+    const fs::path out_file = logs_ / ("out" + std::to_string(id));
+    const fs::path err_file = logs_ / ("err" + std::to_string(id));
+    strings argv_text = concat({baffle_.string()}, args);
+    std::vector<char*> argv;
+    for (std::string& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    cli_result r;
+    const pid_t pid = fork();
+    if (pid < 0) {
+      ADD_FAILURE() << "fork failed";
+      return r;
+    }
+    if (pid == 0) {
+      const int in = open("/dev/null", O_RDONLY);
+      const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (in < 0 || out < 0 || err < 0 || chdir(work_.c_str()) != 0) _exit(127);
+      dup2(in, STDIN_FILENO);
+      dup2(out, STDOUT_FILENO);
+      dup2(err, STDERR_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid) ADD_FAILURE() << "waitpid failed";
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_text(out_file);
+    r.err = read_text(err_file);
+    return r;
+  }
+
+  strings work_entries() const {
+    strings names;
+    for (const auto& e : fs::recursive_directory_iterator(work_))
+      names.push_back(fs::relative(e.path(), work_).string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  fs::path baffle_;
+  fs::path quickstart_;
+  fs::path root_;
+  fs::path work_;
+  fs::path logs_;
+  int calls_ = 0;
+};
+
+TEST_F(Sweep, TwoPointsGiveTwoRunFoldersAndAnIndexAndJobsDoNotChangeTheModels) {
+  const cli_result one = baffle(concat(
+      {"sweep", quickstart_.string(), "--grid", "baffle.k=5,10", "--out", "s1", "--jobs", "1"},
+      tiny_sets()));
+  ASSERT_EQ(one.exit_code, 0) << show(one);
+
+  for (const char* point : {"k-5", "k-10"}) {
+    for (const char* f : {"rounds.csv", "summary.json", "scenario.toml"})
+      EXPECT_TRUE(fs::exists(work_ / "s1" / point / f)) << point << "/" << f;
+    EXPECT_FALSE(fs::exists(work_ / "s1" / point / "stderr.log")) << point;
+  }
+  EXPECT_TRUE(contains(read_text(work_ / "s1" / "k-5" / "scenario.toml"), "k = 5"));
+  EXPECT_TRUE(contains(read_text(work_ / "s1" / "k-10" / "scenario.toml"), "k = 10"));
+
+  // index.csv: the point, the swept key, the summary columns, status and dir.
+  const strings lines = lines_of(read_text(work_ / "s1" / "index.csv"));
+  ASSERT_EQ(lines.size(), 3u) << read_text(work_ / "s1" / "index.csv");
+  EXPECT_EQ(lines[0], "point,baffle.k," + index_header_tail);
+  const auto rows = read_index(work_ / "s1" / "index.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("point"), "k-5");
+  EXPECT_EQ(rows[0].at("baffle.k"), "5");
+  EXPECT_EQ(rows[1].at("point"), "k-10");
+  EXPECT_EQ(rows[1].at("baffle.k"), "10");
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("status"), "ok");
+    EXPECT_EQ(row.at("rounds"), "3");
+    EXPECT_EQ(row.at("dir"), (fs::path("s1") / row.at("point")).string());
+    const nlohmann::json s =
+        nlohmann::json::parse(read_text(work_ / "s1" / row.at("point") / "summary.json"));
+    EXPECT_EQ(row.at("model_digest"), s.value("model_digest", "?"));
+    EXPECT_EQ(std::stod(row.at("final_test_acc")), s.value("final_test_acc", -1.0));
+    EXPECT_EQ(std::stoll(row.at("forward_passes_total")), s.value("forward_passes_total", -1LL));
+  }
+  // More perturbations, more forward passes.
+  EXPECT_LT(std::stoll(rows[0].at("forward_passes_total")),
+            std::stoll(rows[1].at("forward_passes_total")));
+
+  // Progress: one line per finished point; a summary line on stdout.
+  EXPECT_TRUE(contains(one.err, "[1/2] k-5 acc ")) << show(one);
+  EXPECT_TRUE(contains(one.err, "[2/2] k-10 acc ")) << show(one);
+  EXPECT_TRUE(contains(one.out, "2 ok, 0 failed")) << show(one);
+
+  // Two at a time, one thread each, quiet: the same models.
+  const cli_result two =
+      baffle(concat({"sweep", quickstart_.string(), "--grid", "baffle.k=5,10", "--out", "s2",
+                     "--jobs", "2", "--threads-per-job", "1", "-q"},
+                    tiny_sets()));
+  ASSERT_EQ(two.exit_code, 0) << show(two);
+  EXPECT_EQ(two.err, "") << show(two);
+  const auto rows2 = read_index(work_ / "s2" / "index.csv");
+  ASSERT_EQ(rows2.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(rows2[i].at("point"), rows[i].at("point"));
+    EXPECT_EQ(rows2[i].at("model_digest"), rows[i].at("model_digest"));
+    EXPECT_EQ(rows2[i].at("final_test_acc"), rows[i].at("final_test_acc"));
+  }
+}
+
+TEST_F(Sweep, AnInvalidPointExitsTwoNamesItAndWritesNothing) {
+  const cli_result r =
+      baffle(concat({"sweep", quickstart_.string(), "--grid", "baffle.k=5,-1"}, tiny_sets()));
+  EXPECT_EQ(r.exit_code, 2) << show(r);
+  EXPECT_TRUE(contains(r.err, "point k--1")) << show(r);
+  EXPECT_TRUE(contains(r.err, "baffle.k = -1")) << show(r);
+  EXPECT_FALSE(contains(r.err, "point k-5")) << show(r);
+  EXPECT_TRUE(contains(r.err, "nothing was run or written")) << show(r);
+
+  // An error every point shares is printed once; with --out nothing is created either.
+  const cli_result all = baffle(concat({"sweep", quickstart_.string(), "--grid", "baffle.k=5,10",
+                                        "--set", "train.lr=-1", "--out", "out"},
+                                       tiny_sets()));
+  EXPECT_EQ(all.exit_code, 2) << show(all);
+  EXPECT_TRUE(contains(all.err, "all 2 points")) << show(all);
+  EXPECT_TRUE(work_entries().empty()) << show(all);
+
+  // Checked like `baffle run` checks before writing: a point whose clients get no data is bad
+  // input too.
+  const cli_result data =
+      baffle({"sweep", quickstart_.string(), "--grid", "clients.count=4,3000", "--set",
+              "data.train_subset=2000", "--set", "clients.per_round=4", "--out", "out"});
+  EXPECT_EQ(data.exit_code, 2) << show(data);
+  EXPECT_TRUE(contains(data.err, "point count-3000")) << show(data);
+  EXPECT_TRUE(contains(data.err, "no training images")) << show(data);
+  EXPECT_TRUE(work_entries().empty()) << show(data);
+}
+
+TEST_F(Sweep, GridSyntaxErrorsExitTwoAndWriteNothing) {
+  for (const strings& grids :
+       {strings{"--grid", "baffle.k"}, strings{"--grid", "baffle.k="},
+        strings{"--grid", "baffle.k=5,,10"},
+        strings{"--grid", "baffle.k=5", "--grid", "baffle.k=10"},
+        strings{"--grid", "model.hidden=[32"}, strings{"--grid", "baffle.kk=5"},
+        strings{"--grid", "baffle.k=5,10", "--set", "baffle.k=20"}, strings{}}) {
+    const cli_result r = baffle(concat({"sweep", quickstart_.string(), "--out", "out"}, grids));
+    EXPECT_EQ(r.exit_code, 2) << show(r);
+    EXPECT_FALSE(r.err.empty()) << show(r);
+  }
+  EXPECT_TRUE(work_entries().empty());
+}
+
+TEST_F(Sweep, AFailedPointIsReportedWithItsStderrAndTheOthersStillRun) {
+  // The second point's summary.json cannot be written: a non-empty folder is in its way.
+  fs::create_directories(work_ / "s" / "k-10" / "summary.json" / "blocker");
+  const cli_result r = baffle(concat(
+      {"sweep", quickstart_.string(), "--grid", "baffle.k=5,10", "--out", "s"}, tiny_sets()));
+  EXPECT_EQ(r.exit_code, 1) << show(r);
+  EXPECT_TRUE(contains(r.err, "k-10 FAILED: exit 1")) << show(r);
+  EXPECT_TRUE(contains(r.err, "summary.json")) << show(r);
+  EXPECT_TRUE(contains(read_text(work_ / "s" / "k-10" / "stderr.log"), "summary.json"));
+  const auto rows = read_index(work_ / "s" / "index.csv");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("status"), "ok");
+  EXPECT_FALSE(rows[0].at("model_digest").empty());
+  EXPECT_EQ(rows[1].at("status"), "failed");
+  EXPECT_EQ(rows[1].at("model_digest"), "");
+  EXPECT_TRUE(contains(r.out, "1 ok, 1 failed")) << show(r);
+}
+
+TEST_F(Sweep, WithoutOutGoesToRunsNameSweepAndNeverOverwritesAnEarlierSweep) {
+  fs::create_directories(work_ / "runs" / "quickstart-sweep");
+  std::ofstream(work_ / "runs" / "quickstart-sweep" / "index.csv") << "earlier\n";
+  const cli_result r = baffle(
+      concat({"sweep", quickstart_.string(), "--grid", "model.hidden=[16,8]", "-q"}, tiny_sets()));
+  ASSERT_EQ(r.exit_code, 0) << show(r);
+  EXPECT_EQ(read_text(work_ / "runs" / "quickstart-sweep" / "index.csv"), "earlier\n");
+  const fs::path next = work_ / "runs" / "quickstart-sweep-2";
+  EXPECT_TRUE(fs::exists(next / "hidden-16_8" / "summary.json")) << show(r);
+  // A value with a comma is quoted in index.csv.
+  const strings lines = lines_of(read_text(next / "index.csv"));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "point,model.hidden," + index_header_tail);
+  EXPECT_EQ(lines[1].rfind("hidden-16_8,\"[16,8]\",", 0), 0u) << lines[1];
+  EXPECT_TRUE(contains(r.out, "runs/quickstart-sweep-2/index.csv")) << show(r);
+}
+
+}  // namespace
