@@ -15,9 +15,9 @@ round_result compute_round(const client_state& st, const round_task& task) {
   const int b = static_cast<int>(batch_idx.size());
   // x: (B, features), y: (B)
   xt::xtensor<float, 2> x =
-      xt::empty<float>({static_cast<size_t>(b), static_cast<size_t>(w.data.train.features())});
+      xt::empty<float>({static_cast<size_t>(b), static_cast<size_t>(input_features(w))});
   xt::xtensor<int32_t, 1> y = xt::empty<int32_t>({static_cast<size_t>(b)});
-  gather_batch(w.data.train, batch_idx, w.norm, {x.data(), x.size()}, {y.data(), y.size()});
+  gather_inputs(w, w.data.train, batch_idx, {x.data(), x.size()}, {y.data(), y.size()});
 
   perturbation_plan plan;
   plan.round_seed = client_perturbation_seed(task.round_seed, task.seeds, st.id);

@@ -17,11 +17,11 @@ struct round_record {
   std::optional<double> test_acc;
   std::optional<double> val_loss;
   std::optional<double> val_acc;
-  int selected = 0;                  ///< clients selected (over-selection included)
-  int participants = 0;              ///< results aggregated
-  int dropped = 0;                   ///< selected clients that vanished
-  int late = 0;                      ///< results that arrived too late (deadline, beyond first M)
-  int64_t wasted_forward_passes = 0; ///< forward passes of late clients
+  int selected = 0;                   ///< clients selected (over-selection included)
+  int participants = 0;               ///< results aggregated
+  int dropped = 0;                    ///< selected clients that vanished
+  int late = 0;                       ///< results that arrived too late (deadline, beyond first M)
+  int64_t wasted_forward_passes = 0;  ///< forward passes of late clients
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
   int64_t forward_passes = 0;

@@ -38,7 +38,8 @@ round_plan plan_round(const world& w, int64_t round, sim_time start,
     planned_client p;
     p.client = c;
     p.arrival = planned_arrival(w, c, round, start, cost);
-    if (drops_out(w.failures, sc.seed, c, static_cast<uint64_t>(round))) p.fate = client_fate::dropped;
+    if (drops_out(w.failures, sc.seed, c, static_cast<uint64_t>(round)))
+      p.fate = client_fate::dropped;
     plan.clients.push_back(p);
   }
   for (auto& p : plan.clients)
@@ -60,9 +61,9 @@ round_plan plan_round(const world& w, int64_t round, sim_time start,
     plan.end = all_in && !alive.empty() ? last : close;
   } else if (sc.server.policy == "first-m") {
     // Ties in virtual time break by client id, as everywhere.
-    std::stable_sort(alive.begin(), alive.end(), [](const planned_client* a, const planned_client* b) {
-      return a->arrival < b->arrival;
-    });
+    std::stable_sort(
+        alive.begin(), alive.end(),
+        [](const planned_client* a, const planned_client* b) { return a->arrival < b->arrival; });
     plan.end = start;
     for (size_t i = 0; i < alive.size(); ++i) {
       if (static_cast<int>(i) < sc.clients.per_round) {

@@ -125,12 +125,11 @@ void finish_round(self_ptr self) {
     // With an EMA the evaluated model is the average, as in the reference code.
     const std::span<const float> eval_params =
         st.ema.empty() ? st.replica->view() : std::span<const float>(st.ema);
-    const auto test = evaluate(*w.net, eval_params, w.data.test, {}, w.norm, *st.arena);
+    const auto test = evaluate(w, eval_params, w.data.test, {}, *st.arena);
     rec.test_loss = test.mean_loss();
     rec.test_acc = test.accuracy();
     if (!w.parts.validation.empty()) {
-      const auto val =
-          evaluate(*w.net, eval_params, w.data.train, w.parts.validation, w.norm, *st.arena);
+      const auto val = evaluate(w, eval_params, w.data.train, w.parts.validation, *st.arena);
       rec.val_loss = val.mean_loss();
       rec.val_acc = val.accuracy();
     }
@@ -155,8 +154,7 @@ void start_round(self_ptr self) {
   const world& w = *st.w;
   st.round += 1;
   st.results.clear();
-  const auto chosen =
-      select_clients(w.sc.seed, st.round, w.sc.clients.count, selection_size(w.sc));
+  const auto chosen = select_clients(w.sc.seed, st.round, w.sc.clients.count, selection_size(w.sc));
   round_task task;
   task.round = static_cast<uint64_t>(st.round);
   task.model_version = st.replica->version;

@@ -38,11 +38,28 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
     }
   }
 
+  const int rows = w->data.train.rows;
+  if (rows != w->data.train.cols) {
+    return error_message{"images are " + std::to_string(rows) + "x" +
+                         std::to_string(w->data.train.cols) + "; only square images are supported"};
+  }
+  w->image_size = sc.data.image_size > 0 ? sc.data.image_size : rows;
+  if (w->image_size < rows) {
+    return error_message{"data.image_size = " + std::to_string(sc.data.image_size) +
+                         " is smaller than the stored images (" + std::to_string(rows) +
+                         "); it can only pad, e.g. 32 for 28x28 images as the reference does"};
+  }
   network_spec spec;
   spec.arch = sc.model.arch;
   spec.hidden = sc.model.hidden;
-  spec.inputs = static_cast<int>(w->data.train.features());
+  spec.inputs = static_cast<int>(input_features(*w));
   spec.classes = w->data.train.num_classes;
+  spec.in_channels = 1;
+  spec.image_size = w->image_size;
+  spec.channels = sc.model.channels;
+  spec.activation = sc.model.activation;
+  spec.norm = sc.model.norm;
+  spec.groups = sc.model.groups;
   auto net = make_network(spec);
   if (!net) return error_message{net.error()};
   w->net = std::move(*net);
@@ -76,14 +93,37 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   return std::shared_ptr<const world>(std::move(w));
 }
 
+void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> indices,
+                   std::span<float> x, std::span<int32_t> y) {
+  const int from = d.rows;
+  const int to = w.image_size;
+  if (from == to) {
+    gather_batch(d, indices, w.norm, x, y);
+    return;
+  }
+  const size_t n = indices.size();
+  std::vector<float> raw(n * static_cast<size_t>(from) * from);
+  gather_batch(d, indices, w.norm, raw, y);
+  const float black = (0.f - w.norm.mean) / w.norm.stddev;
+  const int off = (to - from) / 2;
+  for (size_t i = 0; i < n; ++i) {
+    float* out = x.data() + i * static_cast<size_t>(to) * to;
+    std::fill(out, out + static_cast<size_t>(to) * to, black);
+    const float* in = raw.data() + i * static_cast<size_t>(from) * from;
+    for (int r = 0; r < from; ++r)
+      std::copy(in + static_cast<size_t>(r) * from, in + static_cast<size_t>(r + 1) * from,
+                out + static_cast<size_t>(r + off) * to + off);
+  }
+}
+
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round) {
   return device_profile{w.devices[client].gflops *
                         round_speed_factor(w.device, w.sc.seed, client, round)};
 }
 
-loss_stats evaluate(const network& net, std::span<const float> params, const dataset& d,
-                    const std::vector<uint32_t>& indices, const normalization& norm,
-                    tbb::task_arena& arena) {
+loss_stats evaluate(const world& w, std::span<const float> params, const dataset& d,
+                    const std::vector<uint32_t>& indices, tbb::task_arena& arena) {
+  const network& net = *w.net;
   std::vector<uint32_t> all;
   const std::vector<uint32_t>* idx = &indices;
   if (indices.empty()) {
@@ -95,7 +135,7 @@ loss_stats evaluate(const network& net, std::span<const float> params, const dat
   const size_t n = idx->size();
   const size_t batches = (n + batch - 1) / batch;
   std::vector<loss_stats> parts(batches);
-  const size_t features = static_cast<size_t>(d.features());
+  const size_t features = static_cast<size_t>(input_features(w));
   arena.execute([&] {
     tbb::parallel_for(size_t{0}, batches, [&](size_t b) {
       enter_compute_thread();
@@ -103,7 +143,7 @@ loss_stats evaluate(const network& net, std::span<const float> params, const dat
       const size_t len = std::min(batch, n - first);
       std::vector<float> x(len * features);
       std::vector<int32_t> y(len);
-      gather_batch(d, std::span<const uint32_t>(idx->data() + first, len), norm, x, y);
+      gather_inputs(w, d, std::span<const uint32_t>(idx->data() + first, len), x, y);
       workspace ws;
       parts[b] = net.loss(params, batch_view{x, y, static_cast<int>(len)}, ws);
     });

@@ -26,6 +26,7 @@ struct world {
   normalization norm;
   partition parts;
   std::unique_ptr<network> net;
+  int image_size = 0;                   ///< side of the network's input images (after padding)
   std::vector<link_profile> uplink;     ///< per client, client -> server
   std::vector<link_profile> downlink;   ///< per client, server -> client
   std::vector<device_profile> devices;  ///< per client, before per-round jitter
@@ -36,6 +37,17 @@ struct world {
   fd_scheme scheme = fd_scheme::forward;
   seed_mode seeds = seed_mode::shared;
 };
+
+/// Network input features per example: image_size^2 (one channel).
+inline int64_t input_features(const world& w) {
+  return static_cast<int64_t>(w.image_size) * w.image_size;
+}
+
+/// Gathers images into x: (indices.size(), input_features) normalised floats, padded (centred,
+/// with the normalised value of a black pixel) from the stored size to w.image_size, as the
+/// reference pads 28 to 32; labels into y.
+void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> indices,
+                   std::span<float> x, std::span<int32_t> y);
 
 /// Client c's device in round r: its speed times the round's jitter factor.
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round);
@@ -58,9 +70,8 @@ struct model_replica {
 
 /// Mean loss and accuracy over the listed images (all of d when indices is empty), in fixed-size
 /// batches evaluated in parallel and summed in batch order (deterministic).
-loss_stats evaluate(const network& net, std::span<const float> params, const dataset& d,
-                    const std::vector<uint32_t>& indices, const normalization& norm,
-                    tbb::task_arena& arena);
+loss_stats evaluate(const world& w, std::span<const float> params, const dataset& d,
+                    const std::vector<uint32_t>& indices, tbb::task_arena& arena);
 
 /// A short hex digest of the parameter bytes (FNV-1a 64), to compare final models across runs.
 std::string params_digest(std::span<const float> params);

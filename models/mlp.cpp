@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "models/compute.hpp"
+#include "models/lenet.hpp"
 #include "models/philox.hpp"
 
 namespace baffle {
@@ -149,8 +150,20 @@ std::string mlp::describe() const {
 }
 
 result<std::unique_ptr<network>> make_network(const network_spec& spec) {
+  if (spec.arch == "lenet") {
+    if (spec.channels.size() != 2)
+      return error_message{"model.channels must list two channel counts"};
+    if (spec.inputs != spec.in_channels * spec.image_size * spec.image_size) {
+      return error_message{"lenet needs " + std::to_string(spec.in_channels) + " x " +
+                           std::to_string(spec.image_size) + "^2 inputs, the data gives " +
+                           std::to_string(spec.inputs)};
+    }
+    return make_lenet(spec.in_channels, spec.image_size, spec.channels[0], spec.channels[1],
+                      spec.classes, spec.activation, spec.norm, spec.groups);
+  }
   if (spec.arch != "mlp") {
-    return error_message{"model.arch = \"" + spec.arch + "\" is not known; allowed: \"mlp\""};
+    return error_message{"model.arch = \"" + spec.arch +
+                         "\" is not known; allowed: \"mlp\", \"lenet\""};
   }
   if (spec.inputs <= 0 || spec.classes <= 1) {
     return error_message{"the data set gives " + std::to_string(spec.inputs) + " features and " +

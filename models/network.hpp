@@ -52,8 +52,14 @@ struct workspace {
 struct network_spec {
   std::string arch = "mlp";
   std::vector<int> hidden;  ///< mlp hidden widths
-  int inputs = 784;         ///< features per example
+  int inputs = 784;         ///< features per example (= in_channels * image_size^2 for lenet)
   int classes = 10;
+  int in_channels = 1;                   ///< lenet
+  int image_size = 28;                   ///< lenet: square images
+  std::vector<int> channels = {16, 64};  ///< lenet: conv1, conv2 output channels
+  std::string activation = "relu";       ///< lenet
+  std::string norm = "none";             ///< lenet
+  int groups = 2;                        ///< lenet GroupNorm groups
 };
 
 /// A network: pure functions of (parameters, batch); holds only its shape, so one instance is

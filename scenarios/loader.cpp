@@ -43,8 +43,13 @@ constexpr std::array schema_keys = {
     "data.train_subset"sv,
     "data.test_subset"sv,
     "data.validation_fraction"sv,
+    "data.image_size"sv,
     "model.arch"sv,
     "model.hidden"sv,
+    "model.channels"sv,
+    "model.activation"sv,
+    "model.norm"sv,
+    "model.groups"sv,
     "train.rounds"sv,
     "train.batch_size"sv,
     "train.optimizer"sv,
@@ -720,8 +725,29 @@ class validator {
     read_float("data.validation_fraction", s.data.validation_fraction, {0.0, 0.5, false, false});
     if (path_ok) check_data_path(s.data.path);
 
-    read_enum("model.arch", s.model.arch, {"mlp"});
+    read_int("data.image_size", s.data.image_size, 0, 1024);
+    read_enum("model.arch", s.model.arch, {"mlp", "lenet"});
     read_int_array("model.hidden", s.model.hidden, 1, 65536);
+    const bool channels_ok = read_int_array("model.channels", s.model.channels, 1, 4096);
+    read_enum("model.activation", s.model.activation, {"relu", "hardswish", "selu", "gelu"});
+    read_enum("model.norm", s.model.norm, {"none", "group"});
+    const bool groups_ok = read_int("model.groups", s.model.groups, 1, 4096);
+    if (channels_ok && s.model.channels.size() != 2) {
+      if (const toml::node* n = find("model.channels"))
+        error_at("model.channels", *n, "must list exactly two channel counts, e.g. [16, 64] (conv1, conv2)");
+    }
+    if (s.model.arch == "mlp" && s.model.activation != "relu") {
+      if (const toml::node* n = find("model.activation"))
+        error_at("model.activation", *n, "the mlp uses \"relu\"; other activations need model.arch = \"lenet\"");
+    }
+    if (s.model.arch == "lenet" && s.model.norm == "group" && channels_ok && groups_ok &&
+        s.model.channels.size() == 2 &&
+        (s.model.channels[0] % s.model.groups != 0 || s.model.channels[1] % s.model.groups != 0)) {
+      const toml::node* n = find("model.groups");
+      error("model.groups", n != nullptr ? &n->source() : nullptr, std::to_string(s.model.groups),
+            "must divide both model.channels (" + std::to_string(s.model.channels[0]) + ", " +
+                std::to_string(s.model.channels[1]) + ") for GroupNorm");
+    }
 
     read_int("train.rounds", s.train.rounds, 1);
     read_int("train.batch_size", s.train.batch_size, 1);
@@ -1053,11 +1079,18 @@ std::string to_toml(const scenario& s) {
   os << "train_subset = " << s.data.train_subset << "\n";
   os << "test_subset = " << s.data.test_subset << "\n";
   os << "validation_fraction = " << num(s.data.validation_fraction) << "\n";
+  os << "image_size = " << s.data.image_size << "\n";
   os << "\n[model]\n";
   os << "arch = " << quote(s.model.arch) << "\n";
   os << "hidden = [";
   for (size_t i = 0; i < s.model.hidden.size(); ++i) os << (i ? ", " : "") << s.model.hidden[i];
   os << "]\n";
+  os << "channels = [";
+  for (size_t i = 0; i < s.model.channels.size(); ++i) os << (i ? ", " : "") << s.model.channels[i];
+  os << "]\n";
+  os << "activation = " << quote(s.model.activation) << "\n";
+  os << "norm = " << quote(s.model.norm) << "\n";
+  os << "groups = " << s.model.groups << "\n";
   os << "\n[train]\n";
   os << "rounds = " << s.train.rounds << "\n";
   os << "batch_size = " << s.train.batch_size << "\n";

@@ -17,11 +17,16 @@ struct data_config {
   int64_t train_subset = 0;          ///< use only the first N training images (0 = all)
   int64_t test_subset = 0;           ///< evaluate on the first N test images (0 = all)
   double validation_fraction = 0.1;  ///< held out of the training images before partitioning
+  int image_size = 0;  ///< pad images (centred, black) to this size; 0 = as stored (28 for MNIST)
 };
 
 struct model_config {
-  std::string arch = "mlp";        ///< "mlp"
-  std::vector<int> hidden = {32};  ///< hidden layer widths; empty = softmax regression
+  std::string arch = "mlp";              ///< "mlp" | "lenet"
+  std::vector<int> hidden = {32};        ///< mlp: hidden layer widths; empty = softmax regression
+  std::vector<int> channels = {16, 64};  ///< lenet: output channels of its two convolutions
+  std::string activation = "relu";  ///< lenet: "relu" | "hardswish" | "selu" | "gelu" (mlp: relu)
+  std::string norm = "none";        ///< lenet: "none" | "group" (GroupNorm, affine off)
+  int groups = 2;                   ///< lenet: GroupNorm groups; must divide both channel counts
 };
 
 struct train_config {
@@ -59,7 +64,8 @@ struct link_config {
 };
 
 struct compute_config {
-  double gflops = 10.0;  ///< median device speed in GFLOP/s (1e9 floating-point operations per second)
+  double gflops =
+      10.0;  ///< median device speed in GFLOP/s (1e9 floating-point operations per second)
   distribution spread = distribution::constant(1.0);  ///< per-client speed factor
   double stragglers = 0.0;          ///< fraction of clients slowed by straggler_slowdown
   double straggler_slowdown = 1.0;  ///< a straggler's speed is divided by this
@@ -67,9 +73,9 @@ struct compute_config {
 };
 
 struct server_config {
-  std::string policy = "sync";   ///< "sync" | "deadline" | "first-m"
+  std::string policy = "sync";                     ///< "sync" | "deadline" | "first-m"
   sim_time deadline = sim_time::from_seconds(10);  ///< deadline policy: accept arrivals within this
-  double over_select = 1.3;      ///< first-m: select ceil(per_round * over_select), keep per_round
+  double over_select = 1.3;  ///< first-m: select ceil(per_round * over_select), keep per_round
 };
 
 struct clients_config {

@@ -198,6 +198,31 @@ TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
   EXPECT_GT(late, 0);
 }
 
+TEST(Federation, LenetOnPaddedImagesIsThreadIndependent) {
+  scenario sc = toy_scenario();
+  sc.model.arch = "lenet";
+  sc.model.channels = {4, 8};
+  sc.model.activation = "hardswish";
+  sc.model.norm = "group";
+  sc.model.groups = 2;
+  sc.data.image_size = 8;  // 4x4 toy images padded to 8x8, as 28 -> 32 for Fashion-MNIST
+  sc.baffle.k = 6;
+  auto w = build_world(sc, toy_data(200, 40));
+  ASSERT_TRUE(w.ok()) << w.error();
+  EXPECT_EQ(input_features(**w), 64);
+  EXPECT_NE((*w)->net->describe().find("lenet"), std::string::npos) << (*w)->net->describe();
+  const auto a = run_simulation(*w, run_options{1}, nullptr);
+  const auto b = run_simulation(*w, run_options{2}, nullptr);
+  ASSERT_TRUE(a.error.empty()) << a.error;
+  EXPECT_EQ(a.model_digest, b.model_digest);
+  EXPECT_EQ(a.final_test_loss, b.final_test_loss);
+
+  sc.data.image_size = 3;  // cannot shrink
+  const auto bad = build_world(sc, toy_data(200, 40));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("data.image_size"), std::string::npos) << bad.error();
+}
+
 TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
   enter_compute_thread();
   tbb::task_arena arena(2);

@@ -45,7 +45,8 @@ round_costs costs_of(const world& w) {
 
 /// Compute time of one client's round: (K + 1) forwards on its batch at 1 GFLOP/s.
 sim_time compute_of(const world& w) {
-  return compute_time(device_profile{1.0}, (w.sc.baffle.k + 1) * w.net->forward_flops(w.sc.train.batch_size));
+  return compute_time(device_profile{1.0},
+                      (w.sc.baffle.k + 1) * w.net->forward_flops(w.sc.train.batch_size));
 }
 
 TEST(RoundPlan, SyncWaitsForTheSlowestClient) {

@@ -681,3 +681,25 @@ TEST(ScenarioLoader, BadDistributionsNameTheFieldAndTheAllowedShapes) {
 
 }  // namespace
 }  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(ScenarioLoader, LenetKeysAreCheckedAgainstEachOther) {
+  const load_result ok = parse(
+      "[data]\nimage_size = 32\n[model]\narch = \"lenet\"\nchannels = [8, 16]\n"
+      "activation = \"hardswish\"\nnorm = \"group\"\ngroups = 4\n");
+  ASSERT_TRUE(ok.ok()) << all_errors(ok);
+  EXPECT_EQ(ok.value->model.channels, (std::vector<int>{8, 16}));
+  EXPECT_EQ(ok.value->data.image_size, 32);
+  const scenario_error g = single_error(
+      parse("[model]\narch = \"lenet\"\nchannels = [6, 16]\nnorm = \"group\"\ngroups = 4\n"),
+      "model.groups");
+  EXPECT_TRUE(contains(g.message, "divide")) << g.message;
+  single_error(parse("[model]\narch = \"lenet\"\nchannels = [6, 16, 32]\n"), "model.channels");
+  const scenario_error a = single_error(parse("[model]\nactivation = \"gelu\"\n"), "model.activation");
+  EXPECT_TRUE(contains(a.message, "lenet")) << a.message;
+}
+
+}  // namespace
+}  // namespace baffle

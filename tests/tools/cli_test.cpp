@@ -3,64 +3,26 @@
 // Each test runs build/tools/baffle (from BAFFLE_BINARY_DIR) in a fresh folder under
 // testing::TempDir(); runs are tiny (a few rounds on a 2000-image subset) so the suite takes
 // seconds.
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <optional>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/tools/binary_fixture.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
-
-/// What one invocation of the binary did.
-struct cli_result {
-  int exit_code = -1;  ///< the process exit status; -1 if it did not exit normally
-  std::string out;     ///< everything written to stdout
-  std::string err;     ///< everything written to stderr
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using namespace baffle::e2e;
 
 void write_text(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
-}
-
-/// Cells of a CSV row (a trailing comma ends in an empty cell) or lines of text (a trailing
-/// newline ends the last line and adds nothing).
-std::vector<std::string> split(const std::string& text, char sep) {
-  std::vector<std::string> parts;
-  std::string part;
-  std::istringstream in(text);
-  while (std::getline(in, part, sep)) parts.push_back(part);
-  if (!text.empty() && text.back() == sep && sep == ',') parts.emplace_back();
-  return parts;
-}
-
-/// Lines of `text` (no trailing empty line).
-std::vector<std::string> lines_of(const std::string& text) {
-  return split(text, '\n');
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
 }
 
 /// A tiny run: 4 rounds of 4 clients with K = 10 on 2000 training and 500 test images,
@@ -77,11 +39,6 @@ std::vector<std::string> tiny_sets() {
           "--set", "baffle.k=" + std::to_string(tiny_k),
           "--set", "clients.count=" + std::to_string(tiny_clients),
           "--set", "clients.per_round=" + std::to_string(tiny_clients)};
-}
-
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
 }
 
 /// rounds.csv split into cells, with the wall_time_s column (index 2) removed.
@@ -103,93 +60,11 @@ int progress_lines(const std::string& err) {
   return n;
 }
 
-/// Gives each test a fresh working folder and runs the baffle binary in it.
-class Cli : public testing::Test {
+/// Gives each test a fresh working folder (baffle_cli_XXXXXX) and runs the baffle binary in it.
+class Cli : public baffle_binary_test {
  protected:
-  void SetUp() override {
-    const char* source = std::getenv("BAFFLE_SOURCE_DIR");
-    const char* binary = std::getenv("BAFFLE_BINARY_DIR");
-    ASSERT_NE(source, nullptr) << "BAFFLE_SOURCE_DIR is not set; run this test through ctest";
-    ASSERT_NE(binary, nullptr) << "BAFFLE_BINARY_DIR is not set; run this test through ctest";
-    baffle_ = fs::path(binary) / "tools" / "baffle";
-    quickstart_ = fs::path(source) / "scenarios" / "quickstart.toml";
-    ASSERT_TRUE(fs::exists(baffle_)) << baffle_ << " is missing; build the baffle target";
-    ASSERT_TRUE(fs::exists(quickstart_)) << quickstart_;
-
-    std::string pattern = (fs::path(testing::TempDir()) / "baffle_cli_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << "cannot create a folder like " << pattern;
-    root_ = pattern;
-    work_ = root_ / "work";
-    logs_ = root_ / "logs";
-    fs::create_directories(work_);
-    fs::create_directories(logs_);
-  }
-
-  void TearDown() override {
-    std::error_code ec;
-    if (!root_.empty()) fs::remove_all(root_, ec);
-  }
-
-  /// Runs `baffle args...` with the working directory `cwd` (default: work_), capturing
-  /// stdout and stderr through files (so stderr is not a terminal).
-  cli_result baffle(const std::vector<std::string>& args, std::optional<fs::path> cwd = {}) {
-    const fs::path dir = cwd.value_or(work_);
-    const int id = ++calls_;
-    const fs::path out_file = logs_ / ("out" + std::to_string(id));
-    const fs::path err_file = logs_ / ("err" + std::to_string(id));
-    std::vector<std::string> argv_text = concat({baffle_.string()}, args);
-    std::vector<char*> argv;
-    for (std::string& a : argv_text) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    cli_result r;
-    const pid_t pid = fork();
-    if (pid < 0) {
-      ADD_FAILURE() << "fork failed";
-      return r;
-    }
-    if (pid == 0) {
-      // Child: only async-signal-safe calls until exec.
-      const int in = open("/dev/null", O_RDONLY);
-      const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (in < 0 || out < 0 || err < 0 || chdir(dir.c_str()) != 0) _exit(127);
-      dup2(in, STDIN_FILENO);
-      dup2(out, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid) ADD_FAILURE() << "waitpid failed";
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(out_file);
-    r.err = read_text(err_file);
-    return r;
-  }
-
-  /// Every entry under the working folder, for "nothing was written" checks.
-  std::vector<std::string> work_entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::recursive_directory_iterator(work_))
-      names.push_back(fs::relative(e.path(), work_).string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  fs::path baffle_;
-  fs::path quickstart_;
-  fs::path root_;
-  fs::path work_;  ///< the working directory of every run
-  fs::path logs_;  ///< captured stdout/stderr, kept out of work_
-  int calls_ = 0;
+  Cli() : baffle_binary_test("cli") {}
 };
-
-/// Prints a run's output on failure.
-std::string show(const cli_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout ---\n" + r.out + "--- stderr ---\n" +
-         r.err;
-}
 
 // A scenario with exactly three problems, each on its own line:
 //   line 3: an out-of-range value, line 4: a wrong type, line 6: an unknown key.

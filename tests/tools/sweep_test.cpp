@@ -4,28 +4,24 @@
 // and identical models for --jobs 1 and 2.
 #include "tools/sweep.hpp"
 
-#include <fcntl.h>
-#include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstdlib>
+#include <cstddef>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
-#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/tools/binary_fixture.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
 using namespace baffle;
+using namespace baffle::e2e;
 using strings = std::vector<std::string>;
 
 // ---- pure helpers ----
@@ -144,46 +140,14 @@ TEST(ExpandGrid, NamesAreReadableFilesystemSafeAndUnique) {
 
 // ---- end to end ----
 
-struct cli_result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-strings lines_of(const std::string& text) {
-  strings lines;
-  std::string line;
-  std::istringstream in(text);
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
-
-strings cells_of(const std::string& line) {
-  strings cells;
-  std::string cell;
-  std::istringstream in(line);
-  while (std::getline(in, cell, ',')) cells.push_back(cell);
-  if (!line.empty() && line.back() == ',') cells.emplace_back();
-  return cells;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 /// index.csv as rows of column -> cell (no quoted cells in these tests).
 std::vector<std::map<std::string, std::string>> read_index(const fs::path& path) {
   std::vector<std::map<std::string, std::string>> rows;
   const strings lines = lines_of(read_text(path));
   if (lines.empty()) return rows;
-  const strings header = cells_of(lines[0]);
+  const strings header = split(lines[0], ',');
   for (size_t i = 1; i < lines.size(); ++i) {
-    const strings cells = cells_of(lines[i]);
+    const strings cells = split(lines[i], ',');
     std::map<std::string, std::string> row;
     for (size_t c = 0; c < header.size() && c < cells.size(); ++c) row[header[c]] = cells[c];
     rows.push_back(std::move(row));
@@ -198,93 +162,14 @@ strings tiny_sets() {
           "--set", "clients.count=4",        "--set", "clients.per_round=4"};
 }
 
-strings concat(strings a, const strings& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
-
-std::string show(const cli_result& r) {
-  return "exit " + std::to_string(r.exit_code) + "\n--- stdout ---\n" + r.out + "--- stderr ---\n" +
-         r.err;
-}
-
 const std::string index_header_tail =
     "final_test_acc,final_test_loss,rounds,sim_time_s,wall_time_s,bytes_up_total,"
     "bytes_down_total,forward_passes_total,model_digest,status,dir";
 
-/// A fresh working folder per test; runs the baffle binary in it.
-class Sweep : public testing::Test {
+/// A fresh working folder per test (baffle_sweep_XXXXXX); runs the baffle binary in it.
+class Sweep : public baffle_binary_test {
  protected:
-  void SetUp() override {
-    const char* source = std::getenv("BAFFLE_SOURCE_DIR");
-    const char* binary = std::getenv("BAFFLE_BINARY_DIR");
-    ASSERT_NE(source, nullptr) << "BAFFLE_SOURCE_DIR is not set; run this test through ctest";
-    ASSERT_NE(binary, nullptr) << "BAFFLE_BINARY_DIR is not set; run this test through ctest";
-    baffle_ = fs::path(binary) / "tools" / "baffle";
-    quickstart_ = fs::path(source) / "scenarios" / "quickstart.toml";
-    ASSERT_TRUE(fs::exists(baffle_)) << baffle_ << " is missing; build the baffle target";
-    std::string pattern = (fs::path(testing::TempDir()) / "baffle_sweep_XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
-    root_ = pattern;
-    work_ = root_ / "work";
-    logs_ = root_ / "logs";
-    fs::create_directories(work_);
-    fs::create_directories(logs_);
-  }
-
-  void TearDown() override {
-    std::error_code ec;
-    if (!root_.empty()) fs::remove_all(root_, ec);
-  }
-
-  /// Runs `baffle args...` in work_ with stdout and stderr captured in files.
-  cli_result baffle(const strings& args) {
-    const int id = ++calls_;
-    const fs::path out_file = logs_ / ("out" + std::to_string(id));
-    const fs::path err_file = logs_ / ("err" + std::to_string(id));
-    strings argv_text = concat({baffle_.string()}, args);
-    std::vector<char*> argv;
-    for (std::string& a : argv_text) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    cli_result r;
-    const pid_t pid = fork();
-    if (pid < 0) {
-      ADD_FAILURE() << "fork failed";
-      return r;
-    }
-    if (pid == 0) {
-      const int in = open("/dev/null", O_RDONLY);
-      const int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      const int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (in < 0 || out < 0 || err < 0 || chdir(work_.c_str()) != 0) _exit(127);
-      dup2(in, STDIN_FILENO);
-      dup2(out, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    int status = 0;
-    if (waitpid(pid, &status, 0) != pid) ADD_FAILURE() << "waitpid failed";
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = read_text(out_file);
-    r.err = read_text(err_file);
-    return r;
-  }
-
-  strings work_entries() const {
-    strings names;
-    for (const auto& e : fs::recursive_directory_iterator(work_))
-      names.push_back(fs::relative(e.path(), work_).string());
-    std::sort(names.begin(), names.end());
-    return names;
-  }
-
-  fs::path baffle_;
-  fs::path quickstart_;
-  fs::path root_;
-  fs::path work_;
-  fs::path logs_;
-  int calls_ = 0;
+  Sweep() : baffle_binary_test("sweep") {}
 };
 
 TEST_F(Sweep, TwoPointsGiveTwoRunFoldersAndAnIndexAndJobsDoNotChangeTheModels) {
