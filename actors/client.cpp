@@ -3,6 +3,9 @@
 
 #include <cassert>
 
+#include "actors/round_plan.hpp"
+#include "models/compute.hpp"
+
 namespace baffle {
 
 round_result compute_round(const client_state& st, const round_task& task) {
@@ -42,6 +45,50 @@ round_result compute_round(const client_state& st, const round_task& task) {
   return r;
 }
 
+dense_result compute_backprop_round(const client_state& st, const backprop_task& task) {
+  const world& w = *st.w;
+  assert(st.replica->version == task.model_version);
+  enter_compute_thread();
+  const network& net = *w.net;
+  const auto& shard = w.parts.clients[st.id];
+  const auto view = st.replica->view();
+  std::vector<float> params(view.begin(), view.end());
+  std::vector<float> grad(params.size());
+  workspace ws;
+  const int steps = task.kind == baseline::fedsgd ? 1 : static_cast<int>(task.local_steps);
+  dense_result r;
+  r.round = task.round;
+  r.client = st.id;
+  int batch = 0;
+  for (int s = 0; s < steps; ++s) {
+    // FedAvg walks its shard's per-epoch permutations: step s of round r is batch r * steps + s.
+    const uint64_t position =
+        task.kind == baseline::fedsgd
+            ? task.round
+            : task.round * static_cast<uint64_t>(steps) + static_cast<uint64_t>(s);
+    const auto idx =
+        client_minibatch(shard, static_cast<int>(task.batch_size), w.sc.seed, st.id, position);
+    batch = static_cast<int>(idx.size());
+    std::vector<float> x(static_cast<size_t>(batch) * static_cast<size_t>(input_features(w)));
+    std::vector<int32_t> y(batch);
+    gather_inputs(w, w.data.train, idx, x, y);
+    const loss_stats ls = net.loss_and_grad(params, batch_view{x, y, batch}, grad, ws);
+    if (s == 0) r.base_loss = static_cast<float>(ls.mean_loss());
+    r.samples += static_cast<uint32_t>(batch);
+    if (task.kind == baseline::fedavg) {
+      for (size_t i = 0; i < params.size(); ++i) params[i] -= task.local_lr * grad[i];
+    }
+  }
+  r.values = task.kind == baseline::fedsgd ? std::move(grad) : std::move(params);
+  r.forward_passes = static_cast<uint32_t>(steps);
+  // Virtual time: the task and the weights cross the downlink, then forward + backward passes.
+  const sim_time arrival =
+      task.dispatch_time + transfer_time(w.downlink[st.id], wire_size(task) + w.model_bytes);
+  const double flops = steps * backprop_flops_factor * net.forward_flops(batch);
+  r.finish_time = arrival + compute_time(device_in_round(w, st.id, task.round), flops);
+  return r;
+}
+
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
                                             uint32_t id, std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,
@@ -52,6 +99,9 @@ client_actor::behavior_type client_behavior(client_actor::stateful_pointer<clien
   self->state.arena = arena;
   return {
       [self](const round_task& task) -> round_result { return compute_round(self->state, task); },
+      [self](const backprop_task& task) -> dense_result {
+        return compute_backprop_round(self->state, task);
+      },
   };
 }
 

@@ -20,6 +20,10 @@ struct client_state {
 /// Pure client step: minibatch of this round, K scalars, virtual finish time.
 round_result compute_round(const client_state& st, const round_task& task);
 
+/// Pure baseline step: FedSGD's minibatch gradient, or FedAvg's weights after local SGD steps,
+/// computed with backprop on a private copy of the replica (freed when the step ends).
+dense_result compute_backprop_round(const client_state& st, const backprop_task& task);
+
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
                                             uint32_t id, std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,

@@ -6,6 +6,8 @@ namespace baffle {
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<round_task>("baffle.round_task");
   cfg.add_message_type<round_result>("baffle.round_result");
+  cfg.add_message_type<backprop_task>("baffle.backprop_task");
+  cfg.add_message_type<dense_result>("baffle.dense_result");
   cfg.add_message_type<run_outcome>("baffle.run_outcome");
 }
 

@@ -52,6 +52,47 @@ typename Inspector::result_type inspect(Inspector& f, round_result& x) {
            x.samples, x.finish_time, x.forward_passes);
 }
 
+/// Which backprop baseline a backprop_task asks for.
+enum class baseline : uint8_t {
+  fedsgd = 0,  ///< one minibatch gradient, uploaded dense
+  fedavg = 1,  ///< local epochs of SGD from the current weights, the new weights uploaded dense
+};
+
+/// server -> client (backprop baselines): train on the current model. The model itself is
+/// charged on the downlink with the task (the weights every client needs).
+struct backprop_task {
+  uint64_t round = 0;
+  uint64_t model_version = 0;
+  baseline kind = baseline::fedsgd;
+  uint32_t batch_size = 0;
+  uint32_t local_steps = 0;  ///< fedavg: minibatch SGD steps (local epochs x batches per epoch)
+  float local_lr = 0.f;      ///< fedavg: the clients' SGD learning rate
+  sim_time dispatch_time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, backprop_task& x) {
+  return f(caf::meta::type_name("backprop_task"), x.round, x.model_version, x.kind, x.batch_size,
+           x.local_steps, x.local_lr, x.dispatch_time);
+}
+
+/// client -> server (backprop baselines): a dense vector of the model's size.
+struct dense_result {
+  uint64_t round = 0;
+  uint32_t client = 0;
+  std::vector<float> values;  ///< fedsgd: the gradient; fedavg: the client's new weights
+  float base_loss = 0.f;      ///< mean loss of the first minibatch at the received weights
+  uint32_t samples = 0;       ///< examples used, the aggregation weight
+  sim_time finish_time;
+  uint32_t forward_passes = 0;  ///< one per minibatch step (each followed by a backward pass)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dense_result& x) {
+  return f(caf::meta::type_name("dense_result"), x.round, x.client, x.values, x.base_loss,
+           x.samples, x.finish_time, x.forward_passes);
+}
+
 /// server -> caller: the headline results of a finished run.
 struct run_outcome {
   int64_t rounds = 0;
@@ -72,8 +113,10 @@ typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
            x.model_digest, x.error);
 }
 
-/// A client: answers each round_task with its round_result.
-using client_actor = caf::typed_actor<caf::replies_to<round_task>::with<round_result>>;
+/// A client: answers each round_task with its round_result (BAFFLE) and each backprop_task with
+/// its dense_result (baselines).
+using client_actor = caf::typed_actor<caf::replies_to<round_task>::with<round_result>,
+                                      caf::replies_to<backprop_task>::with<dense_result>>;
 
 /// The server: drives every round of the scenario when asked to run.
 using server_actor = caf::typed_actor<caf::replies_to<run_atom>::with<run_outcome>>;

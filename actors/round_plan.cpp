@@ -9,7 +9,7 @@ namespace baffle {
 double client_flops(const world& w, uint32_t client, const round_costs& cost) {
   const auto shard = static_cast<int64_t>(w.parts.clients[client].size());
   const int batch = static_cast<int>(std::min<int64_t>(cost.batch_size, shard));
-  return static_cast<double>(cost.forward_passes) * w.net->forward_flops(batch);
+  return static_cast<double>(cost.forward_passes) * cost.flops_factor * w.net->forward_flops(batch);
 }
 
 sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_time start,

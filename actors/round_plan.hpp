@@ -37,7 +37,12 @@ struct round_costs {
   uint64_t result_bytes = 0;
   int64_t forward_passes = 0;  ///< per client
   int batch_size = 0;          ///< requested; a client with a smaller shard uses its whole shard
+  double flops_factor = 1.0;   ///< FLOPs per pass in forward passes (backprop: forward + backward)
 };
+
+/// A backprop step (forward, then backward for activations and weights) costs about three
+/// forward passes of FLOPs; the device model charges backprop baselines this much per step.
+inline constexpr double backprop_flops_factor = 3.0;
 
 /// FLOPs client c spends in a round: forward passes x FLOPs of one forward on its minibatch.
 double client_flops(const world& w, uint32_t client, const round_costs& cost);

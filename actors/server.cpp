@@ -69,36 +69,67 @@ void finish_run(self_ptr self) {
   st.promise.deliver(st.totals);
 }
 
+/// The backprop baselines' server step, from dense results sorted by client id.
+/// fedsgd: the sample-weighted mean gradient goes through clipping and the server optimizer.
+/// fedavg: the new model is the sample-weighted mean of the clients' weights (server lr 1).
+void apply_baseline_update(server_state& st, const world& w) {
+  const size_t n = st.replica->params.size();
+  double total = 0.0;
+  for (const auto& r : st.dense) total += r.samples;
+  std::vector<double> mean(n, 0.0);
+  for (const auto& r : st.dense) {
+    const double weight = r.samples / total;
+    for (size_t i = 0; i < n; ++i) mean[i] += weight * static_cast<double>(r.values[i]);
+  }
+  if (w.sc.train.algorithm == "fedavg") {
+    for (size_t i = 0; i < n; ++i) st.replica->params[i] = static_cast<float>(mean[i]);
+  } else {
+    st.grad.assign(mean.begin(), mean.end());
+    clip_inf(st.grad, w.sc.train.clip_inf);
+    optimizer_config cfg = w.optimizer;
+    cfg.lr = lr_at_round(w.schedule, st.round);
+    optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
+  }
+  if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
+  st.replica->version += 1;
+}
+
 void finish_round(self_ptr self) {
   auto& st = self->state;
   const world& w = *st.w;
   std::sort(st.results.begin(), st.results.end(),
             [](const round_result& a, const round_result& b) { return a.client < b.client; });
+  std::sort(st.dense.begin(), st.dense.end(),
+            [](const dense_result& a, const dense_result& b) { return a.client < b.client; });
 
   round_record rec;
   rec.round = st.round;
-  rec.participants = static_cast<int>(st.results.size());
+  rec.participants = static_cast<int>(st.results.size() + st.dense.size());
   rec.selected = static_cast<int>(st.plan.clients.size());
   rec.dropped = st.plan.dropped;
   rec.late = st.plan.late;
   // The policy fixed the round's end before it started; results confirm their arrival times.
   const sim_time end = st.plan.end;
   double loss_weighted = 0.0, samples = 0.0;
-  for (const auto& r : st.results) {
+  const auto account = [&](const auto& r) {
     const uint64_t up = wire_size(r);
     assert(r.finish_time + transfer_time(w.uplink[r.client], up) <= end);
     rec.bytes_up += up;
     rec.forward_passes += r.forward_passes;
     loss_weighted += static_cast<double>(r.samples) * r.base_loss;
     samples += r.samples;
-  }
+  };
+  for (const auto& r : st.results) account(r);
+  for (const auto& r : st.dense) account(r);
   // Late clients did their work and sent their results; the server discarded them.
   rec.bytes_up += static_cast<uint64_t>(st.plan.late) * st.costs.result_bytes;
   rec.wasted_forward_passes = static_cast<int64_t>(st.plan.late) * st.costs.forward_passes;
   rec.bytes_down = st.round_bytes_down;
   rec.train_loss = samples > 0 ? loss_weighted / samples : 0.0;
 
-  if (!st.results.empty()) {
+  if (!st.dense.empty()) {
+    apply_baseline_update(st, w);
+  } else if (!st.results.empty()) {
     perturbation_plan plan;
     plan.round_seed = round_seed(w.sc.seed, st.round);
     plan.k = w.sc.baffle.k;
@@ -149,11 +180,64 @@ void finish_round(self_ptr self) {
   }
 }
 
+/// Sends a backprop_task to the counted clients (FedSGD or FedAvg).
+void start_baseline_round(self_ptr self) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  const auto chosen = select_clients(w.sc.seed, st.round, w.sc.clients.count, selection_size(w.sc));
+  backprop_task task;
+  task.round = static_cast<uint64_t>(st.round);
+  task.model_version = st.replica->version;
+  task.kind = w.sc.train.algorithm == "fedavg" ? baseline::fedavg : baseline::fedsgd;
+  task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
+  task.local_steps = static_cast<uint32_t>(baseline_steps(w));
+  task.local_lr = static_cast<float>(w.sc.train.local_lr);
+  task.dispatch_time = st.now;
+  // The task travels with the model's weights: every client needs them to compute.
+  st.costs.task_bytes = wire_size(task) + w.model_bytes;
+  st.costs.result_bytes = w.dense_result_bytes;
+  st.costs.forward_passes = task.local_steps;
+  st.costs.flops_factor = backprop_flops_factor;
+  st.costs.batch_size = static_cast<int>(task.batch_size);
+  st.plan = plan_round(w, st.round, st.now, chosen, st.costs);
+  std::vector<uint32_t> counted;
+  for (const auto& p : st.plan.clients)
+    if (p.fate == client_fate::counted) counted.push_back(p.client);
+  st.round_bytes_down = st.costs.task_bytes * static_cast<uint64_t>(st.plan.counted + st.plan.late);
+  st.totals.bytes_down_total += st.round_bytes_down;
+  st.pending = counted.size();
+  if (counted.empty()) {
+    finish_round(self);
+    return;
+  }
+  const int64_t this_round = st.round;
+  for (uint32_t c : counted) {
+    self->request(st.clients[c], caf::infinite, task)
+        .then(
+            [self, this_round](dense_result& r) {
+              auto& s = self->state;
+              if (static_cast<int64_t>(r.round) != this_round) return;
+              s.dense.push_back(std::move(r));
+              if (--s.pending == 0) finish_round(self);
+            },
+            [self, this_round](caf::error&) {
+              auto& s = self->state;
+              if (s.round != this_round) return;
+              if (--s.pending == 0) finish_round(self);
+            });
+  }
+}
+
 void start_round(self_ptr self) {
   auto& st = self->state;
   const world& w = *st.w;
   st.round += 1;
   st.results.clear();
+  st.dense.clear();
+  if (w.sc.train.algorithm != "baffle") {
+    start_baseline_round(self);
+    return;
+  }
   const auto chosen = select_clients(w.sc.seed, st.round, w.sc.clients.count, selection_size(w.sc));
   round_task task;
   task.round = static_cast<uint64_t>(st.round);

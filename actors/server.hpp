@@ -24,7 +24,8 @@ struct server_state {
   sim_time now;
   int64_t round = 0;  ///< the round in flight (1-based), 0 before the first
   std::vector<round_result> results;
-  round_plan plan;  ///< the round in flight: who is counted, when it ends
+  std::vector<dense_result> dense;  ///< backprop baselines' results
+  round_plan plan;                  ///< the round in flight: who is counted, when it ends
   round_costs costs;
   size_t pending = 0;
   uint64_t round_bytes_down = 0;  ///< bytes of the round's tasks

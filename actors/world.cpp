@@ -7,6 +7,7 @@
 
 #include <tbb/parallel_for.h>
 
+#include "actors/protocol.hpp"
 #include "models/compute.hpp"
 #include "models/philox.hpp"
 
@@ -76,6 +77,12 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   for (double g : fleet_gflops(w->device, sc.seed, static_cast<uint32_t>(n_clients)))
     w->devices.push_back(device_profile{g});
   w->failures = failure_spec{sc.clients.dropout};
+  {
+    dense_result sized;
+    sized.values.resize(static_cast<size_t>(w->net->param_count()));
+    w->dense_result_bytes = wire_size(sized);
+    w->model_bytes = wire_size(sized.values);
+  }
 
   auto& o = w->optimizer;
   o.kind = sc.train.optimizer == "sgd" ? optimizer_kind::sgd : optimizer_kind::adam;
@@ -114,6 +121,14 @@ void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> i
       std::copy(in + static_cast<size_t>(r) * from, in + static_cast<size_t>(r + 1) * from,
                 out + static_cast<size_t>(r + off) * to + off);
   }
+}
+
+int baseline_steps(const world& w) {
+  if (w.sc.train.algorithm != "fedavg") return 1;
+  size_t smallest = w.parts.clients.front().size();
+  for (const auto& s : w.parts.clients) smallest = std::min(smallest, s.size());
+  const size_t batch = static_cast<size_t>(w.sc.train.batch_size);
+  return w.sc.train.local_epochs * static_cast<int>((smallest + batch - 1) / batch);
 }
 
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round) {

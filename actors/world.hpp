@@ -27,6 +27,8 @@ struct world {
   partition parts;
   std::unique_ptr<network> net;
   int image_size = 0;                   ///< side of the network's input images (after padding)
+  uint64_t model_bytes = 0;             ///< serialized size of the weights (baselines' download)
+  uint64_t dense_result_bytes = 0;      ///< serialized size of a dense_result
   std::vector<link_profile> uplink;     ///< per client, client -> server
   std::vector<link_profile> downlink;   ///< per client, server -> client
   std::vector<device_profile> devices;  ///< per client, before per-round jitter
@@ -48,6 +50,10 @@ inline int64_t input_features(const world& w) {
 /// reference pads 28 to 32; labels into y.
 void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> indices,
                    std::span<float> x, std::span<int32_t> y);
+
+/// FedSGD: 1 step; FedAvg: local_epochs x ceil(smallest shard / batch) minibatch steps, the
+/// same for every client so a round's work is known up front.
+int baseline_steps(const world& w);
 
 /// Client c's device in round r: its speed times the round's jitter factor.
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round);

@@ -50,6 +50,9 @@ constexpr std::array schema_keys = {
     "model.activation"sv,
     "model.norm"sv,
     "model.groups"sv,
+    "train.algorithm"sv,
+    "train.local_epochs"sv,
+    "train.local_lr"sv,
     "train.rounds"sv,
     "train.batch_size"sv,
     "train.optimizer"sv,
@@ -749,6 +752,17 @@ class validator {
                 std::to_string(s.model.channels[1]) + ") for GroupNorm");
     }
 
+    read_enum("train.algorithm", s.train.algorithm, {"baffle", "fedsgd", "fedavg"});
+    const bool epochs_ok = read_int("train.local_epochs", s.train.local_epochs, 1, 1000);
+    const bool local_lr_ok = read_float("train.local_lr", s.train.local_lr, positive);
+    if (s.train.algorithm != "fedavg") {
+      for (const char* k : {"train.local_epochs", "train.local_lr"}) {
+        const bool ok = std::string_view(k) == "train.local_epochs" ? epochs_ok : local_lr_ok;
+        if (const toml::node* n = find(k); n != nullptr && ok)
+          error_at(k, *n, "only applies to train.algorithm = \"fedavg\" (algorithm is \"" +
+                              s.train.algorithm + "\")");
+      }
+    }
     read_int("train.rounds", s.train.rounds, 1);
     read_int("train.batch_size", s.train.batch_size, 1);
     read_enum("train.optimizer", s.train.optimizer, {"adam", "sgd"});
@@ -1092,6 +1106,9 @@ std::string to_toml(const scenario& s) {
   os << "norm = " << quote(s.model.norm) << "\n";
   os << "groups = " << s.model.groups << "\n";
   os << "\n[train]\n";
+  os << "algorithm = " << quote(s.train.algorithm) << "\n";
+  os << (s.train.algorithm == "fedavg" ? "" : "# ") << "local_epochs = " << s.train.local_epochs << "\n";
+  os << (s.train.algorithm == "fedavg" ? "" : "# ") << "local_lr = " << num(s.train.local_lr) << "\n";
   os << "rounds = " << s.train.rounds << "\n";
   os << "batch_size = " << s.train.batch_size << "\n";
   os << "optimizer = " << quote(s.train.optimizer) << "\n";

@@ -30,6 +30,9 @@ struct model_config {
 };
 
 struct train_config {
+  std::string algorithm = "baffle";  ///< "baffle" | "fedsgd" | "fedavg"
+  int local_epochs = 1;              ///< fedavg: passes over the client's shard per round
+  double local_lr = 0.05;            ///< fedavg: the clients' SGD learning rate
   int rounds = 100;
   int batch_size = 32;
   std::string optimizer = "adam";  ///< "adam" | "sgd"

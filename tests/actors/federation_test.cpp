@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "actors/client.hpp"
+#include "actors/round_plan.hpp"
 #include "actors/run.hpp"
 #include "actors/server.hpp"
 #include "models/compute.hpp"
@@ -221,6 +222,59 @@ TEST(Federation, LenetOnPaddedImagesIsThreadIndependent) {
   const auto bad = build_world(sc, toy_data(200, 40));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().find("data.image_size"), std::string::npos) << bad.error();
+}
+
+TEST(Federation, FedAvgWithOneLocalStepEqualsFedSgdWithPlainSgd) {
+  // One local SGD step from W gives W - lr g_c; averaging those is W - lr * mean(g_c), which is
+  // FedSGD's update with server SGD at the same lr (no momentum, no weight decay).
+  scenario sc = toy_scenario();
+  sc.train.rounds = 3;
+  sc.train.batch_size = 80;  // shards of 45 images: one step per local epoch, whole shard
+  sc.train.optimizer = "sgd";
+  sc.train.lr = 0.1;
+  sc.train.weight_decay = 0.0;
+  sc.train.algorithm = "fedsgd";
+  auto sgd_world = build_world(sc, toy_data(200, 40));
+  sc.train.algorithm = "fedavg";
+  sc.train.local_lr = 0.1;
+  auto avg_world = build_world(sc, toy_data(200, 40));
+  ASSERT_TRUE(sgd_world.ok() && avg_world.ok());
+  EXPECT_EQ(baseline_steps(**avg_world), 1);
+  collecting_sink a, b;
+  const auto fedsgd = run_simulation(*sgd_world, run_options{2}, &a);
+  const auto fedavg = run_simulation(*avg_world, run_options{2}, &b);
+  ASSERT_TRUE(fedsgd.error.empty() && fedavg.error.empty());
+  EXPECT_NEAR(fedsgd.final_test_loss, fedavg.final_test_loss, 1e-5);
+  for (size_t i = 0; i < a.rounds.size(); ++i)
+    EXPECT_NEAR(a.rounds[i].train_loss, b.rounds[i].train_loss, 1e-5) << "round " << i + 1;
+}
+
+TEST(Federation, BaselinesUploadTheWholeModelAndAreThreadIndependent) {
+  for (const char* algorithm : {"fedsgd", "fedavg"}) {
+    scenario sc = toy_scenario();
+    sc.train.algorithm = algorithm;
+    sc.train.rounds = 4;
+    auto w = build_world(sc, toy_data(200, 40));
+    ASSERT_TRUE(w.ok());
+    collecting_sink s1, s2;
+    const auto a = run_simulation(*w, run_options{1}, &s1);
+    const auto b = run_simulation(*w, run_options{2}, &s2);
+    EXPECT_EQ(a.model_digest, b.model_digest) << algorithm;
+    const uint64_t n = static_cast<uint64_t>((*w)->net->param_count());
+    for (const auto& r : s1.rounds) {
+      // Each participant uploads n floats and downloads the task with n floats of weights.
+      EXPECT_GE(r.bytes_up, r.participants * 4 * n) << algorithm;
+      EXPECT_LE(r.bytes_up, r.participants * (4 * n + 64)) << algorithm;
+      EXPECT_GE(r.bytes_down, r.participants * 4 * n) << algorithm;
+      EXPECT_EQ(r.forward_passes, r.participants * baseline_steps(**w)) << algorithm;
+    }
+    // The virtual time charges forward + backward (3 forward passes of FLOPs) per step.
+    const sim_time compute = compute_time(device_profile{sc.clients.compute.gflops},
+                                          baseline_steps(**w) * backprop_flops_factor *
+                                              (*w)->net->forward_flops(sc.train.batch_size));
+    const sim_time down = transfer_time((*w)->downlink[0], 1);  // latency only (no bandwidth)
+    EXPECT_EQ(s1.rounds[0].end_time, down + compute + down) << algorithm;
+  }
 }
 
 TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
