@@ -9,11 +9,24 @@
 
 #include "actors/protocol.hpp"
 #include "models/compute.hpp"
+#include "models/partition.hpp"
 #include "models/philox.hpp"
+#include "models/synthetic.hpp"
 
 namespace baffle {
 
 result<std::shared_ptr<const world>> build_world(const scenario& sc) {
+  if (sc.data.dataset == "synthetic") {
+    synthetic_spec spec;
+    spec.kind = sc.data.synthetic;
+    spec.train = sc.data.synthetic_train;
+    spec.test = sc.data.synthetic_test;
+    spec.noise = sc.data.synthetic_noise;
+    spec.seed = derive_seed(sc.seed, purpose::init, 1);
+    auto data = make_synthetic(spec);
+    if (!data) return error_message{data.error()};
+    return build_world(sc, std::move(*data));
+  }
   auto data = load_mnist_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
   if (!data) return error_message{data.error()};
   return build_world(sc, std::move(*data));
@@ -26,9 +39,21 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   w->norm = measure_normalization(w->data.train);
 
   const int n_clients = sc.clients.count;
-  w->parts =
-      partition_iid(static_cast<uint32_t>(w->data.train.count), n_clients,
-                    sc.data.validation_fraction, derive_seed(sc.seed, purpose::partition, 0));
+  const uint64_t split_seed = derive_seed(sc.seed, purpose::partition, 0);
+  const auto& dc = sc.data;
+  if (dc.partition == "dirichlet") {
+    w->parts = partition_dirichlet(w->data.train, n_clients, dc.validation_fraction,
+                                   dc.dirichlet_alpha, split_seed);
+  } else if (dc.partition == "shards") {
+    w->parts = partition_shards(w->data.train, n_clients, dc.validation_fraction,
+                                dc.shards_per_client, split_seed);
+  } else if (dc.partition == "quantity") {
+    w->parts = partition_quantity(w->data.train, n_clients, dc.validation_fraction,
+                                  dc.dirichlet_alpha, split_seed);
+  } else {
+    w->parts = partition_iid(static_cast<uint32_t>(w->data.train.count), n_clients,
+                             dc.validation_fraction, split_seed);
+  }
   for (int c = 0; c < n_clients; ++c) {
     if (w->parts.clients[c].empty()) {
       return error_message{"clients.count = " + std::to_string(n_clients) + " leaves client " +
@@ -61,6 +86,8 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   spec.activation = sc.model.activation;
   spec.norm = sc.model.norm;
   spec.groups = sc.model.groups;
+  spec.depth = sc.model.depth;
+  spec.width = sc.model.width;
   auto net = make_network(spec);
   if (!net) return error_message{net.error()};
   w->net = std::move(*net);

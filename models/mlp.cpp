@@ -10,6 +10,7 @@
 #include "models/compute.hpp"
 #include "models/lenet.hpp"
 #include "models/philox.hpp"
+#include "models/wrn.hpp"
 
 namespace baffle {
 
@@ -159,11 +160,15 @@ result<std::unique_ptr<network>> make_network(const network_spec& spec) {
                            std::to_string(spec.inputs)};
     }
     return make_lenet(spec.in_channels, spec.image_size, spec.channels[0], spec.channels[1],
-                      spec.classes, spec.activation, spec.norm, spec.groups);
+                      spec.classes, spec.activation, spec.norm, spec.groups > 0 ? spec.groups : 2);
+  }
+  if (spec.arch == "wrn") {
+    return make_wrn(spec.in_channels, spec.image_size, spec.depth, spec.width, spec.classes,
+                    spec.activation, spec.groups);
   }
   if (spec.arch != "mlp") {
     return error_message{"model.arch = \"" + spec.arch +
-                         "\" is not known; allowed: \"mlp\", \"lenet\""};
+                         "\" is not known; allowed: \"mlp\", \"lenet\", \"wrn\""};
   }
   if (spec.inputs <= 0 || spec.classes <= 1) {
     return error_message{"the data set gives " + std::to_string(spec.inputs) + " features and " +

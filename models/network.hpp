@@ -59,7 +59,9 @@ struct network_spec {
   std::vector<int> channels = {16, 64};  ///< lenet: conv1, conv2 output channels
   std::string activation = "relu";       ///< lenet
   std::string norm = "none";             ///< lenet
-  int groups = 2;                        ///< lenet GroupNorm groups
+  int groups = 0;                        ///< GroupNorm groups (0 = the architecture's default)
+  int depth = 10;                        ///< wrn
+  int width = 2;                         ///< wrn
 };
 
 /// A network: pure functions of (parameters, batch); holds only its shape, so one instance is

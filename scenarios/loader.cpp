@@ -44,12 +44,21 @@ constexpr std::array schema_keys = {
     "data.test_subset"sv,
     "data.validation_fraction"sv,
     "data.image_size"sv,
+    "data.partition"sv,
+    "data.dirichlet_alpha"sv,
+    "data.shards_per_client"sv,
+    "data.synthetic"sv,
+    "data.synthetic_train"sv,
+    "data.synthetic_test"sv,
+    "data.synthetic_noise"sv,
     "model.arch"sv,
     "model.hidden"sv,
     "model.channels"sv,
     "model.activation"sv,
     "model.norm"sv,
     "model.groups"sv,
+    "model.depth"sv,
+    "model.width"sv,
     "train.algorithm"sv,
     "train.local_epochs"sv,
     "train.local_lr"sv,
@@ -722,19 +731,41 @@ class validator {
     read_int("seed", s.seed, 0);
 
     const bool path_ok = read_string("data.path", s.data.path);
-    read_enum("data.dataset", s.data.dataset, {"fashion-mnist", "mnist"});
+    read_enum("data.dataset", s.data.dataset, {"fashion-mnist", "mnist", "synthetic"});
     read_int("data.train_subset", s.data.train_subset, 0);
     read_int("data.test_subset", s.data.test_subset, 0);
     read_float("data.validation_fraction", s.data.validation_fraction, {0.0, 0.5, false, false});
-    if (path_ok) check_data_path(s.data.path);
+    // Synthetic data needs no files.
+    if (path_ok && s.data.dataset != "synthetic") check_data_path(s.data.path);
+    read_enum("data.partition", s.data.partition, {"iid", "dirichlet", "shards", "quantity"});
+    read_float("data.dirichlet_alpha", s.data.dirichlet_alpha, positive);
+    read_int("data.shards_per_client", s.data.shards_per_client, 1, 10000);
+    read_enum("data.synthetic", s.data.synthetic, {"teacher", "mixture"});
+    read_int("data.synthetic_train", s.data.synthetic_train, 1, 4294967295LL);
+    read_int("data.synthetic_test", s.data.synthetic_test, 1, 4294967295LL);
+    read_float("data.synthetic_noise", s.data.synthetic_noise, non_negative);
+    if (s.data.synthetic == "teacher" && s.data.synthetic_noise > 1.0) {
+      if (const toml::node* n = find("data.synthetic_noise"))
+        error_at("data.synthetic_noise", *n, "is a label-flip probability for the teacher: must be in [0, 1]");
+    }
 
     read_int("data.image_size", s.data.image_size, 0, 1024);
-    read_enum("model.arch", s.model.arch, {"mlp", "lenet"});
+    read_enum("model.arch", s.model.arch, {"mlp", "lenet", "wrn"});
+    read_int("model.depth", s.model.depth, 10, 1000);
+    read_int("model.width", s.model.width, 1, 64);
+    if ((s.model.depth - 4) % 6 != 0) {
+      if (const toml::node* n = find("model.depth"))
+        error_at("model.depth", *n, "must be 6n + 4 (10, 16, 22, 28, ...) for a wide ResNet");
+    }
+    if (s.model.arch == "wrn") {
+      if (const toml::node* n = find("model.norm"); n != nullptr && s.model.norm != "group")
+        error_at("model.norm", *n, "the wrn always uses GroupNorm, as the reference; use \"group\" or leave it out");
+    }
     read_int_array("model.hidden", s.model.hidden, 1, 65536);
     const bool channels_ok = read_int_array("model.channels", s.model.channels, 1, 4096);
     read_enum("model.activation", s.model.activation, {"relu", "hardswish", "selu", "gelu"});
     read_enum("model.norm", s.model.norm, {"none", "group"});
-    const bool groups_ok = read_int("model.groups", s.model.groups, 1, 4096);
+    const bool groups_ok = read_int("model.groups", s.model.groups, 0, 4096);
     if (channels_ok && s.model.channels.size() != 2) {
       if (const toml::node* n = find("model.channels"))
         error_at("model.channels", *n, "must list exactly two channel counts, e.g. [16, 64] (conv1, conv2)");
@@ -743,11 +774,12 @@ class validator {
       if (const toml::node* n = find("model.activation"))
         error_at("model.activation", *n, "the mlp uses \"relu\"; other activations need model.arch = \"lenet\"");
     }
+    const int lenet_groups = s.model.groups > 0 ? s.model.groups : 2;
     if (s.model.arch == "lenet" && s.model.norm == "group" && channels_ok && groups_ok &&
         s.model.channels.size() == 2 &&
-        (s.model.channels[0] % s.model.groups != 0 || s.model.channels[1] % s.model.groups != 0)) {
+        (s.model.channels[0] % lenet_groups != 0 || s.model.channels[1] % lenet_groups != 0)) {
       const toml::node* n = find("model.groups");
-      error("model.groups", n != nullptr ? &n->source() : nullptr, std::to_string(s.model.groups),
+      error("model.groups", n != nullptr ? &n->source() : nullptr, std::to_string(lenet_groups),
             "must divide both model.channels (" + std::to_string(s.model.channels[0]) + ", " +
                 std::to_string(s.model.channels[1]) + ") for GroupNorm");
     }
@@ -1094,6 +1126,13 @@ std::string to_toml(const scenario& s) {
   os << "test_subset = " << s.data.test_subset << "\n";
   os << "validation_fraction = " << num(s.data.validation_fraction) << "\n";
   os << "image_size = " << s.data.image_size << "\n";
+  os << "partition = " << quote(s.data.partition) << "\n";
+  os << "dirichlet_alpha = " << num(s.data.dirichlet_alpha) << "\n";
+  os << "shards_per_client = " << s.data.shards_per_client << "\n";
+  os << "synthetic = " << quote(s.data.synthetic) << "\n";
+  os << "synthetic_train = " << s.data.synthetic_train << "\n";
+  os << "synthetic_test = " << s.data.synthetic_test << "\n";
+  os << "synthetic_noise = " << num(s.data.synthetic_noise) << "\n";
   os << "\n[model]\n";
   os << "arch = " << quote(s.model.arch) << "\n";
   os << "hidden = [";
@@ -1105,6 +1144,8 @@ std::string to_toml(const scenario& s) {
   os << "activation = " << quote(s.model.activation) << "\n";
   os << "norm = " << quote(s.model.norm) << "\n";
   os << "groups = " << s.model.groups << "\n";
+  os << "depth = " << s.model.depth << "\n";
+  os << "width = " << s.model.width << "\n";
   os << "\n[train]\n";
   os << "algorithm = " << quote(s.train.algorithm) << "\n";
   os << (s.train.algorithm == "fedavg" ? "" : "# ") << "local_epochs = " << s.train.local_epochs << "\n";

@@ -12,12 +12,19 @@
 namespace baffle {
 
 struct data_config {
-  std::string dataset = "fashion-mnist";  ///< "fashion-mnist" | "mnist" (MNIST-format IDX files)
+  std::string dataset = "fashion-mnist";  ///< "fashion-mnist" | "mnist" (IDX files) | "synthetic"
   std::string path = "/usr/share/datasets/fashion-mnist";  ///< folder with the four IDX files
   int64_t train_subset = 0;          ///< use only the first N training images (0 = all)
   int64_t test_subset = 0;           ///< evaluate on the first N test images (0 = all)
   double validation_fraction = 0.1;  ///< held out of the training images before partitioning
   int image_size = 0;  ///< pad images (centred, black) to this size; 0 = as stored (28 for MNIST)
+  std::string partition = "iid";      ///< "iid" | "dirichlet" | "shards" | "quantity"
+  double dirichlet_alpha = 0.5;       ///< dirichlet (label skew) and quantity (size skew)
+  int shards_per_client = 2;          ///< shards
+  std::string synthetic = "teacher";  ///< synthetic data: "teacher" | "mixture"
+  int64_t synthetic_train = 10000;    ///< synthetic training images
+  int64_t synthetic_test = 2000;      ///< synthetic test images
+  double synthetic_noise = 0.1;  ///< teacher: label-flip probability; mixture: pixel stddev / 255
 };
 
 struct model_config {
@@ -26,7 +33,10 @@ struct model_config {
   std::vector<int> channels = {16, 64};  ///< lenet: output channels of its two convolutions
   std::string activation = "relu";  ///< lenet: "relu" | "hardswish" | "selu" | "gelu" (mlp: relu)
   std::string norm = "none";        ///< lenet: "none" | "group" (GroupNorm, affine off)
-  int groups = 2;                   ///< lenet: GroupNorm groups; must divide both channel counts
+  int groups =
+      0;  ///< GroupNorm groups (0 = the architecture's default: lenet 2, wrn as the reference)
+  int depth = 10;  ///< wrn: 6n + 4
+  int width = 2;   ///< wrn: widening factor
 };
 
 struct train_config {

@@ -703,3 +703,24 @@ TEST(ScenarioLoader, LenetKeysAreCheckedAgainstEachOther) {
 
 }  // namespace
 }  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(ScenarioLoader, SyntheticDataNeedsNoPathAndWrnChecksItsShape) {
+  const load_result syn = parse_scenario(
+      "[data]\ndataset = \"synthetic\"\npath = \"/no/such/folder\"\nsynthetic = \"mixture\"\n"
+      "partition = \"dirichlet\"\ndirichlet_alpha = 0.1\n",
+      "synthetic.toml");
+  ASSERT_TRUE(syn.ok()) << all_errors(syn);
+  EXPECT_EQ(syn.value->data.partition, "dirichlet");
+  EXPECT_EQ(syn.value->data.synthetic, "mixture");
+  single_error(parse("[data]\nsynthetic_noise = 1.5\n"), "data.synthetic_noise");
+  single_error(parse("[data]\npartition = \"label-skew\"\n"), "data.partition");
+  single_error(parse("[model]\narch = \"wrn\"\ndepth = 12\n"), "model.depth");
+  single_error(parse("[model]\narch = \"wrn\"\nnorm = \"none\"\n"), "model.norm");
+  EXPECT_TRUE(parse("[model]\narch = \"wrn\"\ndepth = 16\nwidth = 4\n").ok());
+}
+
+}  // namespace
+}  // namespace baffle
