@@ -1,4 +1,5 @@
-// The baffle command line: run and check scenarios. The only TU that includes CLI11.
+// The baffle command line: run, check and sweep scenarios, and benchmark forward passes. The only
+// TU that includes CLI11.
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include "actors/run.hpp"
 #include "scenarios/loader.hpp"
+#include "tools/bench_command.hpp"
 #include "tools/run_output.hpp"
 #include "tools/sweep.hpp"
 
@@ -102,8 +104,12 @@ int main(int argc, char** argv) {
       "\nExamples:\n"
       "  baffle run scenarios/quickstart.toml --threads 2 --out runs/q --set train.rounds=300\n"
       "  baffle check my-scenario.toml --set baffle.k=200\n"
+      "  baffle bench forward --model lenet --threads 2   (one JSON object on stdout)\n"
       "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet;\n"
-      "see 'baffle run --help'. Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error.");
+      "see 'baffle run --help'.\n"
+      "Benchmarks: baffle bench forward|estimator --model lenet|mlp [--batch B] [--threads N]\n"
+      "[--k K] [--seconds S]; see 'baffle bench forward --help' and docs/cli.md.\n"
+      "Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error.");
 
   std::string scenario_path;
   std::vector<std::string> sets;
@@ -154,13 +160,60 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   sweep->add_flag("--quiet,-q", sweep_opt.quiet, "No progress lines (failures are still shown)");
 
+  bench_options bench_fwd;
+  bench_options bench_est;
+  auto* bench = app.add_subcommand(
+      "bench",
+      "Benchmark forward passes and the BAFFLE estimator on this machine (JSON on stdout)");
+  bench->require_subcommand(1);
+  auto* bench_forward_cmd = bench->add_subcommand(
+      "forward",
+      "Time forward passes of a model on real images: ms per forward, forwards/s, GFLOP/s and the "
+      "fraction of a measured FMA peak");
+  bench_forward_cmd->add_option("--model,-m", bench_fwd.model, "lenet or mlp")->required();
+  bench_forward_cmd->add_option("--batch,-b", bench_fwd.batch, "Examples per forward")
+      ->capture_default_str();
+  bench_forward_cmd
+      ->add_option("--threads,-j", bench_fwd.threads,
+                   "Threads, each running its own forwards concurrently")
+      ->capture_default_str();
+  bench_forward_cmd->add_option("--k", bench_fwd.k, "Forwards per thread per timed block")
+      ->capture_default_str();
+  bench_forward_cmd
+      ->add_option("--seconds", bench_fwd.seconds, "Time spent on the repeated timed blocks")
+      ->capture_default_str();
+  bench_forward_cmd
+      ->add_option("--data", bench_fwd.data,
+                   "MNIST-format folder (seeded synthetic images if it cannot be loaded)")
+      ->capture_default_str();
+  auto* bench_estimator_cmd = bench->add_subcommand(
+      "estimator",
+      "Time a BAFFLE client step with K perturbations, the reconstruction and normal generation, "
+      "and compare the estimate with backprop's gradient");
+  bench_estimator_cmd->add_option("--model,-m", bench_est.model, "lenet or mlp")->required();
+  bench_estimator_cmd->add_option("--k", bench_est.k, "Perturbations K")->capture_default_str();
+  bench_estimator_cmd->add_option("--batch,-b", bench_est.batch, "Examples per forward")
+      ->capture_default_str();
+  bench_estimator_cmd
+      ->add_option("--threads,-j", bench_est.threads,
+                   "Threads of the client step and the reconstruction")
+      ->capture_default_str();
+  bench_estimator_cmd
+      ->add_option("--seconds", bench_est.seconds,
+                   "Timing budget: each timed quantity repeats for a quarter of it")
+      ->capture_default_str();
+  bench_estimator_cmd
+      ->add_option("--data", bench_est.data,
+                   "MNIST-format folder (seeded synthetic images if it cannot be loaded)")
+      ->capture_default_str();
+
   // CLI11 reports an unknown first argument only as "a subcommand is required": name it.
   if (argc > 1) {
     const std::string first = argv[1];
-    if (first != "run" && first != "check" && first != "sweep" && first != "-h" &&
-        first != "--help") {
+    if (first != "run" && first != "check" && first != "sweep" && first != "bench" &&
+        first != "-h" && first != "--help") {
       std::cerr << "error: unknown command or option '" << first
-                << "'; commands are run, check and sweep (see baffle --help)\n";
+                << "'; commands are run, check, sweep and bench (see baffle --help)\n";
       return exit_bad_input;
     }
   }
@@ -173,5 +226,7 @@ int main(int argc, char** argv) {
   if (*run) return cmd_run(scenario_path, sets, out, threads, quiet);
   if (*check) return cmd_check(check_path, check_sets);
   if (*sweep) return run_sweep(sweep_opt);
+  if (*bench_forward_cmd) return bench_forward(bench_fwd, std::cout, std::cerr);
+  if (*bench_estimator_cmd) return bench_estimator(bench_est, std::cout, std::cerr);
   return exit_bad_input;
 }

@@ -1,0 +1,522 @@
+// The benchmarks behind `baffle bench`: forward passes of the scenario models on real images (or
+// seeded synthetic ones when the data set is missing), an fp32 FMA peak measured in the same run,
+// and the BAFFLE estimator's client step, reconstruction and gradient quality.
+#include "tools/bench_command.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+#include <nlohmann/json.hpp>
+
+#include "actors/world.hpp"
+#include "models/compute.hpp"
+#include "models/dataset.hpp"
+#include "models/estimator.hpp"
+#include "models/lenet.hpp"
+#include "models/normal.hpp"
+#include "models/philox.hpp"
+
+namespace baffle {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using json = nlohmann::ordered_json;
+
+constexpr int exit_bad_input = 2;
+constexpr int min_blocks = 3;         ///< every median is over at least this many timed blocks
+constexpr int max_blocks = 100000;    ///< and at most this many
+constexpr double peak_seconds = 0.2;  ///< FMA microbenchmark per thread (after a short warm-up)
+constexpr int cosine_seeds = 3;       ///< perturbation seeds the cosine is averaged over
+
+/// Where results nobody reads are stored, so the compiler keeps the work that made them.
+volatile double result_sink = 0.0;
+
+double seconds_since(clock_type::time_point t) {
+  return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/// x rounded to 5 significant digits, so the JSON stays readable (ratios are computed unrounded).
+double round5(double x) {
+  if (x == 0.0 || !std::isfinite(x)) return x;
+  const double scale = std::pow(10.0, 4 - static_cast<int>(std::floor(std::log10(std::fabs(x)))));
+  return std::round(x * scale) / scale;
+}
+
+/// A FLOP count as a JSON integer when it is one (it normally is), else as it is.
+json flops_value(double f) {
+  if (f == std::floor(f) && std::fabs(f) < 9e15) return static_cast<int64_t>(f);
+  return f;
+}
+
+/// Seconds of each call of `block`, repeated at least min_blocks times and until `budget` seconds
+/// have passed (at most max_blocks).
+template <class F>
+std::vector<double> time_blocks(double budget, F&& block) {
+  std::vector<double> times;
+  const auto start = clock_type::now();
+  while (static_cast<int>(times.size()) < min_blocks ||
+         (seconds_since(start) < budget && static_cast<int>(times.size()) < max_blocks)) {
+    const auto t = clock_type::now();
+    block();
+    times.push_back(seconds_since(t));
+  }
+  return times;
+}
+
+/// The 1-minute load average (the machine may be shared with builds), or -1 if unreadable.
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double v = -1.0;
+  if (!(in >> v)) return -1.0;
+  return v;
+}
+
+/// Runs body(i) for i in [0, n) as n tasks of `arena`. Each task first waits (up to 50 ms) until
+/// all n have started, so with n <= arena threads the bodies run concurrently on n threads.
+/// Returns how many distinct arena threads ran them.
+template <class F>
+int run_concurrently(tbb::task_arena& arena, int n, F&& body) {
+  std::atomic<int> started{0};
+  std::vector<int> thread_of(n, -1);
+  arena.execute([&] {
+    tbb::parallel_for(
+        tbb::blocked_range<int>(0, n, 1),
+        [&](const tbb::blocked_range<int>& r) {
+          enter_compute_thread();
+          for (int i = r.begin(); i != r.end(); ++i) {
+            thread_of[i] = tbb::this_task_arena::current_thread_index();
+            started.fetch_add(1);
+            const auto t = clock_type::now();
+            while (started.load() < n && seconds_since(t) < 0.05) _mm_pause();
+            body(i);
+          }
+        },
+        tbb::simple_partitioner());
+  });
+  return static_cast<int>(std::set<int>(thread_of.begin(), thread_of.end()).size());
+}
+
+/// fp32 FLOP/s of one thread running independent FMA chains for `seconds`.
+double fma_flops_per_second(double seconds, std::string* method) {
+  long long iterations = 0;
+  double elapsed = 0.0;
+  float sink = 0.f;
+  const auto start = clock_type::now();
+#if defined(__AVX512F__)
+  constexpr int chains = 12, lanes = 16;
+  *method = "avx512 _mm512_fmadd_ps, 12 independent accumulators";
+  __m512 acc[chains];
+  for (int j = 0; j < chains; ++j) acc[j] = _mm512_set1_ps(0.1f * static_cast<float>(j));
+  const __m512 m = _mm512_set1_ps(0.9999f), a = _mm512_set1_ps(1e-3f);  // converges to 10
+  do {
+    for (int r = 0; r < 4096; ++r) {
+#pragma GCC unroll 12
+      for (int j = 0; j < chains; ++j) acc[j] = _mm512_fmadd_ps(acc[j], m, a);
+    }
+    iterations += 4096;
+    elapsed = seconds_since(start);
+  } while (elapsed < seconds);
+  alignas(64) float out[lanes];  // (_mm512_reduce_add_ps trips a g++ 12 -Wuninitialized bug)
+  for (int j = 0; j < chains; ++j) {
+    _mm512_store_ps(out, acc[j]);
+    for (float v : out) sink += v;
+  }
+  constexpr double flops_per_iteration = 2.0 * chains * lanes;
+#elif defined(__FMA__) && defined(__AVX__)
+  constexpr int chains = 10, lanes = 8;
+  *method = "avx2 _mm256_fmadd_ps, 10 independent accumulators";
+  __m256 acc[chains];
+  for (int j = 0; j < chains; ++j) acc[j] = _mm256_set1_ps(0.1f * static_cast<float>(j));
+  const __m256 m = _mm256_set1_ps(0.9999f), a = _mm256_set1_ps(1e-3f);
+  do {
+    for (int r = 0; r < 4096; ++r) {
+#pragma GCC unroll 10
+      for (int j = 0; j < chains; ++j) acc[j] = _mm256_fmadd_ps(acc[j], m, a);
+    }
+    iterations += 4096;
+    elapsed = seconds_since(start);
+  } while (elapsed < seconds);
+  alignas(32) float out[lanes];
+  for (int j = 0; j < chains; ++j) {
+    _mm256_store_ps(out, acc[j]);
+    for (float v : out) sink += v;
+  }
+  constexpr double flops_per_iteration = 2.0 * chains * lanes;
+#else
+  constexpr int chains = 8;
+  *method = "scalar multiply-add, 8 independent accumulators (no AVX-512 or FMA)";
+  float acc[chains];
+  for (int j = 0; j < chains; ++j) acc[j] = 0.1f * static_cast<float>(j);
+  do {
+    for (int r = 0; r < 4096; ++r)
+      for (int j = 0; j < chains; ++j) acc[j] = acc[j] * 0.9999f + 1e-3f;
+    iterations += 4096;
+    elapsed = seconds_since(start);
+  } while (elapsed < seconds);
+  for (float v : acc) sink += v;
+  constexpr double flops_per_iteration = 2.0 * chains;
+#endif
+  result_sink = sink;
+  return static_cast<double>(iterations) * flops_per_iteration / elapsed;
+}
+
+/// Peak fp32 GFLOP/s of `threads` threads running the FMA loop at once in `arena`.
+double measure_peak_gflops(tbb::task_arena& arena, int threads, std::string* method) {
+  std::vector<double> rate(threads, 0.0);
+  std::vector<std::string> methods(threads);
+  run_concurrently(arena, threads, [&](int i) {
+    fma_flops_per_second(0.02, &methods[i]);  // warm-up: wide-vector frequency settles
+    rate[i] = fma_flops_per_second(peak_seconds, &methods[i]);
+  });
+  *method = methods[0];
+  double total = 0.0;
+  for (double r : rate) total += r;
+  return total * 1e-9;
+}
+
+/// The model, its initial parameters and one minibatch, built as `baffle run` builds them.
+struct bench_setup {
+  std::shared_ptr<const world> w;
+  std::vector<float> params;
+  std::vector<float> x;
+  std::vector<int32_t> y;
+  int batch = 0;
+  std::string data;  ///< what the images are, for the "data" field
+
+  const network& net() const { return *w->net; }
+  batch_view view() const { return batch_view{x, y, batch}; }
+};
+
+/// Seeded 28x28 images (about 60% black pixels, like Fashion-MNIST) and labels i % 10.
+train_test synthetic_data(int64_t count) {
+  train_test d;
+  for (dataset* s : {&d.train, &d.test}) {
+    s->count = s == &d.train ? count : 1;
+    s->rows = s->cols = 28;
+    s->pixels.resize(static_cast<size_t>(s->count) * 28 * 28);
+    s->labels.resize(static_cast<size_t>(s->count));
+    const stream_id st{12345, purpose::derive, s == &d.train ? 1u : 2u};
+    for (size_t i = 0; i < s->pixels.size(); ++i) {
+      const double u = uniform01(st, i);
+      s->pixels[i] = u < 0.6 ? 0 : static_cast<uint8_t>((u - 0.6) / 0.4 * 255.0);
+    }
+    for (size_t i = 0; i < s->labels.size(); ++i) s->labels[i] = static_cast<uint8_t>(i % 10);
+  }
+  return d;
+}
+
+result<bench_setup> make_setup(const bench_options& o, std::ostream& err) {
+  scenario sc;
+  sc.name = "bench";
+  sc.model.arch = o.model;
+  sc.data.path = o.data;
+  sc.data.image_size = o.model == "lenet" ? 32 : 0;  // the reference pads 28 to 32 for lenet
+  sc.clients.count = 1;
+  sc.clients.per_round = 1;
+  const int64_t subset = std::clamp<int64_t>(o.batch, 1024, 60000);
+  sc.data.train_subset = subset;
+  sc.data.test_subset = 1;
+
+  bench_setup s;
+  s.batch = o.batch;
+  auto loaded = load_mnist_folder(o.data, subset, 1);
+  train_test data;
+  if (loaded) {
+    data = std::move(*loaded);
+    s.data = "real images: the first " +
+             std::to_string(std::min<int64_t>(o.batch, data.train.count)) + " training images of " +
+             o.data;
+  } else {
+    std::string why = loaded.error();
+    if (const size_t nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
+    err << "warning: " << why << "; benchmarking on seeded synthetic images instead\n";
+    data = synthetic_data(subset);
+    s.data = "synthetic: seeded random 28x28 images (data set not loaded: " + why + ")";
+  }
+  auto w = build_world(sc, std::move(data));
+  if (!w) return error_message{w.error()};
+  s.w = std::move(*w);
+  s.params.resize(static_cast<size_t>(s.net().param_count()));
+  s.net().init(s.params, derive_seed(sc.seed, purpose::init, 0));
+
+  const dataset& d = s.w->data.train;
+  std::vector<uint32_t> idx(o.batch);
+  for (int i = 0; i < o.batch; ++i) idx[i] = static_cast<uint32_t>(i % d.count);
+  s.x.resize(static_cast<size_t>(o.batch) * static_cast<size_t>(input_features(*s.w)));
+  s.y.resize(o.batch);
+  gather_inputs(*s.w, d, idx, s.x, s.y);
+  return s;
+}
+
+/// Lets TBB run `threads` threads even when that is more than the cores (oversubscribed).
+std::optional<tbb::global_control> allow_threads(int threads) {
+  std::optional<tbb::global_control> gc;
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > hw) gc.emplace(tbb::global_control::max_allowed_parallelism, threads);
+  return gc;
+}
+
+json header(const char* benchmark, const bench_options& o, const bench_setup& s) {
+  json j;
+  j["benchmark"] = benchmark;
+  j["model"] = s.net().describe();
+  j["param_count"] = s.net().param_count();
+  j["batch"] = o.batch;
+  j["threads"] = o.threads;
+  j["data"] = s.data;
+  return j;
+}
+
+/// Median per-stage times of lenet::timed_loss on the calling thread, as [{name, ms, share}].
+json lenet_stages(const lenet& net, const bench_setup& s, int forwards_per_block, double budget) {
+  workspace ws;
+  lenet::stage_times t{};
+  net.timed_loss(s.params, s.view(), ws, &t);  // primitives and buffers
+  constexpr int stages = 5;
+  const char* names[stages] = {"conv1", "norm_act_pool1", "conv2", "norm_act_pool2", "head"};
+  std::vector<std::vector<double>> per_stage(stages);
+  time_blocks(budget, [&] {
+    double sum[stages] = {};
+    for (int r = 0; r < forwards_per_block; ++r) {
+      net.timed_loss(s.params, s.view(), ws, &t);
+      const double v[stages] = {t.conv1, t.norm_act_pool1, t.conv2, t.norm_act_pool2, t.head};
+      for (int i = 0; i < stages; ++i) sum[i] += v[i];
+    }
+    for (int i = 0; i < stages; ++i) per_stage[i].push_back(sum[i] / forwards_per_block * 1e3);
+  });
+  double ms[stages], total = 0.0;
+  for (int i = 0; i < stages; ++i) total += ms[i] = median(per_stage[i]);
+  json out = json::array();
+  for (int i = 0; i < stages; ++i)
+    out.push_back({{"name", names[i]},
+                   {"ms", round5(ms[i])},
+                   {"share", round5(total > 0 ? ms[i] / total : 0.0)}});
+  return out;
+}
+
+double cosine(std::span<const float> a, std::span<const float> b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += static_cast<double>(a[i]) * b[i];
+    aa += static_cast<double>(a[i]) * a[i];
+    bb += static_cast<double>(b[i]) * b[i];
+  }
+  return aa > 0 && bb > 0 ? ab / std::sqrt(aa * bb) : 0.0;
+}
+
+}  // namespace
+
+std::string check_bench_options(const bench_options& o) {
+  if (o.model != "lenet" && o.model != "mlp")
+    return "--model '" + o.model + "' is not a model; use lenet or mlp";
+  if (o.batch < 1) return "--batch " + std::to_string(o.batch) + " must be at least 1";
+  if (o.threads < 1) return "--threads " + std::to_string(o.threads) + " must be at least 1";
+  if (o.threads > 256) return "--threads " + std::to_string(o.threads) + " must be at most 256";
+  if (o.k < 1) return "--k " + std::to_string(o.k) + " must be at least 1";
+  if (!(o.seconds > 0) || o.seconds > 3600)
+    return "--seconds " + std::to_string(o.seconds) + " must be more than 0 and at most 3600";
+  return {};
+}
+
+int bench_forward(const bench_options& o, std::ostream& out, std::ostream& err) {
+  if (const std::string bad = check_bench_options(o); !bad.empty()) {
+    err << "error: " << bad << "\n";
+    return exit_bad_input;
+  }
+  enter_compute_thread();
+  const double load = load_average();
+  auto setup = make_setup(o, err);
+  if (!setup) {
+    err << "error: " << setup.error() << "\n";
+    return exit_bad_input;
+  }
+  const bench_setup& s = *setup;
+  const network& net = s.net();
+  const auto gc = allow_threads(o.threads);
+  tbb::task_arena arena(o.threads);
+
+  // One workspace per concurrent forward; a first pass creates oneDNN primitives and buffers.
+  std::vector<workspace> ws(o.threads);
+  std::vector<double> sink(o.threads, 0.0);
+  run_concurrently(arena, o.threads,
+                   [&](int i) { sink[i] += net.loss(s.params, s.view(), ws[i]).loss_sum; });
+
+  int fewest_threads = o.threads;
+  const std::vector<double> blocks = time_blocks(o.seconds, [&] {
+    const int used = run_concurrently(arena, o.threads, [&](int i) {
+      for (int r = 0; r < o.k; ++r) sink[i] += net.loss(s.params, s.view(), ws[i]).loss_sum;
+    });
+    fewest_threads = std::min(fewest_threads, used);
+  });
+  if (fewest_threads < o.threads)
+    err << "warning: some blocks ran on only " << fewest_threads << " of " << o.threads
+        << " threads (busy machine?); throughput is understated\n";
+
+  std::string method;
+  const double peak = measure_peak_gflops(arena, o.threads, &method);
+
+  const double block_s = median(blocks);
+  const double flops = net.forward_flops(o.batch);
+  const double forwards = static_cast<double>(o.k) * o.threads;
+  const double ms_per_forward = block_s / forwards * 1e3;
+  const double gflops = flops / ms_per_forward * 1e-6;
+
+  json j = header("forward", o, s);
+  j["forwards_per_block"] = o.k * o.threads;
+  j["blocks"] = blocks.size();
+  j["flops_per_forward"] = flops_value(flops);
+  j["ms_per_forward"] = round5(ms_per_forward);
+  j["ms_per_forward_per_thread"] = round5(block_s / o.k * 1e3);
+  j["forward_passes_per_s"] = round5(forwards / block_s);
+  j["gflops"] = round5(gflops);
+  j["peak_gflops"] = round5(peak);
+  j["peak_method"] = method;
+  j["fraction_of_peak"] = round5(peak > 0 ? gflops / peak : 0.0);
+  if (const auto* ln = dynamic_cast<const lenet*>(&net)) {
+    j["per_layer_threads"] = 1;
+    j["per_layer"] = lenet_stages(*ln, s, o.k, std::min(o.seconds, 0.5));
+  }
+  j["load_average_1min"] = load;
+  out << j.dump(2) << "\n";
+  return 0;
+}
+
+int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err) {
+  if (const std::string bad = check_bench_options(o); !bad.empty()) {
+    err << "error: " << bad << "\n";
+    return exit_bad_input;
+  }
+  enter_compute_thread();
+  const double load = load_average();
+  auto setup = make_setup(o, err);
+  if (!setup) {
+    err << "error: " << setup.error() << "\n";
+    return exit_bad_input;
+  }
+  const bench_setup& s = *setup;
+  const network& net = s.net();
+  const auto gc = allow_threads(o.threads);
+  tbb::task_arena arena(o.threads);
+  tbb::task_arena single(1);
+  const double budget = o.seconds / 4;  // per timed quantity
+  const float sigma = static_cast<float>(scenario{}.baffle.sigma);
+  const perturbation_plan plan{7, o.k, sigma, fd_scheme::forward};
+  const int64_t p = net.param_count();
+
+  // One unperturbed forward on this thread, in blocks of K forwards.
+  workspace ws;
+  double sink = net.loss(s.params, s.view(), ws).loss_sum;
+  const double forward_ms = median(time_blocks(budget,
+                                               [&] {
+                                                 for (int r = 0; r < o.k; ++r)
+                                                   sink +=
+                                                       net.loss(s.params, s.view(), ws).loss_sum;
+                                               })) /
+                            o.k * 1e3;
+
+  // The client step: K + 1 forwards, parallel over perturbations in the arena.
+  client_estimate est = baffle_client_step(net, s.params, s.view(), plan, arena);
+  const double client_ms =
+      median(time_blocks(budget,
+                         [&] { est = baffle_client_step(net, s.params, s.view(), plan, arena); })) *
+      1e3;
+  double client_ms_1 = client_ms;
+  if (o.threads > 1) {
+    client_ms_1 =
+        median(time_blocks(
+            budget, [&] { est = baffle_client_step(net, s.params, s.view(), plan, single); })) *
+        1e3;
+  }
+
+  // The server's reconstruction of K directions, and generating the same K * P normals alone
+  // (same 4096-element chunks over the arena).
+  std::vector<double> dbar(est.scalars.begin(), est.scalars.end());
+  std::vector<float> grad(static_cast<size_t>(p));
+  baffle_reconstruct(dbar, plan, grad, arena);
+  const double reconstruct_ms =
+      median(time_blocks(budget, [&] { baffle_reconstruct(dbar, plan, grad, arena); })) * 1e3;
+  constexpr size_t chunk = 4096;
+  const size_t chunks = (static_cast<size_t>(p) + chunk - 1) / chunk;
+  const double normals_ms =
+      median(time_blocks(budget,
+                         [&] {
+                           arena.execute([&] {
+                             tbb::parallel_for(size_t{0}, chunks, [&](size_t c) {
+                               enter_compute_thread();
+                               thread_local std::vector<float> buf;
+                               const size_t first = c * chunk;
+                               const size_t len = std::min(chunk, static_cast<size_t>(p) - first);
+                               buf.resize(len);
+                               for (int k = 0; k < o.k; ++k)
+                                 fill_normal(perturbation_stream(plan.round_seed, k), first, buf);
+                             });
+                           });
+                         })) *
+      1e3;
+  const double normals = static_cast<double>(o.k) * static_cast<double>(p);
+
+  // Cosine of the forward-difference estimate with backprop's gradient on the same minibatch.
+  std::vector<float> exact(static_cast<size_t>(p));
+  net.loss_and_grad(s.params, s.view(), exact, ws);
+  json cosines = json::array();
+  double cos_sum = 0.0;
+  for (int seed = 0; seed < cosine_seeds; ++seed) {
+    const perturbation_plan pp{derive_seed(1, purpose::round_seed, static_cast<uint64_t>(seed)),
+                               o.k, sigma, fd_scheme::forward};
+    const client_estimate e = baffle_client_step(net, s.params, s.view(), pp, arena);
+    std::vector<double> d(e.scalars.begin(), e.scalars.end());
+    baffle_reconstruct(d, pp, grad, arena);
+    const double c = cosine(grad, exact);
+    cos_sum += c;
+    cosines.push_back(round5(c));
+  }
+  result_sink = sink;
+
+  json j = header("estimator", o, s);
+  j["k"] = o.k;
+  j["sigma"] = scenario{}.baffle.sigma;
+  j["scheme"] = "forward";
+  j["flops_per_forward"] = flops_value(net.forward_flops(o.batch));
+  j["forward_ms"] = round5(forward_ms);
+  j["client_step_ms"] = round5(client_ms);
+  if (o.threads > 1) j["client_step_ms_1_thread"] = round5(client_ms_1);
+  j["perturbation_overhead"] = round5(client_ms_1 / ((o.k + 1) * forward_ms));
+  j["reconstruct_ms"] = round5(reconstruct_ms);
+  j["normals_ms"] = round5(normals_ms);
+  j["normals_per_s"] = round5(normals / (normals_ms * 1e-3));
+  j["reconstruct_vs_normals"] = round5(reconstruct_ms / normals_ms);
+  j["cosine_vs_backprop"] = round5(cos_sum / cosine_seeds);
+  j["cosine_seeds"] = cosines;
+  // For exact directional derivatives E[cos] ~ sqrt(K / (P + K + 1)): what K directions allow.
+  j["cosine_ideal"] =
+      round5(std::sqrt(static_cast<double>(o.k) / static_cast<double>(p + o.k + 1)));
+  j["load_average_1min"] = load;
+  out << j.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace baffle
