@@ -29,7 +29,7 @@ round_result compute_round(const client_state& st, const round_task& task) {
   plan.scheme = task.scheme;
   const auto est = baffle_client_step(*w.net, st.replica->view(),
                                       batch_view{{x.data(), x.size()}, {y.data(), y.size()}, b},
-                                      plan, *st.arena);
+                                      plan, *st.arena, st.pool);
 
   round_result r;
   r.round = task.round;
@@ -92,11 +92,12 @@ dense_result compute_backprop_round(const client_state& st, const backprop_task&
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
                                             uint32_t id, std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,
-                                            tbb::task_arena* arena) {
+                                            tbb::task_arena* arena, workspace_pool* pool) {
   self->state.id = id;
   self->state.w = std::move(w);
   self->state.replica = std::move(replica);
   self->state.arena = arena;
+  self->state.pool = pool;
   return {
       [self](const round_task& task) -> round_result { return compute_round(self->state, task); },
       [self](const backprop_task& task) -> dense_result {

@@ -15,6 +15,7 @@ struct client_state {
   std::shared_ptr<const world> w;
   std::shared_ptr<const model_replica> replica;
   tbb::task_arena* arena = nullptr;
+  workspace_pool* pool = nullptr;  ///< the process's reusable scratch (may be null)
 };
 
 /// Pure client step: minibatch of this round, K scalars, virtual finish time.
@@ -27,6 +28,6 @@ dense_result compute_backprop_round(const client_state& st, const backprop_task&
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
                                             uint32_t id, std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,
-                                            tbb::task_arena* arena);
+                                            tbb::task_arena* arena, workspace_pool* pool);
 
 }  // namespace baffle

@@ -7,7 +7,7 @@
 namespace baffle {
 
 federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world> w,
-                            metrics_sink* sink, tbb::task_arena* arena) {
+                            metrics_sink* sink, tbb::task_arena* arena, workspace_pool* pool) {
   federation f;
   f.replica = std::make_shared<model_replica>();
   f.replica->params = xt::zeros<float>({static_cast<size_t>(w->net->param_count())});
@@ -15,9 +15,9 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
   f.clients.reserve(w->sc.clients.count);
   for (int c = 0; c < w->sc.clients.count; ++c) {
     f.clients.push_back(sys.spawn(client_behavior, static_cast<uint32_t>(c), w,
-                                  std::shared_ptr<const model_replica>(f.replica), arena));
+                                  std::shared_ptr<const model_replica>(f.replica), arena, pool));
   }
-  f.server = sys.spawn(server_behavior, w, f.replica, f.clients, sink, arena);
+  f.server = sys.spawn(server_behavior, w, f.replica, f.clients, sink, arena, pool);
   return f;
 }
 
@@ -29,7 +29,8 @@ run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& op
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
   caf::actor_system sys{cfg};
   tbb::task_arena arena(threads);
-  auto f = spawn_federation(sys, std::move(w), sink, &arena);
+  workspace_pool pool;  // outlives the actors: they are stopped before this function returns
+  auto f = spawn_federation(sys, std::move(w), sink, &arena, &pool);
 
   run_outcome outcome;
   caf::scoped_actor self{sys};

@@ -24,7 +24,8 @@ struct federation {
 /// Initialises the model and spawns one client actor per client and the server in sys. The
 /// arena and sink must outlive the actors. Send run_atom to the server to start.
 federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world> w,
-                            metrics_sink* sink, tbb::task_arena* arena);
+                            metrics_sink* sink, tbb::task_arena* arena,
+                            workspace_pool* pool = nullptr);
 
 /// Runs every round of w's scenario; each round's record goes to sink (may be null).
 run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& opt,

@@ -156,11 +156,12 @@ void finish_round(self_ptr self) {
     // With an EMA the evaluated model is the average, as in the reference code.
     const std::span<const float> eval_params =
         st.ema.empty() ? st.replica->view() : std::span<const float>(st.ema);
-    const auto test = evaluate(w, eval_params, w.data.test, {}, *st.arena);
+    const auto test = evaluate(w, eval_params, w.data.test, {}, *st.arena, st.pool);
     rec.test_loss = test.mean_loss();
     rec.test_acc = test.accuracy();
     if (!w.parts.validation.empty()) {
-      const auto val = evaluate(w, eval_params, w.data.train, w.parts.validation, *st.arena);
+      const auto val =
+          evaluate(w, eval_params, w.data.train, w.parts.validation, *st.arena, st.pool);
       rec.val_loss = val.mean_loss();
       rec.val_acc = val.accuracy();
     }
@@ -292,13 +293,14 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
                                             std::shared_ptr<const world> w,
                                             std::shared_ptr<model_replica> replica,
                                             std::vector<client_actor> clients, metrics_sink* sink,
-                                            tbb::task_arena* arena) {
+                                            tbb::task_arena* arena, workspace_pool* pool) {
   auto& st = self->state;
   st.w = std::move(w);
   st.replica = std::move(replica);
   st.clients = std::move(clients);
   st.sink = sink;
   st.arena = arena;
+  st.pool = pool;
   return {
       [self](run_atom) -> caf::typed_response_promise<run_outcome> {
         auto& s = self->state;

@@ -19,6 +19,7 @@ struct server_state {
   std::vector<client_actor> clients;
   metrics_sink* sink = nullptr;
   tbb::task_arena* arena = nullptr;
+  workspace_pool* pool = nullptr;
 
   optimizer_state opt;
   sim_time now;
@@ -55,6 +56,6 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
                                             std::shared_ptr<const world> w,
                                             std::shared_ptr<model_replica> replica,
                                             std::vector<client_actor> clients, metrics_sink* sink,
-                                            tbb::task_arena* arena);
+                                            tbb::task_arena* arena, workspace_pool* pool);
 
 }  // namespace baffle

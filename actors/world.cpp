@@ -164,7 +164,8 @@ device_profile device_in_round(const world& w, uint32_t client, uint64_t round) 
 }
 
 loss_stats evaluate(const world& w, std::span<const float> params, const dataset& d,
-                    const std::vector<uint32_t>& indices, tbb::task_arena& arena) {
+                    const std::vector<uint32_t>& indices, tbb::task_arena& arena,
+                    workspace_pool* pool) {
   const network& net = *w.net;
   std::vector<uint32_t> all;
   const std::vector<uint32_t>* idx = &indices;
@@ -186,8 +187,8 @@ loss_stats evaluate(const world& w, std::span<const float> params, const dataset
       std::vector<float> x(len * features);
       std::vector<int32_t> y(len);
       gather_inputs(w, d, std::span<const uint32_t>(idx->data() + first, len), x, y);
-      workspace ws;
-      parts[b] = net.loss(params, batch_view{x, y, static_cast<int>(len)}, ws);
+      workspace_pool::lease ws(pool);
+      parts[b] = net.loss(params, batch_view{x, y, static_cast<int>(len)}, *ws);
     });
   });
   loss_stats total;

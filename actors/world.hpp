@@ -77,7 +77,8 @@ struct model_replica {
 /// Mean loss and accuracy over the listed images (all of d when indices is empty), in fixed-size
 /// batches evaluated in parallel and summed in batch order (deterministic).
 loss_stats evaluate(const world& w, std::span<const float> params, const dataset& d,
-                    const std::vector<uint32_t>& indices, tbb::task_arena& arena);
+                    const std::vector<uint32_t>& indices, tbb::task_arena& arena,
+                    workspace_pool* pool = nullptr);
 
 /// A short hex digest of the parameter bytes (FNV-1a 64), to compare final models across runs.
 std::string params_digest(std::span<const float> params);

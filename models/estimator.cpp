@@ -22,7 +22,8 @@ int grain(int tasks, tbb::task_arena& arena) {
 /// Mean loss of the network at weights + sign * sigma * eps_k.
 loss_stats perturbed_loss(const network& net, std::span<const float> weights,
                           const batch_view& batch, const perturbation_plan& plan, int k, float sign,
-                          std::vector<float>& buffer, workspace& ws) {
+                          workspace& ws) {
+  std::vector<float>& buffer = ws.params;
   buffer.resize(weights.size());
   add_scaled_normal(perturbation_stream(plan.round_seed, k), 0, sign * plan.sigma, weights, buffer);
   return net.loss(buffer, batch, ws);
@@ -31,7 +32,7 @@ loss_stats perturbed_loss(const network& net, std::span<const float> weights,
 
 client_estimate baffle_client_step(const network& net, std::span<const float> weights,
                                    const batch_view& batch, const perturbation_plan& plan,
-                                   tbb::task_arena& arena) {
+                                   tbb::task_arena& arena, workspace_pool* pool) {
   client_estimate out;
   const int k_count = plan.k;
   out.scalars.assign(k_count, 0.f);
@@ -40,17 +41,16 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
     // Task 0 is the unperturbed loss, task k+1 the k-th perturbation; differences afterwards.
     std::vector<loss_stats> losses(k_count + 1);
     arena.execute([&] {
-      tbb::parallel_for(
-          tbb::blocked_range<int>(0, k_count + 1, grain(k_count + 1, arena)), [&](const tbb::blocked_range<int>& r) {
-            enter_compute_thread();
-            std::vector<float> buffer;
-            workspace ws;
-            for (int t = r.begin(); t != r.end(); ++t) {
-              losses[t] = t == 0
-                              ? net.loss(weights, batch, ws)
-                              : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, buffer, ws);
-            }
-          });
+      tbb::parallel_for(tbb::blocked_range<int>(0, k_count + 1, grain(k_count + 1, arena)),
+                        [&](const tbb::blocked_range<int>& r) {
+                          enter_compute_thread();
+                          workspace_pool::lease ws(pool);
+                          for (int t = r.begin(); t != r.end(); ++t) {
+                            losses[t] =
+                                t == 0 ? net.loss(weights, batch, *ws)
+                                       : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, *ws);
+                          }
+                        });
     });
     out.base = losses[0];
     const double base = losses[0].mean_loss();
@@ -59,19 +59,18 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
   } else {
     std::vector<loss_stats> plus(k_count), minus(k_count);
     arena.execute([&] {
-      tbb::parallel_for(
-          tbb::blocked_range<int>(0, 2 * k_count, grain(2 * k_count, arena)), [&](const tbb::blocked_range<int>& r) {
-            enter_compute_thread();
-            std::vector<float> buffer;
-            workspace ws;
-            for (int t = r.begin(); t != r.end(); ++t) {
-              const int k = t / 2;
-              if (t % 2 == 0)
-                plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, buffer, ws);
-              else
-                minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, buffer, ws);
-            }
-          });
+      tbb::parallel_for(tbb::blocked_range<int>(0, 2 * k_count, grain(2 * k_count, arena)),
+                        [&](const tbb::blocked_range<int>& r) {
+                          enter_compute_thread();
+                          workspace_pool::lease ws(pool);
+                          for (int t = r.begin(); t != r.end(); ++t) {
+                            const int k = t / 2;
+                            if (t % 2 == 0)
+                              plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, *ws);
+                            else
+                              minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, *ws);
+                          }
+                        });
     });
     loss_stats mid;
     for (int k = 0; k < k_count; ++k) {

@@ -60,7 +60,7 @@ inline int64_t forward_passes_per_round(int k, fd_scheme s) {
 /// whatever the thread count.
 client_estimate baffle_client_step(const network& net, std::span<const float> weights,
                                    const batch_view& batch, const perturbation_plan& plan,
-                                   tbb::task_arena& arena);
+                                   tbb::task_arena& arena, workspace_pool* pool = nullptr);
 
 /// Server step: grad = 1/(K sigma) sum_k dbar[k] eps_k, parallel over parameter chunks and
 /// deterministic (every element sums k in ascending order).

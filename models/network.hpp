@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -40,12 +41,53 @@ struct loss_stats {
 /// Scratch memory for one forward/backward at a time; one per concurrent task, reused across calls.
 struct workspace {
   std::vector<std::vector<float>> buffers;
+  std::vector<float> params;  ///< perturbed weights W + sigma eps_k (the estimator's)
   /// Buffer i with at least n floats (grown on demand, never shrunk).
   float* get(size_t i, size_t n) {
     if (buffers.size() <= i) buffers.resize(i + 1);
     if (buffers[i].size() < n) buffers[i].resize(n);
     return buffers[i].data();
   }
+};
+
+/// Workspaces reused across tasks and calls: a task borrows one and gives it back, so megabytes of
+/// scratch are not allocated and page-faulted afresh for every forward (that cost a LeNet client
+/// step 2x). Contents never affect results, so which task gets which workspace does not matter.
+class workspace_pool {
+ public:
+  /// A borrowed workspace, returned to the pool when it goes out of scope; a null pool lends a
+  /// fresh workspace.
+  class lease {
+   public:
+    explicit lease(workspace_pool* pool) : pool_(pool) {
+      if (pool_) {
+        std::lock_guard<std::mutex> lock(pool_->mutex_);
+        if (!pool_->free_.empty()) {
+          ws_ = std::move(pool_->free_.back());
+          pool_->free_.pop_back();
+        }
+      }
+      if (!ws_) ws_ = std::make_unique<workspace>();
+    }
+    ~lease() {
+      if (pool_) {
+        std::lock_guard<std::mutex> lock(pool_->mutex_);
+        pool_->free_.push_back(std::move(ws_));
+      }
+    }
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    workspace& operator*() { return *ws_; }
+    workspace* operator->() { return ws_.get(); }
+
+   private:
+    workspace_pool* pool_;
+    std::unique_ptr<workspace> ws_;
+  };
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<workspace>> free_;
 };
 
 /// What to build: architecture name and its sizes.

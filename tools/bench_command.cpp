@@ -439,16 +439,19 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
                             o.k * 1e3;
 
   // The client step: K + 1 forwards, parallel over perturbations in the arena.
-  client_estimate est = baffle_client_step(net, s.params, s.view(), plan, arena);
+  // As in a run: scratch comes from a pool reused across client steps (the first call warms it).
+  workspace_pool pool;
+  client_estimate est = baffle_client_step(net, s.params, s.view(), plan, arena, &pool);
   const double client_ms =
-      median(time_blocks(budget,
-                         [&] { est = baffle_client_step(net, s.params, s.view(), plan, arena); })) *
+      median(time_blocks(
+          budget, [&] { est = baffle_client_step(net, s.params, s.view(), plan, arena, &pool); })) *
       1e3;
   double client_ms_1 = client_ms;
   if (o.threads > 1) {
     client_ms_1 =
         median(time_blocks(
-            budget, [&] { est = baffle_client_step(net, s.params, s.view(), plan, single); })) *
+            budget,
+            [&] { est = baffle_client_step(net, s.params, s.view(), plan, single, &pool); })) *
         1e3;
   }
 
