@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
       "  baffle bench forward --model lenet --threads 2   (one JSON object on stdout)\n"
       "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet;\n"
       "see 'baffle run --help'.\n"
-      "Benchmarks: baffle bench forward|estimator --model lenet|mlp [--batch B] [--threads N]\n"
+      "Benchmarks: baffle bench forward|estimator --model lenet|mlp|wrn [--batch B] [--threads N]\n"
       "[--k K] [--seconds S]; see 'baffle bench forward --help' and docs/cli.md.\n"
       "Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error.");
 
