@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "net/sim_time.hpp"
 
@@ -27,11 +28,29 @@ struct round_record {
   int64_t forward_passes = 0;
 };
 
-/// Receives each round's record, in round order, on the server's thread.
+/// One row of clients.csv: a client's profile, data and what happened to it over the run.
+struct client_record {
+  uint32_t client = 0;
+  int64_t shard_size = 0;
+  std::vector<int64_t> labels;  ///< images per class in its shard
+  double gflops = 0.0;          ///< device speed before per-round jitter
+  sim_time uplink_latency;
+  sim_time downlink_latency;
+  int selected = 0;
+  int participated = 0;  ///< results aggregated
+  int dropped = 0;
+  int late = 0;
+  sim_time compute_time;  ///< virtual compute time of the rounds it computed (late ones included)
+  sim_time link_time;     ///< virtual time its messages spent on its links
+};
+
+/// Receives each round's record, in round order, on the server's thread, and at the end of the
+/// run every client's record.
 class metrics_sink {
  public:
   virtual ~metrics_sink() = default;
   virtual void on_round(const round_record& r) = 0;
+  virtual void on_clients(const std::vector<client_record>& clients) { static_cast<void>(clients); }
 };
 
 }  // namespace baffle

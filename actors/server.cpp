@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include "models/partition.hpp"
+
 namespace baffle {
 
 std::vector<double> aggregate_scalars(const std::vector<round_result>& sorted_results, int k) {
@@ -65,6 +67,7 @@ void start_round(self_ptr self);
 
 void finish_run(self_ptr self) {
   auto& st = self->state;
+  if (st.sink) st.sink->on_clients(st.clients_seen);
   st.totals.model_digest = params_digest(st.replica->view());
   st.promise.deliver(st.totals);
 }
@@ -121,6 +124,22 @@ void finish_round(self_ptr self) {
   };
   for (const auto& r : st.results) account(r);
   for (const auto& r : st.dense) account(r);
+  // Per-client accounting from the plan: the same times the link and device models charged.
+  for (const auto& p : st.plan.clients) {
+    client_record& c = st.clients_seen[p.client];
+    c.selected += 1;
+    if (p.fate == client_fate::dropped) {
+      c.dropped += 1;
+      continue;
+    }
+    c.participated += p.fate == client_fate::counted;
+    c.late += p.fate == client_fate::late;
+    const sim_time compute =
+        compute_time(device_in_round(w, p.client, static_cast<uint64_t>(st.round)),
+                     client_flops(w, p.client, st.costs));
+    c.compute_time += compute;
+    c.link_time += (p.arrival - st.now) - compute;
+  }
   // Late clients did their work and sent their results; the server discarded them.
   rec.bytes_up += static_cast<uint64_t>(st.plan.late) * st.costs.result_bytes;
   rec.wasted_forward_passes = static_cast<int64_t>(st.plan.late) * st.costs.forward_passes;
@@ -299,6 +318,18 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
   st.replica = std::move(replica);
   st.clients = std::move(clients);
   st.sink = sink;
+  const world& wr = *st.w;
+  const auto histograms = label_histograms(wr.data.train, wr.parts);
+  st.clients_seen.resize(wr.parts.clients.size());
+  for (size_t c = 0; c < st.clients_seen.size(); ++c) {
+    client_record& r = st.clients_seen[c];
+    r.client = static_cast<uint32_t>(c);
+    r.shard_size = static_cast<int64_t>(wr.parts.clients[c].size());
+    r.labels = histograms[c];
+    r.gflops = wr.devices[c].gflops;
+    r.uplink_latency = wr.uplink[c].latency;
+    r.downlink_latency = wr.downlink[c].latency;
+  }
   st.arena = arena;
   st.pool = pool;
   return {

@@ -33,7 +33,8 @@ struct server_state {
   run_outcome totals;
   caf::typed_response_promise<run_outcome> promise;
   std::vector<float> grad;
-  std::vector<float> ema;  ///< EMA of the weights when train.ema_decay > 0
+  std::vector<client_record> clients_seen;  ///< per client, for clients.csv
+  std::vector<float> ema;                   ///< EMA of the weights when train.ema_decay > 0
 };
 
 /// Sample-weighted mean of the clients' scalar vectors, reduced in client-id order (results must

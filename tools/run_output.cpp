@@ -59,7 +59,7 @@ std::string fmt_duration(double s) {
 }  // namespace
 
 run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet)
-    : total_rounds_(total_rounds), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {
+    : dir_(dir), total_rounds_(total_rounds), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {
   csv_ = std::fopen((dir / "rounds.csv").c_str(), "w");
   if (csv_) {
     std::fputs(
@@ -86,10 +86,10 @@ void run_recorder::on_round(const round_record& r) {
   if (csv_) {
     // One fputs per row: a crash never leaves half a row behind the last flush.
     const std::string row = fmt::format(
-        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.round, r.end_time.seconds(),
-        wall, r.train_loss, fmt_opt(r.test_loss), fmt_opt(r.test_acc), fmt_opt(r.val_loss),
-        fmt_opt(r.val_acc), r.selected, r.participants, r.dropped, r.late, r.bytes_up, r.bytes_down,
-        r.forward_passes, r.wasted_forward_passes);
+        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.round,
+        r.end_time.seconds(), wall, r.train_loss, fmt_opt(r.test_loss), fmt_opt(r.test_acc),
+        fmt_opt(r.val_loss), fmt_opt(r.val_acc), r.selected, r.participants, r.dropped, r.late,
+        r.bytes_up, r.bytes_down, r.forward_passes, r.wasted_forward_passes);
     std::fputs(row.c_str(), csv_);
     std::fflush(csv_);
   }
@@ -112,6 +112,25 @@ void run_recorder::on_round(const round_record& r) {
     const int64_t step = std::max<int64_t>(1, total_rounds_ / 20);
     if (last || r.round % step == 0) std::fprintf(stderr, "%s\n", line.c_str());
   }
+}
+
+void run_recorder::on_clients(const std::vector<client_record>& clients) {
+  const size_t classes = clients.empty() ? 0 : clients.front().labels.size();
+  std::string text =
+      "client,shard_size,gflops,uplink_latency_s,downlink_latency_s,selected,participated,dropped,"
+      "late,compute_s,link_s";
+  for (size_t k = 0; k < classes; ++k) text += fmt::format(",label_{}", k);
+  text += "\n";
+  for (const auto& c : clients) {
+    text += fmt::format("{},{},{:.6g},{:.9f},{:.9f},{},{},{},{},{:.9f},{:.9f}", c.client,
+                        c.shard_size, c.gflops, c.uplink_latency.seconds(),
+                        c.downlink_latency.seconds(), c.selected, c.participated, c.dropped, c.late,
+                        c.compute_time.seconds(), c.link_time.seconds());
+    for (int64_t n : c.labels) text += fmt::format(",{}", n);
+    text += "\n";
+  }
+  if (!write_file_atomic(dir_ / "clients.csv", text))
+    std::fprintf(stderr, "warning: cannot write %s\n", (dir_ / "clients.csv").c_str());
 }
 
 void run_recorder::finish() {

@@ -28,11 +28,14 @@ class run_recorder final : public metrics_sink {
   ~run_recorder() override;
   bool ok() const { return csv_ != nullptr; }
   void on_round(const round_record& r) override;
+  /// Writes clients.csv (atomically).
+  void on_clients(const std::vector<client_record>& clients) override;
   double wall_seconds() const;
   /// Ends the progress line.
   void finish();
 
  private:
+  std::filesystem::path dir_;
   std::FILE* csv_ = nullptr;
   int64_t total_rounds_;
   bool quiet_;

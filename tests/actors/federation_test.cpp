@@ -22,7 +22,9 @@ void stop(federation& f, caf::scheduler::test_coordinator& sched) {
 
 struct collecting_sink final : metrics_sink {
   std::vector<round_record> rounds;
+  std::vector<client_record> clients;
   void on_round(const round_record& r) override { rounds.push_back(r); }
+  void on_clients(const std::vector<client_record>& c) override { clients = c; }
 };
 
 TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
@@ -197,6 +199,26 @@ TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
   // 30% dropout over 40 selections and a tight deadline for slow uplinks: both must show up.
   EXPECT_GT(dropped, 0);
   EXPECT_GT(late, 0);
+  // clients.csv's totals agree with the rounds, and each shard's label histogram sums to it.
+  ASSERT_EQ(s1.clients.size(), 6u);
+  int selected = 0, participated = 0, c_dropped = 0, c_late = 0;
+  for (const auto& c : s1.clients) {
+    selected += c.selected;
+    participated += c.participated;
+    c_dropped += c.dropped;
+    c_late += c.late;
+    int64_t labelled = 0;
+    for (int64_t n : c.labels) labelled += n;
+    EXPECT_EQ(labelled, c.shard_size);
+    if (c.participated + c.late > 0) EXPECT_GT(c.compute_time.ns, 0);
+    EXPECT_GE(c.link_time.ns, 0);
+  }
+  int participants = 0;
+  for (const auto& r : s1.rounds) participants += r.participants;
+  EXPECT_EQ(selected, 8 * 5);
+  EXPECT_EQ(participated, participants);
+  EXPECT_EQ(c_dropped, dropped);
+  EXPECT_EQ(c_late, late);
 }
 
 TEST(Federation, LenetOnPaddedImagesIsThreadIndependent) {
