@@ -8,6 +8,7 @@
 #include <tbb/parallel_for.h>
 
 #include "actors/protocol.hpp"
+#include "models/cifar.hpp"
 #include "models/compute.hpp"
 #include "models/partition.hpp"
 #include "models/philox.hpp"
@@ -26,6 +27,11 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc) {
     auto data = make_synthetic(spec);
     if (!data) return error_message{data.error()};
     return build_world(sc, std::move(*data));
+  }
+  if (sc.data.dataset == "cifar10") {
+    auto data = load_cifar10_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
+    if (!data) return error_message{data.error()};
+    return build_world(sc, train_test{std::move(data->train), std::move(data->test)});
   }
   auto data = load_mnist_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
   if (!data) return error_message{data.error()};
@@ -70,6 +76,13 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
                          std::to_string(w->data.train.cols) + "; only square images are supported"};
   }
   w->image_size = sc.data.image_size > 0 ? sc.data.image_size : rows;
+  if (w->data.train.channels > 1 && w->image_size != rows) {
+    return error_message{"data.image_size = " + std::to_string(sc.data.image_size) +
+                         ": padding is for single-channel images; the " +
+                         std::to_string(w->data.train.channels) + "-channel images are " +
+                         std::to_string(rows) + "x" + std::to_string(rows) + " (use 0 or " +
+                         std::to_string(rows) + ")"};
+  }
   if (w->image_size < rows) {
     return error_message{"data.image_size = " + std::to_string(sc.data.image_size) +
                          " is smaller than the stored images (" + std::to_string(rows) +
@@ -80,7 +93,7 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   spec.hidden = sc.model.hidden;
   spec.inputs = static_cast<int>(input_features(*w));
   spec.classes = w->data.train.num_classes;
-  spec.in_channels = 1;
+  spec.in_channels = w->data.train.channels;
   spec.image_size = w->image_size;
   spec.channels = sc.model.channels;
   spec.activation = sc.model.activation;

@@ -40,9 +40,9 @@ struct world {
   seed_mode seeds = seed_mode::shared;
 };
 
-/// Network input features per example: image_size^2 (one channel).
+/// Network input features per example: channels x image_size^2.
 inline int64_t input_features(const world& w) {
-  return static_cast<int64_t>(w.image_size) * w.image_size;
+  return static_cast<int64_t>(w.data.train.channels) * w.image_size * w.image_size;
 }
 
 /// Gathers images into x: (indices.size(), input_features) normalised floats, padded (centred,

@@ -87,6 +87,7 @@ result<dataset> load_split(const std::vector<batch_file>& files, int64_t subset)
   dataset d;
   d.count = count;
   d.rows = d.cols = cifar_side;
+  d.channels = cifar_channels;
   d.num_classes = cifar_classes;
   d.pixels.resize(size_t(count * cifar_image_bytes));  // (count, channels, rows, cols)
   d.labels.resize(size_t(count));

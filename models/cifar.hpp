@@ -16,17 +16,14 @@ inline constexpr int cifar_channels = 3;
 inline constexpr int cifar_side = 32;
 inline constexpr int64_t cifar_record_bytes = 1 + int64_t(cifar_channels) * cifar_side * cifar_side;
 
-/// Colour training and test sets. CAUTION: in train and test, rows = cols = 32 and
-/// dataset::features() is rows * cols = 1024, one plane only; each image really holds
-/// channels * rows * cols = 3072 bytes, pixels being (count, channels, rows, cols), R plane first,
-/// as in the CIFAR files. Use features() below (or multiply by channels) wherever a per-image
-/// size is needed; code that assumes one channel would read the wrong bytes.
+/// Colour training and test sets: rows = cols = 32, channels = 3, pixels (count, channels, rows,
+/// cols) with the R plane first as in the CIFAR files, so dataset::features() is 3072.
 struct color_train_test {
   dataset train;
   dataset test;
   int channels = cifar_channels;
   /// Bytes per image: channels * rows * cols.
-  int64_t features() const { return channels * train.features(); }
+  int64_t features() const { return train.features(); }
 };
 
 /// Loads the CIFAR-10 binary folder (cifar-10-batches-bin from cifar-10-binary.tar.gz):

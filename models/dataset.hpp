@@ -17,9 +17,11 @@ struct dataset {
   int rows = 0;
   int cols = 0;
   int num_classes = 10;
-  std::vector<uint8_t> pixels;  // (count, rows, cols)
+  int channels = 1;             ///< colour planes per image (3 for CIFAR-10), stored channels-first
+  std::vector<uint8_t> pixels;  // (count, channels, rows, cols)
   std::vector<uint8_t> labels;  // (count)
-  int64_t features() const { return int64_t(rows) * cols; }
+  /// Bytes (and network inputs) per image: channels * rows * cols.
+  int64_t features() const { return int64_t(channels) * rows * cols; }
 };
 
 /// A training set and its test set.

@@ -645,6 +645,111 @@ void max_pool2_forward_naive(T* y, const T* x, int planes, int height, int width
 template void max_pool2_forward_naive<float>(float*, const float*, int, int, int);
 template void max_pool2_forward_naive<double>(double*, const double*, int, int, int);
 
+void avg_pool_forward(float* y, const float* x, int planes, int height, int width, int kernel,
+                      int stride) {
+  const int oh = avg_pool_out_size(height, kernel, stride),
+            ow = avg_pool_out_size(width, kernel, stride);
+  if (oh == 0 || ow == 0) return;
+  const float inv = 1.f / static_cast<float>(kernel * kernel);
+  if (kernel == 2 && stride == 2) {
+    for (int p = 0; p < planes; ++p)
+      for (int i = 0; i < oh; ++i) {
+        const float* r0 = x + (static_cast<int64_t>(p) * height + 2 * i) * width;
+        const float* r1 = r0 + width;
+        float* yr = y + (static_cast<int64_t>(p) * oh + i) * ow;
+        for (int j = 0; j < ow; ++j) {
+          yr[j] = ((r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1])) * inv;
+        }
+      }
+    return;
+  }
+  // General case: sum the kernel rows of a window band into col (contiguous, vectorised), then
+  // sum kernel-wide strided slices of col.
+  const int used = (ow - 1) * stride + kernel;  // columns some window covers
+  std::vector<float> col(used);
+  for (int p = 0; p < planes; ++p)
+    for (int i = 0; i < oh; ++i) {
+      const float* r =
+          x + (static_cast<int64_t>(p) * height + static_cast<int64_t>(i) * stride) * width;
+      float* c = col.data();
+      std::copy_n(r, used, c);
+      for (int u = 1; u < kernel; ++u) {
+        const float* ru = r + static_cast<int64_t>(u) * width;
+        for (int w = 0; w < used; ++w) c[w] += ru[w];
+      }
+      float* yr = y + (static_cast<int64_t>(p) * oh + i) * ow;
+      for (int j = 0; j < ow; ++j) {
+        float sum = 0.f;
+        for (int v = 0; v < kernel; ++v) sum += c[j * stride + v];
+        yr[j] = sum * inv;
+      }
+    }
+}
+
+void avg_pool_backward(float* dx, const float* dy, int planes, int height, int width, int kernel,
+                       int stride) {
+  const int oh = avg_pool_out_size(height, kernel, stride),
+            ow = avg_pool_out_size(width, kernel, stride);
+  const float inv = 1.f / static_cast<float>(kernel * kernel);
+  if (kernel == 2 && stride == 2 && height % 2 == 0 && width % 2 == 0) {
+    // The windows tile x exactly: every dx is written once, no zero fill needed.
+    for (int p = 0; p < planes; ++p)
+      for (int i = 0; i < oh; ++i) {
+        float* r0 = dx + (static_cast<int64_t>(p) * height + 2 * i) * width;
+        float* r1 = r0 + width;
+        const float* dyr = dy + (static_cast<int64_t>(p) * oh + i) * ow;
+        for (int j = 0; j < ow; ++j) {
+          const float g = dyr[j] * inv;
+          r0[2 * j] = g;
+          r0[2 * j + 1] = g;
+          r1[2 * j] = g;
+          r1[2 * j + 1] = g;
+        }
+      }
+    return;
+  }
+  std::fill_n(dx, static_cast<int64_t>(planes) * height * width, 0.f);
+  if (oh == 0 || ow == 0) return;
+  // General case: spread one output row's gradients over the covered columns (row), then add row
+  // to each of the kernel input rows of the band (contiguous, vectorised; windows may overlap).
+  const int used = (ow - 1) * stride + kernel;
+  std::vector<float> row(used);
+  for (int p = 0; p < planes; ++p)
+    for (int i = 0; i < oh; ++i) {
+      float* e = row.data();
+      std::fill_n(e, used, 0.f);
+      const float* dyr = dy + (static_cast<int64_t>(p) * oh + i) * ow;
+      for (int j = 0; j < ow; ++j) {
+        const float g = dyr[j] * inv;
+        for (int v = 0; v < kernel; ++v) e[j * stride + v] += g;
+      }
+      float* r = dx + (static_cast<int64_t>(p) * height + static_cast<int64_t>(i) * stride) * width;
+      for (int u = 0; u < kernel; ++u) {
+        float* ru = r + static_cast<int64_t>(u) * width;
+        for (int w = 0; w < used; ++w) ru[w] += e[w];
+      }
+    }
+}
+
+template <class T>
+void avg_pool_forward_naive(T* y, const T* x, int planes, int height, int width, int kernel,
+                            int stride) {
+  const int oh = avg_pool_out_size(height, kernel, stride),
+            ow = avg_pool_out_size(width, kernel, stride);
+  for (int p = 0; p < planes; ++p)
+    for (int i = 0; i < oh; ++i)
+      for (int j = 0; j < ow; ++j) {
+        T sum = 0;
+        for (int u = 0; u < kernel; ++u)
+          for (int v = 0; v < kernel; ++v)
+            sum += x[(static_cast<int64_t>(p) * height + i * stride + u) * width + j * stride + v];
+        y[(static_cast<int64_t>(p) * oh + i) * ow + j] = sum / static_cast<T>(kernel * kernel);
+      }
+}
+
+template void avg_pool_forward_naive<float>(float*, const float*, int, int, int, int, int);
+template void avg_pool_forward_naive<double>(double*, const double*, int, int, int, int, int);
+
 void global_avg_pool_forward(float* y, const float* x, int planes, int hw) {
   const float inv = 1.f / static_cast<float>(hw);
   for (int p = 0; p < planes; ++p) {

@@ -162,6 +162,28 @@ void max_pool2_backward(float* dx, const float* dy, const float* x, const float*
 template <class T>
 void max_pool2_forward_naive(T* y, const T* x, int planes, int height, int width);
 
+/// Output size of a kernel x kernel window sliding with stride over n positions, no padding,
+/// floor (PyTorch's default ceil_mode=False): (n - kernel) / stride + 1, or 0 when n < kernel.
+/// Positions past the last full window are dropped (they get zero gradient).
+inline int avg_pool_out_size(int n, int kernel, int stride) {
+  return n < kernel ? 0 : (n - kernel) / stride + 1;
+}
+
+/// y: (B*C, OH, OW) = mean over kernel x kernel windows of x: (B*C, H, W), window (i, j) at rows
+/// i*stride.., columns j*stride..; OH = avg_pool_out_size(H, kernel, stride), OW likewise (floor:
+/// an incomplete last window is dropped, as in torch.nn.AvgPool2d without padding). kernel,
+/// stride >= 1; stride == kernel is the usual non-overlapping pool, 2/2 has a dedicated path.
+void avg_pool_forward(float* y, const float* x, int planes, int height, int width, int kernel,
+                      int stride);
+/// dx: (B*C, H, W) = sum over the windows covering each input of dy / kernel^2 (zero for inputs
+/// no window covers). Written, not accumulated.
+void avg_pool_backward(float* dx, const float* dy, int planes, int height, int width, int kernel,
+                       int stride);
+/// Naive reference of avg_pool_forward; T = float or double.
+template <class T>
+void avg_pool_forward_naive(T* y, const T* x, int planes, int height, int width, int kernel,
+                            int stride);
+
 /// y: (B*C) = mean over hw of x: (B*C, hw).
 void global_avg_pool_forward(float* y, const float* x, int planes, int hw);
 /// dx: (B*C, hw) = dy / hw.

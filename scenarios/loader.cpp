@@ -731,7 +731,7 @@ class validator {
     read_int("seed", s.seed, 0);
 
     const bool path_ok = read_string("data.path", s.data.path);
-    read_enum("data.dataset", s.data.dataset, {"fashion-mnist", "mnist", "synthetic"});
+    read_enum("data.dataset", s.data.dataset, {"fashion-mnist", "mnist", "cifar10", "synthetic"});
     read_int("data.train_subset", s.data.train_subset, 0);
     read_int("data.test_subset", s.data.test_subset, 0);
     read_float("data.validation_fraction", s.data.validation_fraction, {0.0, 0.5, false, false});

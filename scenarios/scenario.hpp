@@ -12,7 +12,8 @@
 namespace baffle {
 
 struct data_config {
-  std::string dataset = "fashion-mnist";  ///< "fashion-mnist" | "mnist" (IDX files) | "synthetic"
+  std::string dataset =
+      "fashion-mnist";  ///< "fashion-mnist" | "mnist" (IDX) | "cifar10" | "synthetic"
   std::string path = "/usr/share/datasets/fashion-mnist";  ///< folder with the four IDX files
   int64_t train_subset = 0;          ///< use only the first N training images (0 = all)
   int64_t test_subset = 0;           ///< evaluate on the first N test images (0 = all)

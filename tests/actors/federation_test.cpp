@@ -2,6 +2,9 @@
 // virtual time against a hand computation, and thread-count independence of whole runs.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "actors/client.hpp"
 #include "actors/round_plan.hpp"
 #include "actors/run.hpp"
@@ -297,6 +300,43 @@ TEST(Federation, BaselinesUploadTheWholeModelAndAreThreadIndependent) {
     const sim_time down = transfer_time((*w)->downlink[0], 1);  // latency only (no bandwidth)
     EXPECT_EQ(s1.rounds[0].end_time, down + compute + down) << algorithm;
   }
+}
+
+TEST(Federation, CifarTenRunsThreeChannelLenetEndToEnd) {
+  // CIFAR-10 cannot be installed here: write a tiny folder in its binary format (label byte, then
+  // the R, G, B planes of 32x32), 6 records per batch file.
+  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) / "fake-cifar10";
+  std::filesystem::create_directories(dir);
+  const char* files[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                         "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"};
+  for (int f = 0; f < 6; ++f) {
+    std::ofstream out(dir / files[f], std::ios::binary);
+    for (int r = 0; r < 6; ++r) {
+      const int label = (f * 6 + r) % 10;
+      out.put(static_cast<char>(label));
+      for (int i = 0; i < 3072; ++i) out.put(static_cast<char>((i / 1024 == label % 3) ? 200 : 20));
+    }
+  }
+  scenario sc = toy_scenario();
+  sc.data.dataset = "cifar10";
+  sc.data.path = dir.string();
+  sc.model.arch = "lenet";
+  sc.model.channels = {4, 8};
+  sc.baffle.k = 3;
+  sc.clients.count = 3;
+  sc.clients.per_round = 3;
+  sc.train.rounds = 2;
+  auto w = build_world(sc);
+  ASSERT_TRUE(w.ok()) << w.error();
+  EXPECT_EQ((*w)->data.train.channels, 3);
+  EXPECT_EQ(input_features(**w), 3 * 32 * 32);
+  const auto a = run_simulation(*w, run_options{1}, nullptr);
+  const auto b = run_simulation(*w, run_options{2}, nullptr);
+  ASSERT_TRUE(a.error.empty()) << a.error;
+  EXPECT_EQ(a.model_digest, b.model_digest);
+  sc.data.image_size = 36;  // padding is for single-channel images
+  EXPECT_FALSE(build_world(sc).ok());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {

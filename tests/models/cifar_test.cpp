@@ -104,7 +104,8 @@ TEST(LoadCifar10Folder, RoundTripsLabelsAndChannelPlanesOfGeneratedBatches) {
   for (const dataset* d : {&r->train, &r->test}) {
     EXPECT_EQ(d->rows, 32);
     EXPECT_EQ(d->cols, 32);
-    EXPECT_EQ(d->features(), 1024) << "one plane: callers multiply by channels";
+    EXPECT_EQ(d->features(), 3072) << "channels x rows x cols";
+    EXPECT_EQ(d->channels, 3);
     EXPECT_EQ(d->num_classes, 10);
     EXPECT_EQ(d->pixels.size(), size_t(d->count) * 3072);
     EXPECT_EQ(d->labels.size(), size_t(d->count));

@@ -289,6 +289,63 @@ TEST(Pooling, MaxPoolMatchesNaiveAndRoutesGradientToTheMaximum) {
   }
 }
 
+TEST(Pooling, AvgPoolDropsTheIncompleteLastWindow) {
+  EXPECT_EQ(avg_pool_out_size(7, 2, 2), 3);
+  EXPECT_EQ(avg_pool_out_size(8, 2, 2), 4);
+  EXPECT_EQ(avg_pool_out_size(11, 3, 3), 3);
+  EXPECT_EQ(avg_pool_out_size(9, 3, 2), 4);
+  EXPECT_EQ(avg_pool_out_size(2, 3, 3), 0);
+  // 3x3 input, 2x2 pool: one output, the mean of the top-left window; row 2 and column 2 unused.
+  const std::vector<float> x{1, 2, 100, 3, 6, 100, 100, 100, 100};
+  float y = 0;
+  avg_pool_forward(&y, x.data(), 1, 3, 3, 2, 2);
+  EXPECT_EQ(y, 3.f);
+  std::vector<float> dx(9, -1.f);
+  const float dy = 4.f;
+  avg_pool_backward(dx.data(), &dy, 1, 3, 3, 2, 2);
+  EXPECT_EQ(dx, (std::vector<float>{1, 1, 0, 1, 1, 0, 0, 0, 0}));
+}
+
+TEST(Pooling, AvgPoolMatchesNaiveAndFiniteDifferences) {
+  // planes, H, W, kernel, stride
+  for (auto [planes, h, w, k, st] :
+       {std::tuple{3, 8, 8, 2, 2}, std::tuple{2, 7, 9, 2, 2}, std::tuple{4, 32, 32, 2, 2},
+        std::tuple{2, 11, 10, 3, 3}, std::tuple{2, 9, 13, 3, 2} /* overlapping */,
+        std::tuple{1, 10, 11, 2, 3} /* gaps */, std::tuple{2, 5, 5, 5, 5} /* whole plane */,
+        std::tuple{2, 6, 5, 1, 1} /* identity */, std::tuple{3, 17, 19, 4, 4}}) {
+    SCOPED_TRACE(::testing::Message()
+                 << planes << "x" << h << "x" << w << " kernel " << k << " stride " << st);
+    const int oh = avg_pool_out_size(h, k, st), ow = avg_pool_out_size(w, k, st);
+    const int64_t n = static_cast<int64_t>(planes) * h * w,
+                  m = static_cast<int64_t>(planes) * oh * ow;
+    const auto x = random_vector(n, 22);
+    std::vector<float> y(m);
+    avg_pool_forward(y.data(), x.data(), planes, h, w, k, st);
+    std::vector<double> ref(m);
+    const auto xd = to_double(x);
+    avg_pool_forward_naive(ref.data(), xd.data(), planes, h, w, k, st);
+    // Means of <= 25 float values of magnitude <= 1: a few ulps of the sum.
+    EXPECT_EQ(first_mismatch(y.data(), ref.data(), m, 1e-6, 1e-6, "avg pool"), -1);
+    std::vector<float> fy(m);
+    avg_pool_forward_naive(fy.data(), x.data(), planes, h, w, k, st);
+    EXPECT_EQ(first_mismatch(fy.data(), ref.data(), m, 1e-6, 1e-6, "avg pool naive float"), -1);
+    const auto dy = random_vector(m, 23);
+    std::vector<float> dx(n, 7.f);  // garbage: the backward must write every element
+    avg_pool_backward(dx.data(), dy.data(), planes, h, w, k, st);
+    const auto proj = to_double(dy);
+    const auto num = numeric_grad(
+        [&](const std::vector<double>& v) {
+          std::vector<double> yy(m);
+          avg_pool_forward_naive(yy.data(), v.data(), planes, h, w, k, st);
+          return project(yy, proj);
+        },
+        xd);
+    // Linear in x: the central difference is exact up to rounding (~1e-16 * m / h ~ 1e-10); the
+    // float dx sums at most ceil(k/stride)^2 terms dy/k^2.
+    EXPECT_EQ(first_mismatch(dx.data(), num.data(), n, 1e-6, 1e-6, "avg pool dx"), -1);
+  }
+}
+
 TEST(Pooling, GlobalAveragePoolMatchesNaiveAndFiniteDifferences) {
   const int planes = 6, hw = 37;
   const auto x = random_vector(planes * hw, 20);

@@ -298,8 +298,9 @@ TEST(ScenarioLoader, EnumValueMustBeOneOfTheAllowed) {
   EXPECT_EQ(e.value, "\"adamw\"");
   EXPECT_TRUE(contains(e.message, "one of \"adam\", \"sgd\"")) << e.message;
   EXPECT_TRUE(contains(e.message, "did you mean \"adam\"?")) << e.message;
-  const scenario_error d = single_error(parse("[data]\ndataset = \"cifar10\"\n"), "data.dataset");
-  EXPECT_TRUE(contains(d.message, "\"fashion-mnist\", \"mnist\"")) << d.message;
+  const scenario_error d = single_error(parse("[data]\ndataset = \"imagenet\"\n"), "data.dataset");
+  EXPECT_TRUE(contains(d.message, "\"fashion-mnist\", \"mnist\", \"cifar10\", \"synthetic\""))
+      << d.message;
 }
 
 TEST(ScenarioLoader, PerRoundAboveCountIsRejected) {
@@ -511,7 +512,8 @@ TEST(ScenarioLoader, KnownKeysCoverEveryKey) {
     EXPECT_TRUE(r.errors[0].key == key || r.errors[0].key.rfind(key + "[", 0) == 0) << key;
     // ... and to_toml writes it.
     const std::string leaf = key.substr(key.rfind('.') + 1);
-    EXPECT_TRUE(contains(resolved, "\n" + leaf + " = ") || contains(resolved, "\n# " + leaf + " = "))
+    EXPECT_TRUE(contains(resolved, "\n" + leaf + " = ") ||
+                contains(resolved, "\n# " + leaf + " = "))
         << key;
   }
   for (const char* expected :
@@ -659,8 +661,9 @@ TEST(ScenarioLoader, FleetDistributionsAndRatesAreParsed) {
 }
 
 TEST(ScenarioLoader, BadDistributionsNameTheFieldAndTheAllowedShapes) {
-  const scenario_error d = single_error(
-      parse("[clients.link]\nlatency = { dist = \"gamma\", median = \"5ms\" }\n"), "clients.link.latency.dist");
+  const scenario_error d =
+      single_error(parse("[clients.link]\nlatency = { dist = \"gamma\", median = \"5ms\" }\n"),
+                   "clients.link.latency.dist");
   EXPECT_TRUE(contains(d.message, "\"lognormal\"")) << d.message;
   // A misspelt field: reported as unknown, and the field it should have been as missing.
   const load_result missing =
@@ -668,14 +671,17 @@ TEST(ScenarioLoader, BadDistributionsNameTheFieldAndTheAllowedShapes) {
   ASSERT_EQ(missing.errors.size(), 2u) << all_errors(missing);
   EXPECT_TRUE(contains(all_errors(missing), "clients.link.latency.mx")) << all_errors(missing);
   EXPECT_TRUE(contains(all_errors(missing), "allowed: dist, min, max")) << all_errors(missing);
-  EXPECT_TRUE(contains(all_errors(missing), "clients.link.latency.max: missing")) << all_errors(missing);
+  EXPECT_TRUE(contains(all_errors(missing), "clients.link.latency.max: missing"))
+      << all_errors(missing);
   const scenario_error u = single_error(
       parse("[clients.link]\nlatency = { dist = \"uniform\", min = 5, max = \"9ms\" }\n"),
       "clients.link.latency.min");
   EXPECT_TRUE(contains(u.message, "duration")) << u.message;
-  const scenario_error rate = single_error(parse("[clients.link]\nup = \"fast\"\n"), "clients.link.up");
+  const scenario_error rate =
+      single_error(parse("[clients.link]\nup = \"fast\"\n"), "clients.link.up");
   EXPECT_TRUE(contains(rate.message, "Mbps")) << rate.message;
-  single_error(parse("[clients.compute]\nstraggler_slowdown = 0.5\n"), "clients.compute.straggler_slowdown");
+  single_error(parse("[clients.compute]\nstraggler_slowdown = 0.5\n"),
+               "clients.compute.straggler_slowdown");
   single_error(parse("[clients]\ndropout = 1.0\n"), "clients.dropout");
 }
 
@@ -697,7 +703,8 @@ TEST(ScenarioLoader, LenetKeysAreCheckedAgainstEachOther) {
       "model.groups");
   EXPECT_TRUE(contains(g.message, "divide")) << g.message;
   single_error(parse("[model]\narch = \"lenet\"\nchannels = [6, 16, 32]\n"), "model.channels");
-  const scenario_error a = single_error(parse("[model]\nactivation = \"gelu\"\n"), "model.activation");
+  const scenario_error a =
+      single_error(parse("[model]\nactivation = \"gelu\"\n"), "model.activation");
   EXPECT_TRUE(contains(a.message, "lenet")) << a.message;
 }
 
