@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "net/sim_time.hpp"
@@ -44,6 +45,19 @@ struct client_record {
   sim_time link_time;     ///< virtual time its messages spent on its links
 };
 
+/// One line of events.log: something that happened to a client (or the server) at a virtual time.
+struct event_record {
+  enum class kind : uint8_t { round_start, dispatch, dropout, arrive, late, aggregate };
+  sim_time time;
+  int64_t round = 0;
+  kind what = kind::round_start;
+  int64_t client = -1;  ///< -1 for the server's own events
+  std::string detail;
+};
+
+/// "<seconds> round=<r> client=<c|server> <what> <detail>", seconds with nanosecond digits.
+std::string format_event(const event_record& e);
+
 /// Receives each round's record, in round order, on the server's thread, and at the end of the
 /// run every client's record.
 class metrics_sink {
@@ -51,6 +65,8 @@ class metrics_sink {
   virtual ~metrics_sink() = default;
   virtual void on_round(const round_record& r) = 0;
   virtual void on_clients(const std::vector<client_record>& clients) { static_cast<void>(clients); }
+  /// A round's events in virtual-time order (ties: kind, then client id), after its record.
+  virtual void on_events(const std::vector<event_record>& events) { static_cast<void>(events); }
 };
 
 }  // namespace baffle

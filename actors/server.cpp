@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cassert>
 
+#include <fmt/format.h>
+
 #include "models/partition.hpp"
 
 namespace baffle {
@@ -72,6 +74,42 @@ void finish_run(self_ptr self) {
   st.promise.deliver(st.totals);
 }
 
+}  // namespace
+
+/// The round's events from its plan: the server starts the round and dispatches to every selected
+/// client that did not drop; counted results arrive; late ones are given up at the round's end,
+/// when the server aggregates. Sorted by (time, kind, client), so the log is in virtual-time order.
+std::vector<event_record> round_events(const round_plan& plan, int64_t round, sim_time start,
+                                       int participants) {
+  using k = event_record::kind;
+  std::vector<event_record> ev;
+  ev.push_back(
+      {start, round, k::round_start, -1, "selected=" + std::to_string(plan.clients.size())});
+  for (const auto& p : plan.clients) {
+    const int64_t c = p.client;
+    if (p.fate == client_fate::dropped) {
+      ev.push_back({start, round, k::dropout, c, ""});
+      continue;
+    }
+    ev.push_back({start, round, k::dispatch, c, ""});
+    if (p.fate == client_fate::counted) {
+      ev.push_back({p.arrival, round, k::arrive, c, ""});
+    } else {
+      ev.push_back(
+          {plan.end, round, k::late, c, fmt::format("would_arrive={:.9f}", p.arrival.seconds())});
+    }
+  }
+  ev.push_back({plan.end, round, k::aggregate, -1, "participants=" + std::to_string(participants)});
+  std::stable_sort(ev.begin(), ev.end(), [](const event_record& a, const event_record& b) {
+    if (a.time != b.time) return a.time < b.time;
+    if (a.what != b.what) return a.what < b.what;
+    return a.client < b.client;
+  });
+  return ev;
+}
+
+namespace {
+
 /// The backprop baselines' server step, from dense results sorted by client id.
 /// fedsgd: the sample-weighted mean gradient goes through clipping and the server optimizer.
 /// fedavg: the new model is the sample-weighted mean of the clients' weights (server lr 1).
@@ -124,6 +162,7 @@ void finish_round(self_ptr self) {
   };
   for (const auto& r : st.results) account(r);
   for (const auto& r : st.dense) account(r);
+  const sim_time round_start = st.now;
   // Per-client accounting from the plan: the same times the link and device models charged.
   for (const auto& p : st.plan.clients) {
     client_record& c = st.clients_seen[p.client];
@@ -192,7 +231,10 @@ void finish_round(self_ptr self) {
   st.totals.sim_time_s = st.now.seconds();
   st.totals.bytes_up_total += rec.bytes_up;
   st.totals.forward_passes_total += rec.forward_passes;
-  if (st.sink) st.sink->on_round(rec);
+  if (st.sink) {
+    st.sink->on_round(rec);
+    st.sink->on_events(round_events(st.plan, st.round, round_start, rec.participants));
+  }
   if (last) {
     finish_run(self);
   } else {

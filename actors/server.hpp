@@ -37,6 +37,10 @@ struct server_state {
   std::vector<float> ema;                   ///< EMA of the weights when train.ema_decay > 0
 };
 
+/// The events of a round, from its plan (see events.log in docs/cli.md).
+std::vector<event_record> round_events(const round_plan& plan, int64_t round, sim_time start,
+                                       int participants);
+
 /// Sample-weighted mean of the clients' scalar vectors, reduced in client-id order (results must
 /// be sorted by client id): dbar_k = sum_i n_i d_ik / sum_i n_i.
 std::vector<double> aggregate_scalars(const std::vector<round_result>& sorted_results, int k);

@@ -1,6 +1,8 @@
 // Building the world from a scenario; evaluation and model digests.
 #include "actors/world.hpp"
 
+#include "actors/metrics.hpp"
+
 #include <cstdio>
 #include <cstring>
 #include <numeric>
@@ -207,6 +209,18 @@ loss_stats evaluate(const world& w, std::span<const float> params, const dataset
   loss_stats total;
   for (const auto& p : parts) total += p;
   return total;
+}
+
+std::string format_event(const event_record& e) {
+  static const char* names[] = {"round_start", "dispatch", "dropout",
+                                "arrive",      "late",     "aggregate"};
+  std::string line = std::to_string(e.time.ns / 1000000000) + "." +
+                     std::to_string(1000000000 + e.time.ns % 1000000000).substr(1) +
+                     " round=" + std::to_string(e.round) + " " +
+                     (e.client < 0 ? std::string("server") : "client=" + std::to_string(e.client)) +
+                     " " + names[static_cast<int>(e.what)];
+  if (!e.detail.empty()) line += " " + e.detail;
+  return line;
 }
 
 std::string params_digest(std::span<const float> params) {

@@ -44,7 +44,7 @@ int cmd_check(const std::string& path, const std::vector<std::string>& sets) {
 }
 
 int cmd_run(const std::string& path, const std::vector<std::string>& sets, const std::string& out,
-            int threads, bool quiet) {
+            int threads, bool quiet, bool events) {
   auto sc = load_or_report(path, sets);
   if (!sc) return exit_bad_input;
   auto w = build_world(*sc);
@@ -69,7 +69,7 @@ int cmd_run(const std::string& path, const std::vector<std::string>& sets, const
               << " per round), K = " << sc->baffle.k << ", " << sc->train.rounds << " rounds, "
               << threads << " thread(s) -> " << dir.string() << "\n";
   }
-  run_recorder rec(dir, sc->train.rounds, quiet);
+  run_recorder rec(dir, sc->train.rounds, quiet, events);
   if (!rec.ok()) {
     std::cerr << "error: cannot write " << (dir / "rounds.csv") << "\n";
     return 1;
@@ -129,6 +129,10 @@ int main(int argc, char** argv) {
   run->add_option("--set", sets,
                   "Override a scenario key, e.g. --set train.rounds=20 (repeatable; dotted keys)");
   run->add_flag("--quiet,-q", quiet, "No progress output");
+  bool events = false;
+  run->add_flag("--events", events,
+                "Also write events.log: one line per event (round start, dispatch, dropout, "
+                "arrival, late result, aggregation) stamped with virtual time, round and client");
 
   std::string check_path;
   std::vector<std::string> check_sets;
@@ -223,7 +227,7 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : exit_bad_input;
   }
-  if (*run) return cmd_run(scenario_path, sets, out, threads, quiet);
+  if (*run) return cmd_run(scenario_path, sets, out, threads, quiet, events);
   if (*check) return cmd_check(check_path, check_sets);
   if (*sweep) return run_sweep(sweep_opt);
   if (*bench_forward_cmd) return bench_forward(bench_fwd, std::cout, std::cerr);

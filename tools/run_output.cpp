@@ -58,7 +58,7 @@ std::string fmt_duration(double s) {
 }
 }  // namespace
 
-run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet)
+run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet, bool events)
     : dir_(dir), total_rounds_(total_rounds), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {
   csv_ = std::fopen((dir / "rounds.csv").c_str(), "w");
   if (csv_) {
@@ -69,12 +69,14 @@ run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet
         csv_);
     std::fflush(csv_);
   }
+  if (events) events_ = std::fopen((dir / "events.log").c_str(), "w");
   start_ = std::chrono::steady_clock::now();
   last_print_ = start_ - std::chrono::seconds(10);
 }
 
 run_recorder::~run_recorder() {
   if (csv_) std::fclose(csv_);
+  if (events_) std::fclose(events_);
 }
 
 double run_recorder::wall_seconds() const {
@@ -131,6 +133,14 @@ void run_recorder::on_clients(const std::vector<client_record>& clients) {
   }
   if (!write_file_atomic(dir_ / "clients.csv", text))
     std::fprintf(stderr, "warning: cannot write %s\n", (dir_ / "clients.csv").c_str());
+}
+
+void run_recorder::on_events(const std::vector<event_record>& events) {
+  if (!events_) return;
+  std::string text;
+  for (const auto& e : events) text += format_event(e) + "\n";
+  std::fputs(text.c_str(), events_);  // one write per round, flushed with it
+  std::fflush(events_);
 }
 
 void run_recorder::finish() {

@@ -24,12 +24,15 @@ bool write_file_atomic(const std::filesystem::path& path, const std::string& tex
 /// otherwise about twenty lines over the run (so logs are not flooded).
 class run_recorder final : public metrics_sink {
  public:
-  run_recorder(const std::filesystem::path& dir, int64_t total_rounds, bool quiet);
+  /// events: also write events.log, one line per event.
+  run_recorder(const std::filesystem::path& dir, int64_t total_rounds, bool quiet,
+               bool events = false);
   ~run_recorder() override;
   bool ok() const { return csv_ != nullptr; }
   void on_round(const round_record& r) override;
   /// Writes clients.csv (atomically).
   void on_clients(const std::vector<client_record>& clients) override;
+  void on_events(const std::vector<event_record>& events) override;
   double wall_seconds() const;
   /// Ends the progress line.
   void finish();
@@ -37,6 +40,7 @@ class run_recorder final : public metrics_sink {
  private:
   std::filesystem::path dir_;
   std::FILE* csv_ = nullptr;
+  std::FILE* events_ = nullptr;
   int64_t total_rounds_;
   bool quiet_;
   bool tty_;
