@@ -261,6 +261,8 @@ std::string_view type_name(const toml::node& n) {
 /// The value as TOML text on one line, elided if long; empty for tables (they span lines).
 std::string value_text(const toml::node& n) {
   if (n.is_table()) return "";
+  // Numbers as written (shortest form that reads back exactly), not toml++'s 17 digits.
+  if (const auto* f = n.as_floating_point()) return format_double(f->get());
   std::ostringstream os;
   // Double-quoted strings, as users most often write them (toml++ prefers 'literal' ones).
   os << toml::toml_formatter{
