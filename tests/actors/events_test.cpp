@@ -96,7 +96,9 @@ TEST(EventTrace, IsInVirtualTimeOrderAndCoversEveryFate) {
       last = time;
     }
     EXPECT_NE(t.find(" dropout"), std::string::npos) << policy;
-    if (std::string(policy) != "sync") EXPECT_NE(t.find(" late "), std::string::npos) << policy;
+    if (std::string(policy) != "sync") {
+      EXPECT_NE(t.find(" late "), std::string::npos) << policy;
+    }
   }
 }
 

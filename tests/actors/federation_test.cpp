@@ -213,7 +213,9 @@ TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
     int64_t labelled = 0;
     for (int64_t n : c.labels) labelled += n;
     EXPECT_EQ(labelled, c.shard_size);
-    if (c.participated + c.late > 0) EXPECT_GT(c.compute_time.ns, 0);
+    if (c.participated + c.late > 0) {
+      EXPECT_GT(c.compute_time.ns, 0);
+    }
     EXPECT_GE(c.link_time.ns, 0);
   }
   int participants = 0;
