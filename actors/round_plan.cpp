@@ -38,8 +38,11 @@ round_plan plan_round(const world& w, int64_t round, sim_time start,
     planned_client p;
     p.client = c;
     p.arrival = planned_arrival(w, c, round, start, cost);
-    if (drops_out(w.failures, sc.seed, c, static_cast<uint64_t>(round)))
+    // A client that vanishes (dropout) or goes offline before its result arrives is dropped.
+    if (drops_out(w.failures, sc.seed, c, static_cast<uint64_t>(round)) ||
+        w.online.next_change(c, start) <= p.arrival) {
       p.fate = client_fate::dropped;
+    }
     plan.clients.push_back(p);
   }
   for (auto& p : plan.clients)

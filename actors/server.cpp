@@ -246,7 +246,7 @@ void finish_round(self_ptr self) {
 void start_baseline_round(self_ptr self) {
   auto& st = self->state;
   const world& w = *st.w;
-  const auto chosen = select_clients(w.sc.seed, st.round, w.sc.clients.count, selection_size(w.sc));
+  const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
   backprop_task task;
   task.round = static_cast<uint64_t>(st.round);
   task.model_version = st.replica->version;
@@ -300,7 +300,7 @@ void start_round(self_ptr self) {
     start_baseline_round(self);
     return;
   }
-  const auto chosen = select_clients(w.sc.seed, st.round, w.sc.clients.count, selection_size(w.sc));
+  const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
   round_task task;
   task.round = static_cast<uint64_t>(st.round);
   task.model_version = st.replica->version;

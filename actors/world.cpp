@@ -3,9 +3,12 @@
 
 #include "actors/metrics.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <numeric>
+#include <sstream>
 
 #include <tbb/parallel_for.h>
 
@@ -119,6 +122,18 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   for (double g : fleet_gflops(w->device, sc.seed, static_cast<uint32_t>(n_clients)))
     w->devices.push_back(device_profile{g});
   w->failures = failure_spec{sc.clients.dropout};
+  if (!sc.clients.availability_trace.empty()) {
+    std::ifstream in(sc.clients.availability_trace, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      return error_message{"clients.availability.trace: cannot read \"" +
+                           sc.clients.availability_trace + "\""};
+    }
+    auto trace = parse_availability(text.str(), sc.clients.availability_trace);
+    if (!trace) return error_message{"clients.availability.trace: " + trace.error()};
+    w->online = std::move(*trace);
+  }
   {
     dense_result sized;
     sized.values.resize(static_cast<size_t>(w->net->param_count()));
@@ -171,6 +186,24 @@ int baseline_steps(const world& w) {
   for (const auto& s : w.parts.clients) smallest = std::min(smallest, s.size());
   const size_t batch = static_cast<size_t>(w.sc.train.batch_size);
   return w.sc.train.local_epochs * static_cast<int>((smallest + batch - 1) / batch);
+}
+
+std::vector<uint32_t> select_online_clients(const world& w, int64_t round, sim_time start,
+                                            int size) {
+  const int count = w.sc.clients.count;
+  std::vector<uint32_t> online;
+  for (int c = 0; c < count; ++c)
+    if (w.online.available(static_cast<uint32_t>(c), start))
+      online.push_back(static_cast<uint32_t>(c));
+  if (static_cast<int>(online.size()) <= size) return online;
+  const stream_id s{derive_seed(w.sc.seed, purpose::selection, 0), purpose::selection,
+                    static_cast<uint32_t>(round)};
+  // The same draws as select_clients when everyone is online (positions map to themselves).
+  auto picks = sample_without_replacement(s, static_cast<uint32_t>(online.size()),
+                                          static_cast<uint32_t>(size));
+  for (auto& p : picks) p = online[p];
+  std::sort(picks.begin(), picks.end());
+  return picks;
 }
 
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round) {

@@ -34,6 +34,7 @@ struct world {
   std::vector<device_profile> devices;  ///< per client, before per-round jitter
   device_spec device;                   ///< the fleet's device model (for per-round jitter)
   failure_spec failures;
+  availability online;  ///< when each client is reachable (empty: always)
   optimizer_config optimizer;
   lr_schedule schedule;
   fd_scheme scheme = fd_scheme::forward;
@@ -54,6 +55,12 @@ void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> i
 /// FedSGD: 1 step; FedAvg: local_epochs x ceil(smallest shard / batch) minibatch steps, the
 /// same for every client so a round's work is known up front.
 int baseline_steps(const world& w);
+
+/// The clients selected for round r starting at `start`: per_round (or the first-m cohort) drawn
+/// from stream (seed, selection, r) among the clients online at `start`, sorted by id. Without a
+/// trace this is select_clients over all clients.
+std::vector<uint32_t> select_online_clients(const world& w, int64_t round, sim_time start,
+                                            int size);
 
 /// Client c's device in round r: its speed times the round's jitter factor.
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round);

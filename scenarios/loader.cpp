@@ -86,6 +86,7 @@ constexpr std::array schema_keys = {
     "clients.count"sv,
     "clients.per_round"sv,
     "clients.dropout"sv,
+    "clients.availability.trace"sv,
     "clients.link.latency"sv,
     "clients.link.up"sv,
     "clients.link.down"sv,
@@ -101,7 +102,7 @@ constexpr std::array schema_keys = {
 
 /// Every table, parents before children.
 constexpr std::array schema_tables = {
-    "data"sv, "model"sv, "train"sv, "baffle"sv, "clients"sv, "clients.link"sv, "clients.compute"sv,
+    "data"sv, "model"sv, "train"sv, "baffle"sv, "clients"sv, "clients.link"sv, "clients.compute"sv, "clients.availability"sv,
     "server"sv,
 };
 
@@ -829,6 +830,16 @@ class validator {
     const bool per_round_ok = read_int("clients.per_round", s.clients.per_round, 1);
     if (count_ok && per_round_ok && s.clients.per_round > s.clients.count) check_per_round(s);
     read_float("clients.dropout", s.clients.dropout, unit_open);
+    if (read_string("clients.availability.trace", s.clients.availability_trace) &&
+        !s.clients.availability_trace.empty()) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(s.clients.availability_trace, ec)) {
+        if (const toml::node* n = find("clients.availability.trace"))
+          error_at("clients.availability.trace", *n,
+                   "file not found; must name an availability trace (lines client,time,on|off; see "
+                   "docs/scenarios.md); relative paths are taken from the working directory");
+      }
+    }
     read_distribution("clients.link.latency", s.clients.link.latency, true);
     read_rate("clients.link.up", s.clients.link.up_bytes_per_sec);
     read_rate("clients.link.down", s.clients.link.down_bytes_per_sec);
@@ -1180,6 +1191,12 @@ std::string to_toml(const scenario& s) {
   os << "count = " << s.clients.count << "\n";
   os << "per_round = " << s.clients.per_round << "\n";
   os << "dropout = " << num(s.clients.dropout) << "\n";
+  os << "\n[clients.availability]\n";
+  if (s.clients.availability_trace.empty()) {
+    os << "# trace = \"\" (no trace: every client always available)\n";
+  } else {
+    os << "trace = " << quote(s.clients.availability_trace) << "\n";
+  }
   os << "\n[clients.link]\n";
   os << "latency = " << distribution_toml(s.clients.link.latency, true) << "\n";
   os << "up = " << quote(format_rate(s.clients.link.up_bytes_per_sec)) << "\n";

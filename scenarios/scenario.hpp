@@ -95,7 +95,8 @@ struct server_config {
 struct clients_config {
   int count = 10;
   int per_round = 10;
-  double dropout = 0.0;  ///< probability a selected client vanishes in a round
+  double dropout = 0.0;            ///< probability a selected client vanishes in a round
+  std::string availability_trace;  ///< FedScale-style on/off trace file ("" = always available)
   link_config link;
   compute_config compute;
 };

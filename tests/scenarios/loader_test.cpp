@@ -731,3 +731,17 @@ TEST(ScenarioLoader, SyntheticDataNeedsNoPathAndWrnChecksItsShape) {
 
 }  // namespace
 }  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(ScenarioLoader, AMissingAvailabilityTraceIsNamed) {
+  const scenario_error e =
+      single_error(parse("[clients.availability]\ntrace = \"/no/such/trace.csv\"\n"),
+                   "clients.availability.trace");
+  EXPECT_TRUE(contains(e.message, "not found")) << e.message;
+  EXPECT_EQ(e.line, 2);
+}
+
+}  // namespace
+}  // namespace baffle
