@@ -242,30 +242,20 @@ void finish_round(self_ptr self) {
   }
 }
 
-/// Sends a backprop_task to the counted clients (FedSGD or FedAvg).
-void start_baseline_round(self_ptr self) {
+/// Plans the round under the policy, charges the downlink and sends `task` to every counted
+/// client, collecting replies into `into` (results of other rounds are ignored); finishes the round
+/// when the last reply (or failure) is in. Dropped clients never receive the task; late ones do,
+/// and compute for nothing.
+template <class Task, class Result>
+void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& task,
+              const round_costs& costs, std::vector<Result> server_state::*into) {
   auto& st = self->state;
-  const world& w = *st.w;
-  const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
-  backprop_task task;
-  task.round = static_cast<uint64_t>(st.round);
-  task.model_version = st.replica->version;
-  task.kind = w.sc.train.algorithm == "fedavg" ? baseline::fedavg : baseline::fedsgd;
-  task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
-  task.local_steps = static_cast<uint32_t>(baseline_steps(w));
-  task.local_lr = static_cast<float>(w.sc.train.local_lr);
-  task.dispatch_time = st.now;
-  // The task travels with the model's weights: every client needs them to compute.
-  st.costs.task_bytes = wire_size(task) + w.model_bytes;
-  st.costs.result_bytes = w.dense_result_bytes;
-  st.costs.forward_passes = task.local_steps;
-  st.costs.flops_factor = backprop_flops_factor;
-  st.costs.batch_size = static_cast<int>(task.batch_size);
-  st.plan = plan_round(w, st.round, st.now, chosen, st.costs);
+  st.costs = costs;
+  st.plan = plan_round(*st.w, st.round, st.now, chosen, costs);
   std::vector<uint32_t> counted;
   for (const auto& p : st.plan.clients)
     if (p.fate == client_fate::counted) counted.push_back(p.client);
-  st.round_bytes_down = st.costs.task_bytes * static_cast<uint64_t>(st.plan.counted + st.plan.late);
+  st.round_bytes_down = costs.task_bytes * static_cast<uint64_t>(st.plan.counted + st.plan.late);
   st.totals.bytes_down_total += st.round_bytes_down;
   st.pending = counted.size();
   if (counted.empty()) {
@@ -276,13 +266,14 @@ void start_baseline_round(self_ptr self) {
   for (uint32_t c : counted) {
     self->request(st.clients[c], caf::infinite, task)
         .then(
-            [self, this_round](dense_result& r) {
+            [self, this_round, into](Result& r) {
               auto& s = self->state;
               if (static_cast<int64_t>(r.round) != this_round) return;
-              s.dense.push_back(std::move(r));
+              (s.*into).push_back(std::move(r));
               if (--s.pending == 0) finish_round(self);
             },
             [self, this_round](caf::error&) {
+              // A client that fails to answer simply does not contribute to this round.
               auto& s = self->state;
               if (s.round != this_round) return;
               if (--s.pending == 0) finish_round(self);
@@ -296,11 +287,26 @@ void start_round(self_ptr self) {
   st.round += 1;
   st.results.clear();
   st.dense.clear();
+  const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
+  round_costs costs;
+  costs.batch_size = w.sc.train.batch_size;
   if (w.sc.train.algorithm != "baffle") {
-    start_baseline_round(self);
+    backprop_task task;
+    task.round = static_cast<uint64_t>(st.round);
+    task.model_version = st.replica->version;
+    task.kind = w.sc.train.algorithm == "fedavg" ? baseline::fedavg : baseline::fedsgd;
+    task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
+    task.local_steps = static_cast<uint32_t>(baseline_steps(w));
+    task.local_lr = static_cast<float>(w.sc.train.local_lr);
+    task.dispatch_time = st.now;
+    // The task travels with the model's weights: every client needs them to compute.
+    costs.task_bytes = wire_size(task) + w.model_bytes;
+    costs.result_bytes = w.dense_result_bytes;
+    costs.forward_passes = task.local_steps;
+    costs.flops_factor = backprop_flops_factor;
+    dispatch(self, chosen, task, costs, &server_state::dense);
     return;
   }
-  const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
   round_task task;
   task.round = static_cast<uint64_t>(st.round);
   task.model_version = st.replica->version;
@@ -313,39 +319,10 @@ void start_round(self_ptr self) {
   task.dispatch_time = st.now;
   round_result sized;  // a result of this round's size, for the link model
   sized.scalars.resize(task.k);
-  st.costs.task_bytes = wire_size(task);
-  st.costs.result_bytes = wire_size(sized);
-  st.costs.forward_passes = forward_passes_per_round(static_cast<int>(task.k), task.scheme);
-  st.costs.batch_size = static_cast<int>(task.batch_size);
-  st.plan = plan_round(w, st.round, st.now, chosen, st.costs);
-  std::vector<uint32_t> counted;
-  for (const auto& p : st.plan.clients)
-    if (p.fate == client_fate::counted) counted.push_back(p.client);
-  // Dropped clients never receive the task; late ones do, and compute for nothing.
-  st.round_bytes_down = st.costs.task_bytes * static_cast<uint64_t>(st.plan.counted + st.plan.late);
-  st.totals.bytes_down_total += st.round_bytes_down;
-  st.pending = counted.size();
-  if (counted.empty()) {
-    finish_round(self);
-    return;
-  }
-  const int64_t this_round = st.round;
-  for (uint32_t c : counted) {
-    self->request(st.clients[c], caf::infinite, task)
-        .then(
-            [self, this_round](round_result& r) {
-              auto& s = self->state;
-              if (static_cast<int64_t>(r.round) != this_round) return;
-              s.results.push_back(std::move(r));
-              if (--s.pending == 0) finish_round(self);
-            },
-            [self, this_round](caf::error&) {
-              // A client that fails to answer simply does not contribute to this round.
-              auto& s = self->state;
-              if (s.round != this_round) return;
-              if (--s.pending == 0) finish_round(self);
-            });
-  }
+  costs.task_bytes = wire_size(task);
+  costs.result_bytes = wire_size(sized);
+  costs.forward_passes = forward_passes_per_round(static_cast<int>(task.k), task.scheme);
+  dispatch(self, chosen, task, costs, &server_state::results);
 }
 
 }  // namespace

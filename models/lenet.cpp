@@ -61,6 +61,8 @@ conv2d_shape conv2_shape(const lenet_layout& l, int batch) {
   return conv2d_shape{batch, l.c1, l.c2, s, s, kernel, 1, padding, true};
 }
 
+// Wall-clock stage timing for timed_loss only (the benchmark's per-layer breakdown); simulated
+// time never comes from here.
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point& t) {
