@@ -38,10 +38,9 @@ round_result compute_round(const client_state& st, const round_task& task) {
   r.base_loss = static_cast<float>(est.base.mean_loss());
   r.samples = static_cast<uint32_t>(b);
   r.forward_passes = static_cast<uint32_t>(est.forward_passes);
-  // Virtual time: the task crosses the downlink, then the device does the forward passes.
-  const sim_time arrival = task.dispatch_time + transfer_time(w.downlink[st.id], wire_size(task));
+  // Virtual time: from when the task and the model are on the device, the forward passes.
   const double flops = static_cast<double>(est.forward_passes) * w.net->forward_flops(b);
-  r.finish_time = arrival + compute_time(device_in_round(w, st.id, task.round), flops);
+  r.finish_time = task.start_time + compute_time(device_in_round(w, st.id, task.round), flops);
   return r;
 }
 
@@ -79,13 +78,15 @@ dense_result compute_backprop_round(const client_state& st, const backprop_task&
       for (size_t i = 0; i < params.size(); ++i) params[i] -= task.local_lr * grad[i];
     }
   }
+  if (task.kind == baseline::fedavg) {
+    // The update, not the weights: under async the server adds it to a newer model.
+    for (size_t i = 0; i < params.size(); ++i) params[i] -= view[i];
+  }
   r.values = task.kind == baseline::fedsgd ? std::move(grad) : std::move(params);
   r.forward_passes = static_cast<uint32_t>(steps);
-  // Virtual time: the task and the weights cross the downlink, then forward + backward passes.
-  const sim_time arrival =
-      task.dispatch_time + transfer_time(w.downlink[st.id], wire_size(task) + w.model_bytes);
+  // Virtual time: from when the task and the weights are on the device, forward + backward passes.
   const double flops = steps * backprop_flops_factor * net.forward_flops(batch);
-  r.finish_time = arrival + compute_time(device_in_round(w, st.id, task.round), flops);
+  r.finish_time = task.start_time + compute_time(device_in_round(w, st.id, task.round), flops);
   return r;
 }
 

@@ -24,6 +24,8 @@ struct round_record {
   int dropped = 0;                    ///< selected clients that vanished
   int late = 0;                       ///< results that arrived too late (deadline, beyond first M)
   int64_t wasted_forward_passes = 0;  ///< forward passes of late clients
+  double stale_mean = 0.0;  ///< async: mean staleness of the aggregated results (0 otherwise)
+  int64_t stale_max = 0;    ///< async: largest staleness aggregated
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
   int64_t forward_passes = 0;
@@ -41,6 +43,7 @@ struct client_record {
   int participated = 0;  ///< results aggregated
   int dropped = 0;
   int late = 0;
+  int64_t staleness_sum = 0;  ///< async: staleness summed over its aggregated results
   sim_time compute_time;  ///< virtual compute time of the rounds it computed (late ones included)
   sim_time link_time;     ///< virtual time its messages spent on its links
 };

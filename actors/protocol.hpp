@@ -26,13 +26,15 @@ struct round_task {
   fd_scheme scheme = fd_scheme::forward;
   seed_mode seeds = seed_mode::shared;
   uint32_t batch_size = 0;
-  sim_time dispatch_time;  ///< virtual time the server sent it
+  /// Virtual time the client has the task and the current model (downloaded or replayed) and
+  /// starts computing.
+  sim_time start_time;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, round_task& x) {
   return f(caf::meta::type_name("round_task"), x.round, x.model_version, x.round_seed, x.k, x.sigma,
-           x.scheme, x.seeds, x.batch_size, x.dispatch_time);
+           x.scheme, x.seeds, x.batch_size, x.start_time);
 }
 
 /// client -> server: the K loss differences of a round, and what they cost.
@@ -60,6 +62,7 @@ enum class baseline : uint8_t {
 
 /// server -> client (backprop baselines): train on the current model. The model itself is
 /// charged on the downlink with the task (the weights every client needs).
+/// Under async, `round` is the dispatch's sequence number (as for round_task).
 struct backprop_task {
   uint64_t round = 0;
   uint64_t model_version = 0;
@@ -67,20 +70,20 @@ struct backprop_task {
   uint32_t batch_size = 0;
   uint32_t local_steps = 0;  ///< fedavg: minibatch SGD steps (local epochs x batches per epoch)
   float local_lr = 0.f;      ///< fedavg: the clients' SGD learning rate
-  sim_time dispatch_time;
+  sim_time start_time;       ///< virtual time the client has the task and the weights
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, backprop_task& x) {
   return f(caf::meta::type_name("backprop_task"), x.round, x.model_version, x.kind, x.batch_size,
-           x.local_steps, x.local_lr, x.dispatch_time);
+           x.local_steps, x.local_lr, x.start_time);
 }
 
 /// client -> server (backprop baselines): a dense vector of the model's size.
 struct dense_result {
   uint64_t round = 0;
   uint32_t client = 0;
-  std::vector<float> values;  ///< fedsgd: the gradient; fedavg: the client's new weights
+  std::vector<float> values;  ///< fedsgd: the gradient; fedavg: new weights minus received ones
   float base_loss = 0.f;      ///< mean loss of the first minibatch at the received weights
   uint32_t samples = 0;       ///< examples used, the aggregation weight
   sim_time finish_time;
@@ -92,6 +95,29 @@ typename Inspector::result_type inspect(Inspector& f, dense_result& x) {
   return f(caf::meta::type_name("dense_result"), x.round, x.client, x.values, x.base_loss,
            x.samples, x.finish_time, x.forward_passes);
 }
+
+/// server -> client (download = "replay"): one server update as the device replays it. Group j
+/// is the perturbation seed seeds[j] with coefficients[j K .. j K + K - 1], so
+/// g = sum_j sum_k coefficients[j K + k] eps(seeds[j], k); the device then applies the same
+/// clipping and optimizer step as the server. Shared seeds under sync: one group (the round seed
+/// and the aggregated scalars / (K sigma)); per-client seeds: one group per participant; async:
+/// one group per model version (shared) or per result (per-client) in the buffer.
+struct model_update {
+  uint64_t version = 0;  ///< the version this update produces
+  std::vector<uint64_t> seeds;
+  std::vector<double> coefficients;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_update& x) {
+  return f(caf::meta::type_name("model_update"), x.version, x.seeds, x.coefficients);
+}
+
+/// Device work of replaying one perturbation direction (n elements): regenerating eps_k and
+/// adding it in. Charged as FLOP-equivalents per element, from this machine's measured ratio of
+/// forward-pass speed to normal generation (145 GFLOP/s vs 1.25 G normals/s per core, see
+/// docs/performance.md), so replay time scales with the device speed like a forward pass does.
+inline constexpr double replay_flops_per_element = 116.0;
 
 /// server -> caller: the headline results of a finished run.
 struct run_outcome {

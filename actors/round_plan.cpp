@@ -1,4 +1,5 @@
-// Server policies (sync, deadline, first-m) as a pure function of the world and the round.
+// Server policies (sync, deadline, first-m) as a pure function of the world and the round, and
+// the async policy's staleness weights.
 #include "actors/round_plan.hpp"
 
 #include <algorithm>
@@ -12,12 +13,33 @@ double client_flops(const world& w, uint32_t client, const round_costs& cost) {
   return static_cast<double>(cost.forward_passes) * cost.flops_factor * w.net->forward_flops(batch);
 }
 
+sim_time planned_start(const world& w, uint32_t client, sim_time dispatch, const round_costs& cost,
+                       const model_download& download) {
+  // Replay work runs at the device's base speed (no per-round jitter: it happens before the round's
+  // forward passes and is not part of them).
+  const uint64_t bytes = cost.task_bytes + (cost.replay ? download.bytes : cost.model_bytes);
+  sim_time t = dispatch + transfer_time(w.downlink[client], bytes);
+  if (cost.replay && download.flops > 0) t += compute_time(w.devices[client], download.flops);
+  return t;
+}
+
 sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_time start,
-                         const round_costs& cost) {
-  return start + transfer_time(w.downlink[client], cost.task_bytes) +
+                         const round_costs& cost, const model_download& download) {
+  return planned_start(w, client, start, cost, download) +
          compute_time(device_in_round(w, client, static_cast<uint64_t>(round)),
                       client_flops(w, client, cost)) +
          transfer_time(w.uplink[client], cost.result_bytes);
+}
+
+double staleness_weight(const server_config& server, int64_t staleness) {
+  const double tau = static_cast<double>(std::max<int64_t>(staleness, 0));
+  const double a = server.staleness_exponent;
+  if (server.staleness == "poly") return std::pow(1.0 + tau, -a);
+  if (server.staleness == "hinge") {
+    const double b = server.staleness_hinge;
+    return tau <= b ? 1.0 : 1.0 / (a * (tau - b) + 1.0);
+  }
+  return 1.0;
 }
 
 int selection_size(const scenario& sc) {
@@ -29,15 +51,20 @@ int selection_size(const scenario& sc) {
 }
 
 round_plan plan_round(const world& w, int64_t round, sim_time start,
-                      const std::vector<uint32_t>& selected, const round_costs& cost) {
+                      const std::vector<uint32_t>& selected, const round_costs& cost,
+                      const std::vector<model_download>& downloads) {
   const scenario& sc = w.sc;
   round_plan plan;
   std::vector<planned_client*> alive;
   plan.clients.reserve(selected.size());
-  for (uint32_t c : selected) {
+  for (size_t i = 0; i < selected.size(); ++i) {
+    const uint32_t c = selected[i];
+    const model_download download = i < downloads.size() ? downloads[i] : model_download{};
     planned_client p;
     p.client = c;
-    p.arrival = planned_arrival(w, c, round, start, cost);
+    p.down_bytes = cost.task_bytes + (cost.replay ? download.bytes : cost.model_bytes);
+    p.start = planned_start(w, c, start, cost, download);
+    p.arrival = planned_arrival(w, c, round, start, cost, download);
     // A client that vanishes (dropout) or goes offline before its result arrives is dropped.
     if (drops_out(w.failures, sc.seed, c, static_cast<uint64_t>(round)) ||
         w.online.next_change(c, start) <= p.arrival) {

@@ -20,7 +20,9 @@ enum class client_fate : uint8_t {
 struct planned_client {
   uint32_t client = 0;
   client_fate fate = client_fate::counted;
-  sim_time arrival;  ///< when its result would reach the server (not meaningful if dropped)
+  sim_time start;            ///< when it has the task and the model and starts computing
+  sim_time arrival;          ///< when its result would reach the server (not meaningful if dropped)
+  uint64_t down_bytes = 0;   ///< what its download costs: the task, plus weights or missed updates
 };
 
 struct round_plan {
@@ -38,6 +40,17 @@ struct round_costs {
   int64_t forward_passes = 0;  ///< per client
   int batch_size = 0;          ///< requested; a client with a smaller shard uses its whole shard
   double flops_factor = 1.0;   ///< FLOPs per pass in forward passes (backprop: forward + backward)
+  /// The model's download. Weights: model_bytes travel with every task. Replay: the client is
+  /// sent the updates it missed and replays them (see client_download).
+  bool replay = false;
+  uint64_t model_bytes = 0;
+};
+
+/// What bringing a client's model up to date costs: bytes on its downlink besides the task, and
+/// device FLOPs (replaying an update regenerates its perturbations on the device).
+struct model_download {
+  uint64_t bytes = 0;
+  double flops = 0.0;
 };
 
 /// A backprop step (forward, then backward for activations and weights) costs about three
@@ -47,15 +60,26 @@ inline constexpr double backprop_flops_factor = 3.0;
 /// FLOPs client c spends in a round: forward passes x FLOPs of one forward on its minibatch.
 double client_flops(const world& w, uint32_t client, const round_costs& cost);
 
-/// Arrival of client c's result when the round starts at `start`.
+/// When client c, sent the task at `dispatch` with `download` to fetch first, starts computing.
+sim_time planned_start(const world& w, uint32_t client, sim_time dispatch, const round_costs& cost,
+                       const model_download& download);
+
+/// Arrival of client c's result when the round starts at `start` (weights download, or replay
+/// with nothing missed unless `download` says otherwise).
 sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_time start,
-                         const round_costs& cost);
+                         const round_costs& cost, const model_download& download = {});
 
 /// The number of clients selected per round under the scenario's policy.
 int selection_size(const scenario& sc);
 
-/// Applies the scenario's server policy to the selected clients (sorted by id).
+/// Applies the scenario's server policy (sync, deadline or first-m) to the selected clients
+/// (sorted by id). downloads[i], if given, is what selected[i] must fetch besides the task.
 round_plan plan_round(const world& w, int64_t round, sim_time start,
-                      const std::vector<uint32_t>& selected, const round_costs& cost);
+                      const std::vector<uint32_t>& selected, const round_costs& cost,
+                      const std::vector<model_download>& downloads = {});
+
+/// The async policy's weight of a result computed `staleness` server updates ago:
+/// constant 1; poly (1 + tau)^-a; hinge 1 for tau <= b, else 1 / (a (tau - b) + 1).
+double staleness_weight(const server_config& server, int64_t staleness);
 
 }  // namespace baffle

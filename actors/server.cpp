@@ -1,8 +1,10 @@
-// Server behaviour (sync policy) over pure aggregation helpers.
+// Server behaviour (round policies and async) over pure aggregation helpers.
 #include "actors/server.hpp"
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -110,30 +112,176 @@ std::vector<event_record> round_events(const round_plan& plan, int64_t round, si
 
 namespace {
 
-/// The backprop baselines' server step, from dense results sorted by client id.
-/// fedsgd: the sample-weighted mean gradient goes through clipping and the server optimizer.
-/// fedavg: the new model is the sample-weighted mean of the clients' weights (server lr 1).
-void apply_baseline_update(server_state& st, const world& w) {
-  const size_t n = st.replica->params.size();
+/// Sample-and-staleness weights of results: weight_i = n_i s_i / sum_j n_j (FedBuff: a stale
+/// result moves the model less; with every s_i = 1 this is the plain sample-weighted mean).
+std::vector<double> result_weights(const std::vector<uint32_t>& samples,
+                                   const std::vector<double>& staleness_factor) {
   double total = 0.0;
-  for (const auto& r : st.dense) total += r.samples;
+  for (uint32_t n : samples) total += n;
+  std::vector<double> w(samples.size(), 0.0);
+  if (total <= 0) return w;
+  for (size_t i = 0; i < samples.size(); ++i) w[i] = samples[i] * staleness_factor[i] / total;
+  return w;
+}
+
+/// The server's step for the backprop baselines from dense results (client-id order, or async
+/// buffer order) and their weights. fedsgd: the weighted mean gradient goes through clipping
+/// and the server optimizer; fedavg: the weighted mean update is added (server lr 1).
+void apply_baseline_update(server_state& st, const world& w, const std::vector<const dense_result*>& rs,
+                           const std::vector<double>& weights, int64_t step) {
+  const size_t n = st.replica->params.size();
   std::vector<double> mean(n, 0.0);
-  for (const auto& r : st.dense) {
-    const double weight = r.samples / total;
-    for (size_t i = 0; i < n; ++i) mean[i] += weight * static_cast<double>(r.values[i]);
-  }
+  for (size_t j = 0; j < rs.size(); ++j)
+    for (size_t i = 0; i < n; ++i) mean[i] += weights[j] * static_cast<double>(rs[j]->values[i]);
   if (w.sc.train.algorithm == "fedavg") {
-    for (size_t i = 0; i < n; ++i) st.replica->params[i] = static_cast<float>(mean[i]);
+    for (size_t i = 0; i < n; ++i)
+      st.replica->params[i] = static_cast<float>(static_cast<double>(st.replica->params[i]) + mean[i]);
   } else {
     st.grad.assign(mean.begin(), mean.end());
     clip_inf(st.grad, w.sc.train.clip_inf);
     optimizer_config cfg = w.optimizer;
-    cfg.lr = lr_at_round(w.schedule, st.round);
+    cfg.lr = lr_at_round(w.schedule, step);
     optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
   }
   if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
   st.replica->version += 1;
 }
+
+/// Records the update that produced the current version, for replaying clients.
+void record_update(server_state& st, const model_update& u) {
+  const world& w = *st.w;
+  st.update_bytes_prefix.push_back(st.update_bytes_prefix.back() + wire_size(u));
+  const double elements = static_cast<double>(u.coefficients.size()) *
+                          static_cast<double>(st.replica->params.size());
+  st.update_flops_prefix.push_back(st.update_flops_prefix.back() +
+                                   elements * replay_flops_per_element);
+  static_cast<void>(w);
+}
+
+/// BAFFLE's server step from groups of (perturbation seed, K coefficients): rebuilds g, clips,
+/// steps the optimizer, updates the EMA and the version, and records the update for replay.
+void apply_baffle_update(server_state& st, const world& w, const std::vector<uint64_t>& seeds,
+                         const std::vector<double>& coefficients, int64_t step) {
+  const int k = w.sc.baffle.k;
+  std::vector<stream_id> streams;
+  std::vector<float> coeffs;
+  streams.reserve(coefficients.size());
+  coeffs.reserve(coefficients.size());
+  for (size_t g = 0; g < seeds.size(); ++g) {
+    for (int j = 0; j < k; ++j) {
+      streams.push_back(perturbation_stream(seeds[g], j));
+      coeffs.push_back(static_cast<float>(coefficients[g * static_cast<size_t>(k) + j]));
+    }
+  }
+  st.grad.resize(st.replica->params.size());
+  reconstruct_from_streams(streams, coeffs, st.grad, *st.arena);
+  clip_inf(st.grad, w.sc.train.clip_inf);
+  optimizer_config cfg = w.optimizer;
+  cfg.lr = lr_at_round(w.schedule, step);
+  optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
+  if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
+  st.replica->version += 1;
+  record_update(st, model_update{st.replica->version, seeds, coefficients});
+}
+
+/// What client c must fetch besides the task to hold the current model (replay: the updates it
+/// missed; weights: nothing beyond the weights the costs already charge).
+model_download download_for(const server_state& st, uint32_t c) {
+  if (!st.costs.replay) return {};
+  const uint64_t from = st.device_version[c];
+  const uint64_t to = st.replica->version;
+  return {st.update_bytes_prefix[to] - st.update_bytes_prefix[from],
+          st.update_flops_prefix[to] - st.update_flops_prefix[from]};
+}
+
+/// The costs of one client's task under the scenario (the same for every round).
+round_costs make_costs(const server_state& st) {
+  const world& w = *st.w;
+  round_costs costs;
+  costs.batch_size = w.sc.train.batch_size;
+  if (w.sc.train.algorithm != "baffle") {
+    backprop_task task;
+    costs.task_bytes = wire_size(task);
+    costs.model_bytes = w.model_bytes;
+    costs.result_bytes = w.dense_result_bytes;
+    costs.forward_passes = baseline_steps(w);
+    costs.flops_factor = backprop_flops_factor;
+    return costs;
+  }
+  round_task task;
+  round_result sized;  // a result of this scenario's size, for the link model
+  sized.scalars.resize(static_cast<size_t>(w.sc.baffle.k));
+  costs.task_bytes = wire_size(task);
+  costs.result_bytes = wire_size(sized);
+  costs.forward_passes = forward_passes_per_round(w.sc.baffle.k, w.scheme);
+  costs.replay = w.sc.baffle.download == "replay";
+  costs.model_bytes = w.model_bytes;
+  return costs;
+}
+
+round_task make_round_task(const server_state& st, uint64_t round, uint64_t seed_round) {
+  const world& w = *st.w;
+  round_task task;
+  task.round = round;
+  task.model_version = st.replica->version;
+  task.round_seed = round_seed(w.sc.seed, static_cast<int64_t>(seed_round));
+  task.k = static_cast<uint32_t>(w.sc.baffle.k);
+  task.sigma = static_cast<float>(w.sc.baffle.sigma);
+  task.scheme = w.scheme;
+  task.seeds = w.seeds;
+  task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
+  return task;
+}
+
+backprop_task make_backprop_task(const server_state& st, uint64_t round) {
+  const world& w = *st.w;
+  backprop_task task;
+  task.round = round;
+  task.model_version = st.replica->version;
+  task.kind = w.sc.train.algorithm == "fedavg" ? baseline::fedavg : baseline::fedsgd;
+  task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
+  task.local_steps = static_cast<uint32_t>(baseline_steps(w));
+  task.local_lr = static_cast<float>(w.sc.train.local_lr);
+  return task;
+}
+
+/// Evaluates when due, updates the totals, reports the update; returns whether the run is over.
+bool complete_update(self_ptr self, round_record& rec, std::vector<event_record> events) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  rec.end_time = st.now;
+  const bool last = rec.round >= w.sc.train.rounds;
+  if (last || rec.round % w.sc.train.eval_every == 0) {
+    // With an EMA the evaluated model is the average, as in the reference code.
+    const std::span<const float> eval_params =
+        st.ema.empty() ? st.replica->view() : std::span<const float>(st.ema);
+    const auto test = evaluate(w, eval_params, w.data.test, {}, *st.arena, st.pool);
+    rec.test_loss = test.mean_loss();
+    rec.test_acc = test.accuracy();
+    if (!w.parts.validation.empty()) {
+      const auto val =
+          evaluate(w, eval_params, w.data.train, w.parts.validation, *st.arena, st.pool);
+      rec.val_loss = val.mean_loss();
+      rec.val_acc = val.accuracy();
+    }
+    st.totals.final_test_loss = test.mean_loss();
+    st.totals.final_test_acc = test.accuracy();
+  }
+  st.totals.rounds = rec.round;
+  st.totals.sim_time_s = st.now.seconds();
+  st.totals.bytes_up_total += rec.bytes_up;
+  st.totals.bytes_down_total += rec.bytes_down;
+  st.totals.forward_passes_total += rec.forward_passes;
+  if (st.sink) {
+    st.sink->on_round(rec);
+    st.sink->on_events(events);
+  }
+  if (last) finish_run(self);
+  return last;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round policies: sync, deadline, first-m
 
 void finish_round(self_ptr self) {
   auto& st = self->state;
@@ -173,11 +321,10 @@ void finish_round(self_ptr self) {
     }
     c.participated += p.fate == client_fate::counted;
     c.late += p.fate == client_fate::late;
-    const sim_time compute =
-        compute_time(device_in_round(w, p.client, static_cast<uint64_t>(st.round)),
-                     client_flops(w, p.client, st.costs));
-    c.compute_time += compute;
-    c.link_time += (p.arrival - st.now) - compute;
+    const sim_time link = transfer_time(w.downlink[p.client], p.down_bytes) +
+                          transfer_time(w.uplink[p.client], st.costs.result_bytes);
+    c.link_time += link;
+    c.compute_time += (p.arrival - round_start) - link;
   }
   // Late clients did their work and sent their results; the server discarded them.
   rec.bytes_up += static_cast<uint64_t>(st.plan.late) * st.costs.result_bytes;
@@ -186,18 +333,33 @@ void finish_round(self_ptr self) {
   rec.train_loss = samples > 0 ? loss_weighted / samples : 0.0;
 
   if (!st.dense.empty()) {
-    apply_baseline_update(st, w);
+    std::vector<const dense_result*> rs;
+    std::vector<uint32_t> n;
+    for (const auto& r : st.dense) {
+      rs.push_back(&r);
+      n.push_back(r.samples);
+    }
+    apply_baseline_update(st, w, rs, result_weights(n, std::vector<double>(n.size(), 1.0)),
+                          st.round);
   } else if (!st.results.empty()) {
     perturbation_plan plan;
     plan.round_seed = round_seed(w.sc.seed, st.round);
     plan.k = w.sc.baffle.k;
     plan.sigma = static_cast<float>(w.sc.baffle.sigma);
     st.grad.resize(st.replica->params.size());
+    model_update update;
+    const double scale = 1.0 / (static_cast<double>(plan.k) * plan.sigma);
     if (w.seeds == seed_mode::shared) {
-      baffle_reconstruct(aggregate_scalars(st.results, plan.k), plan, st.grad, *st.arena);
+      const auto dbar = aggregate_scalars(st.results, plan.k);
+      baffle_reconstruct(dbar, plan, st.grad, *st.arena);
+      update.seeds.push_back(plan.round_seed);
+      for (double d : dbar) update.coefficients.push_back(d * scale);
     } else {
       const auto [streams, coeffs] = per_client_terms(st.results, plan);
       reconstruct_from_streams(streams, coeffs, st.grad, *st.arena);
+      for (const auto& r : st.results)
+        update.seeds.push_back(client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client));
+      update.coefficients.assign(coeffs.begin(), coeffs.end());
     }
     clip_inf(st.grad, w.sc.train.clip_inf);
     optimizer_config cfg = w.optimizer;
@@ -205,66 +367,44 @@ void finish_round(self_ptr self) {
     optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
     if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
     st.replica->version += 1;
+    update.version = st.replica->version;
+    record_update(st, update);
   }
   st.now = end;
-  rec.end_time = end;
-
-  const bool last = st.round >= w.sc.train.rounds;
-  if (last || st.round % w.sc.train.eval_every == 0) {
-    // With an EMA the evaluated model is the average, as in the reference code.
-    const std::span<const float> eval_params =
-        st.ema.empty() ? st.replica->view() : std::span<const float>(st.ema);
-    const auto test = evaluate(w, eval_params, w.data.test, {}, *st.arena, st.pool);
-    rec.test_loss = test.mean_loss();
-    rec.test_acc = test.accuracy();
-    if (!w.parts.validation.empty()) {
-      const auto val =
-          evaluate(w, eval_params, w.data.train, w.parts.validation, *st.arena, st.pool);
-      rec.val_loss = val.mean_loss();
-      rec.val_acc = val.accuracy();
-    }
-    st.totals.final_test_loss = test.mean_loss();
-    st.totals.final_test_acc = test.accuracy();
-  }
-
-  st.totals.rounds = st.round;
-  st.totals.sim_time_s = st.now.seconds();
-  st.totals.bytes_up_total += rec.bytes_up;
-  st.totals.forward_passes_total += rec.forward_passes;
-  if (st.sink) {
-    st.sink->on_round(rec);
-    st.sink->on_events(round_events(st.plan, st.round, round_start, rec.participants));
-  }
-  if (last) {
-    finish_run(self);
-  } else {
+  if (!complete_update(self, rec, round_events(st.plan, st.round, round_start, rec.participants)))
     start_round(self);
-  }
 }
 
-/// Plans the round under the policy, charges the downlink and sends `task` to every counted
-/// client, collecting replies into `into` (results of other rounds are ignored); finishes the round
+/// Plans the round under the policy, charges the downlink and sends each counted client its
+/// task, collecting replies into `into` (results of other rounds are ignored); finishes the round
 /// when the last reply (or failure) is in. Dropped clients never receive the task; late ones do,
 /// and compute for nothing.
 template <class Task, class Result>
 void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& task,
-              const round_costs& costs, std::vector<Result> server_state::*into) {
+              std::vector<Result> server_state::*into) {
   auto& st = self->state;
-  st.costs = costs;
-  st.plan = plan_round(*st.w, st.round, st.now, chosen, costs);
-  std::vector<uint32_t> counted;
-  for (const auto& p : st.plan.clients)
-    if (p.fate == client_fate::counted) counted.push_back(p.client);
-  st.round_bytes_down = costs.task_bytes * static_cast<uint64_t>(st.plan.counted + st.plan.late);
-  st.totals.bytes_down_total += st.round_bytes_down;
+  std::vector<model_download> downloads;
+  if (st.costs.replay)
+    for (uint32_t c : chosen) downloads.push_back(download_for(st, c));
+  st.plan = plan_round(*st.w, st.round, st.now, chosen, st.costs, downloads);
+  std::vector<const planned_client*> counted;
+  st.round_bytes_down = 0;
+  for (const auto& p : st.plan.clients) {
+    if (p.fate == client_fate::dropped) continue;
+    st.round_bytes_down += p.down_bytes;
+    st.device_version[p.client] = st.replica->version;
+    if (p.fate == client_fate::counted) counted.push_back(&p);
+  }
   st.pending = counted.size();
   if (counted.empty()) {
     finish_round(self);
     return;
   }
   const int64_t this_round = st.round;
-  for (uint32_t c : counted) {
-    self->request(st.clients[c], caf::infinite, task)
+  for (const planned_client* p : counted) {
+    Task t = task;
+    t.start_time = p->start;
+    self->request(st.clients[p->client], caf::infinite, t)
         .then(
             [self, this_round, into](Result& r) {
               auto& s = self->state;
@@ -288,41 +428,288 @@ void start_round(self_ptr self) {
   st.results.clear();
   st.dense.clear();
   const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
-  round_costs costs;
-  costs.batch_size = w.sc.train.batch_size;
+  const auto r = static_cast<uint64_t>(st.round);
   if (w.sc.train.algorithm != "baffle") {
-    backprop_task task;
-    task.round = static_cast<uint64_t>(st.round);
-    task.model_version = st.replica->version;
-    task.kind = w.sc.train.algorithm == "fedavg" ? baseline::fedavg : baseline::fedsgd;
-    task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
-    task.local_steps = static_cast<uint32_t>(baseline_steps(w));
-    task.local_lr = static_cast<float>(w.sc.train.local_lr);
-    task.dispatch_time = st.now;
-    // The task travels with the model's weights: every client needs them to compute.
-    costs.task_bytes = wire_size(task) + w.model_bytes;
-    costs.result_bytes = w.dense_result_bytes;
-    costs.forward_passes = task.local_steps;
-    costs.flops_factor = backprop_flops_factor;
-    dispatch(self, chosen, task, costs, &server_state::dense);
+    dispatch(self, chosen, make_backprop_task(st, r), &server_state::dense);
+  } else {
+    dispatch(self, chosen, make_round_task(st, r, r), &server_state::results);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Async (FedBuff)
+
+void async_advance(self_ptr self);
+
+/// An idle client online at t, drawn uniformly from stream (seed, selection, dispatch number):
+/// a few rejection draws, then a draw among the eligible clients if most are busy or offline.
+std::optional<uint32_t> pick_idle_client(const server_state& st, sim_time t, uint64_t key) {
+  const world& w = *st.w;
+  const auto n = static_cast<uint64_t>(w.sc.clients.count);
+  const stream_id s{derive_seed(w.sc.seed, purpose::selection, 1), purpose::selection,
+                    static_cast<uint32_t>(key)};
+  constexpr int tries = 16;
+  for (int i = 0; i < tries; ++i) {
+    const auto c = static_cast<uint32_t>(uniform_below(s, static_cast<uint64_t>(i), n));
+    if (st.busy[c] == 0 && w.online.available(c, t)) return c;
+  }
+  std::vector<uint32_t> eligible;
+  for (uint32_t c = 0; c < n; ++c)
+    if (st.busy[c] == 0 && w.online.available(c, t)) eligible.push_back(c);
+  if (eligible.empty()) return std::nullopt;
+  return eligible[uniform_below(s, tries, eligible.size())];
+}
+
+bool queue_later(const std::tuple<sim_time, uint32_t, uint64_t>& a,
+                 const std::tuple<sim_time, uint32_t, uint64_t>& b) {
+  return a > b;  // std::push_heap keeps the largest on top; this makes it the earliest
+}
+
+/// Fills one free slot at st.now: picks a client, plans its dispatch on the current model.
+/// Returns false when no idle client is online (the slot stays free until the next event).
+bool async_dispatch_one(self_ptr self) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  const auto picked = pick_idle_client(st, st.now, st.seq + 1);
+  if (!picked) return false;
+  const uint32_t c = *picked;
+  async_entry e;
+  e.seq = ++st.seq;
+  e.client = c;
+  e.version = st.replica->version;
+  e.dispatch = st.now;
+  const model_download download = download_for(st, c);
+  e.start = planned_start(w, c, st.now, st.costs, download);
+  e.arrival = planned_arrival(w, c, static_cast<int64_t>(e.seq), st.now, st.costs, download);
+  // A client that vanishes, or goes offline before its result arrives, is dropped; the server
+  // gives up on it (and frees its slot) when its result would have arrived.
+  e.dropped = drops_out(w.failures, w.sc.seed, c, e.seq) || w.online.next_change(c, st.now) <= e.arrival;
+  st.busy[c] = 1;
+  st.interval.selected += 1;
+  st.clients_seen[c].selected += 1;
+  using k = event_record::kind;
+  const auto r = st.interval.round;
+  if (e.dropped) {
+    st.interval_events.push_back({st.now, r, k::dropout, c, fmt::format("seq={}", e.seq)});
+  } else {
+    e.down_bytes = st.costs.task_bytes + (st.costs.replay ? download.bytes : st.costs.model_bytes);
+    st.interval.bytes_down += e.down_bytes;
+    st.device_version[c] = st.replica->version;
+    st.interval_events.push_back(
+        {st.now, r, k::dispatch, c, fmt::format("seq={} version={}", e.seq, e.version)});
+  }
+  st.queue.emplace_back(e.arrival, c, e.seq);
+  std::push_heap(st.queue.begin(), st.queue.end(), queue_later);
+  st.entries.emplace(e.seq, std::move(e));
+  return true;
+}
+
+/// Fills every free slot it can at st.now.
+void async_refill(self_ptr self, int freed) {
+  auto& st = self->state;
+  int want = freed + st.starved;
+  st.starved = 0;
+  while (want > 0 && async_dispatch_one(self)) --want;
+  st.starved = want;
+}
+
+/// The server's step from the buffered results, then the report, then the next events.
+void async_aggregate(self_ptr self) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  std::vector<async_entry*> buf;
+  for (uint64_t s : st.buffer) {
+    auto& e = st.entries.at(s);
+    if (!e.failed) buf.push_back(&e);
+  }
+  // Deterministic order: by model version, client, dispatch.
+  std::sort(buf.begin(), buf.end(), [](const async_entry* a, const async_entry* b) {
+    return std::tie(a->version, a->client, a->seq) < std::tie(b->version, b->client, b->seq);
+  });
+  round_record& rec = st.interval;
+  const uint64_t version = st.replica->version;
+  std::vector<uint32_t> samples;
+  std::vector<double> factor;
+  double loss_weighted = 0.0, total = 0.0, stale_sum = 0.0;
+  for (const async_entry* e : buf) {
+    const bool dense = w.sc.train.algorithm != "baffle";
+    const uint32_t n = dense ? e->dense.samples : e->result.samples;
+    const auto tau = static_cast<int64_t>(version - e->version);
+    samples.push_back(n);
+    factor.push_back(staleness_weight(w.sc.server, tau));
+    loss_weighted += static_cast<double>(n) * (dense ? e->dense.base_loss : e->result.base_loss);
+    total += n;
+    stale_sum += static_cast<double>(tau);
+    rec.stale_max = std::max(rec.stale_max, tau);
+    rec.forward_passes += dense ? e->dense.forward_passes : e->result.forward_passes;
+    client_record& c = st.clients_seen[e->client];
+    c.participated += 1;
+    c.staleness_sum += tau;
+  }
+  rec.participants = static_cast<int>(buf.size());
+  rec.stale_mean = buf.empty() ? 0.0 : stale_sum / static_cast<double>(buf.size());
+  rec.train_loss = total > 0 ? loss_weighted / total : 0.0;
+  const auto weights = result_weights(samples, factor);
+  if (buf.empty()) {
+    // Every buffered client failed: nothing to apply.
+  } else if (w.sc.train.algorithm != "baffle") {
+    std::vector<const dense_result*> rs;
+    for (const async_entry* e : buf) rs.push_back(&e->dense);
+    apply_baseline_update(st, w, rs, weights, rec.round);
+  } else {
+    // One group per perturbation seed: shared seeds give one per model version in the buffer.
+    const int k = w.sc.baffle.k;
+    const double scale = 1.0 / (static_cast<double>(k) * w.sc.baffle.sigma);
+    std::vector<uint64_t> seeds;
+    std::vector<double> coefficients;
+    for (size_t i = 0; i < buf.size(); ++i) {
+      const async_entry& e = *buf[i];
+      const uint64_t seed = client_perturbation_seed(
+          round_seed(w.sc.seed, static_cast<int64_t>(e.version + 1)), w.seeds, e.client);
+      if (seeds.empty() || seeds.back() != seed || w.seeds == seed_mode::per_client) {
+        seeds.push_back(seed);
+        coefficients.resize(coefficients.size() + static_cast<size_t>(k), 0.0);
+      }
+      double* c = coefficients.data() + coefficients.size() - static_cast<size_t>(k);
+      for (int j = 0; j < k; ++j) c[j] += weights[i] * static_cast<double>(e.result.scalars[j]) * scale;
+    }
+    apply_baffle_update(st, w, seeds, coefficients, rec.round);
+  }
+  st.interval_events.push_back(
+      {st.now, rec.round, event_record::kind::aggregate, -1,
+       fmt::format("participants={} stale_max={}", rec.participants, rec.stale_max)});
+  for (uint64_t s : st.buffer) st.entries.erase(s);
+  st.buffer.clear();
+  round_record done = std::move(st.interval);
+  auto events = std::move(st.interval_events);
+  st.interval = round_record{};
+  st.interval.round = done.round + 1;
+  st.interval_events.clear();
+  if (complete_update(self, done, std::move(events))) return;
+  async_refill(self, 1);  // the slot of the arrival that filled the buffer, on the new model
+  async_advance(self);
+}
+
+/// Sends one async dispatch's task to its client; the reply is stored in the entry's `into` and
+/// the last reply of the batch starts the aggregation.
+template <class Task, class Result>
+void request_compute(self_ptr self, const async_entry& e, const Task& task,
+                     Result async_entry::*into) {
+  const uint64_t seq = e.seq;
+  const auto done = [self, seq](bool ok) {
+    auto& s = self->state;
+    auto& entry = s.entries.at(seq);
+    entry.computed = ok;
+    entry.failed = !ok;  // a client that does not answer contributes nothing
+    if (--s.pending == 0) async_aggregate(self);
+  };
+  self->request(self->state.clients[e.client], caf::infinite, task)
+      .then(
+          [self, seq, into, done](Result& r) {
+            self->state.entries.at(seq).*into = std::move(r);
+            done(true);
+          },
+          [done](caf::error&) { done(false); });
+}
+
+/// Computes every dispatch made on the current model that is not computed yet (the replica is
+/// about to change), in parallel across the client actors, then aggregates.
+void async_compute_then_aggregate(self_ptr self) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  std::vector<async_entry*> todo;
+  for (auto& [seq, e] : st.entries)
+    if (!e.dropped && !e.computed && e.version == st.replica->version) todo.push_back(&e);
+  st.pending = todo.size();
+  if (todo.empty()) {
+    async_aggregate(self);
     return;
   }
-  round_task task;
-  task.round = static_cast<uint64_t>(st.round);
-  task.model_version = st.replica->version;
-  task.round_seed = round_seed(w.sc.seed, st.round);
-  task.k = static_cast<uint32_t>(w.sc.baffle.k);
-  task.sigma = static_cast<float>(w.sc.baffle.sigma);
-  task.scheme = w.scheme;
-  task.seeds = w.seeds;
-  task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
-  task.dispatch_time = st.now;
-  round_result sized;  // a result of this round's size, for the link model
-  sized.scalars.resize(task.k);
-  costs.task_bytes = wire_size(task);
-  costs.result_bytes = wire_size(sized);
-  costs.forward_passes = forward_passes_per_round(static_cast<int>(task.k), task.scheme);
-  dispatch(self, chosen, task, costs, &server_state::results);
+  for (async_entry* e : todo) {
+    if (w.sc.train.algorithm != "baffle") {
+      backprop_task t = make_backprop_task(st, e->seq);
+      t.start_time = e->start;
+      request_compute(self, *e, t, &async_entry::dense);
+    } else {
+      round_task t = make_round_task(st, e->seq, st.replica->version + 1);
+      t.start_time = e->start;
+      request_compute(self, *e, t, &async_entry::result);
+    }
+  }
+}
+
+/// Processes arrivals in virtual-time order (ties by client, then dispatch) until `buffer`
+/// results are in; every arrival frees its slot for a new dispatch at that time.
+void async_advance(self_ptr self) {
+  auto& st = self->state;
+  const world& w = *st.w;
+  using k = event_record::kind;
+  while (true) {
+    if (st.queue.empty()) {
+      // Every slot is free and no client was online to fill them: wait for the first idle client
+      // to come online.
+      sim_time next = availability::never;
+      for (uint32_t c = 0; c < static_cast<uint32_t>(w.sc.clients.count); ++c)
+        if (st.busy[c] == 0) next = std::min(next, w.online.next_change(c, st.now));
+      if (next == availability::never) {
+        st.totals.error = fmt::format(
+            "async: no client is online at {:.3f} s or later, so the run cannot reach {} updates "
+            "(stopped after {}); check the availability trace",
+            st.now.seconds(), w.sc.train.rounds, st.interval.round - 1);
+        finish_run(self);
+        return;
+      }
+      st.now = next;
+      async_refill(self, 0);
+      continue;
+    }
+    std::pop_heap(st.queue.begin(), st.queue.end(), queue_later);
+    const uint64_t seq = std::get<2>(st.queue.back());
+    st.queue.pop_back();
+    async_entry& e = st.entries.at(seq);
+    st.now = e.arrival;
+    st.busy[e.client] = 0;
+    client_record& c = st.clients_seen[e.client];
+    const auto r = st.interval.round;
+    if (e.dropped) {
+      st.interval.dropped += 1;
+      c.dropped += 1;
+      st.entries.erase(seq);
+    } else {
+      const auto tau = static_cast<int64_t>(st.replica->version - e.version);
+      const sim_time link = transfer_time(w.downlink[e.client], e.down_bytes) +
+                            transfer_time(w.uplink[e.client], st.costs.result_bytes);
+      c.link_time += link;
+      c.compute_time += (e.arrival - e.dispatch) - link;
+      st.interval.bytes_up += st.costs.result_bytes;
+      if (w.sc.server.max_staleness > 0 && tau > w.sc.server.max_staleness) {
+        st.interval.late += 1;
+        st.interval.wasted_forward_passes += st.costs.forward_passes;
+        c.late += 1;
+        st.interval_events.push_back(
+            {st.now, r, k::late, e.client, fmt::format("seq={} staleness={}", seq, tau)});
+        st.entries.erase(seq);
+      } else {
+        st.interval_events.push_back(
+            {st.now, r, k::arrive, e.client, fmt::format("seq={} staleness={}", seq, tau)});
+        st.buffer.push_back(seq);
+        if (static_cast<int>(st.buffer.size()) >= w.sc.server.buffer) {
+          async_compute_then_aggregate(self);
+          return;
+        }
+      }
+    }
+    async_refill(self, 1);
+  }
+}
+
+void start_async(self_ptr self) {
+  auto& st = self->state;
+  st.busy.assign(static_cast<size_t>(st.w->sc.clients.count), 0);
+  st.interval = round_record{};
+  st.interval.round = 1;
+  async_refill(self, st.w->sc.server.concurrency);
+  async_advance(self);
 }
 
 }  // namespace
@@ -340,6 +727,7 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
   const world& wr = *st.w;
   const auto histograms = label_histograms(wr.data.train, wr.parts);
   st.clients_seen.resize(wr.parts.clients.size());
+  st.device_version.assign(wr.parts.clients.size(), 0);
   for (size_t c = 0; c < st.clients_seen.size(); ++c) {
     client_record& r = st.clients_seen[c];
     r.client = static_cast<uint32_t>(c);
@@ -355,7 +743,12 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
       [self](run_atom) -> caf::typed_response_promise<run_outcome> {
         auto& s = self->state;
         s.promise = self->make_response_promise<run_outcome>();
-        start_round(self);
+        s.costs = make_costs(s);
+        if (s.w->sc.server.policy == "async") {
+          start_async(self);
+        } else {
+          start_round(self);
+        }
         return s.promise;
       },
   };

@@ -1,9 +1,12 @@
-// The server actor: each round it selects clients, sends round_task, waits for every result
-// (sync policy), aggregates in client-id order, rebuilds the gradient from the seeds, updates
-// the model and reports the round. Virtual time advances by the slowest participant.
+// The server actor. Round policies (sync, deadline, first-m): each round it selects clients,
+// plans who is counted, sends the tasks, aggregates the results in client-id order, rebuilds the
+// gradient from the seeds and updates the model. Async (FedBuff): `concurrency` clients always in
+// flight, every `buffer` arrivals one staleness-weighted update, events in virtual-time order.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <tuple>
 #include <vector>
 
 #include "actors/metrics.hpp"
@@ -12,6 +15,22 @@
 #include "actors/world.hpp"
 
 namespace baffle {
+
+/// One async dispatch, from when the server sends it until its result is aggregated or given up.
+struct async_entry {
+  uint64_t seq = 0;  ///< dispatch number, 1-based; the task's `round`
+  uint32_t client = 0;
+  uint64_t version = 0;  ///< the model version it computes on
+  sim_time dispatch;
+  sim_time start;    ///< the task and the model are on the device
+  sim_time arrival;  ///< its result reaches the server (or, if dropped, the server gives up)
+  uint64_t down_bytes = 0;
+  bool dropped = false;
+  bool computed = false;
+  bool failed = false;  ///< the client actor did not answer
+  round_result result;  ///< BAFFLE
+  dense_result dense;   ///< backprop baselines
+};
 
 struct server_state {
   std::shared_ptr<const world> w;
@@ -35,6 +54,23 @@ struct server_state {
   std::vector<float> grad;
   std::vector<client_record> clients_seen;  ///< per client, for clients.csv
   std::vector<float> ema;                   ///< EMA of the weights when train.ema_decay > 0
+
+  // download = "replay": the model version each client's device holds, and the size and replay
+  // work of every update so far as prefix sums (index v: updates 1..v).
+  std::vector<uint64_t> device_version;
+  std::vector<uint64_t> update_bytes_prefix{0};
+  std::vector<double> update_flops_prefix{0.0};
+
+  // The async policy.
+  std::map<uint64_t, async_entry> entries;  ///< by seq, until aggregated or given up
+  /// Min-heap of (arrival, client, seq): the next event is always the earliest arrival.
+  std::vector<std::tuple<sim_time, uint32_t, uint64_t>> queue;
+  std::vector<uint8_t> busy;    ///< per client: in flight
+  std::vector<uint64_t> buffer;  ///< seqs of results awaiting aggregation
+  uint64_t seq = 0;              ///< dispatches so far
+  int starved = 0;               ///< free slots no idle online client could fill
+  round_record interval;         ///< the update in progress
+  std::vector<event_record> interval_events;
 };
 
 /// The events of a round, from its plan (see events.log in docs/cli.md).

@@ -83,6 +83,7 @@ constexpr std::array schema_keys = {
     "baffle.sigma"sv,
     "baffle.scheme"sv,
     "baffle.seeds"sv,
+    "baffle.download"sv,
     "clients.count"sv,
     "clients.per_round"sv,
     "clients.dropout"sv,
@@ -98,6 +99,12 @@ constexpr std::array schema_keys = {
     "server.policy"sv,
     "server.deadline"sv,
     "server.over_select"sv,
+    "server.concurrency"sv,
+    "server.buffer"sv,
+    "server.staleness"sv,
+    "server.staleness_exponent"sv,
+    "server.staleness_hinge"sv,
+    "server.max_staleness"sv,
 };
 
 /// Every table, parents before children.
@@ -825,6 +832,13 @@ class validator {
     read_float("baffle.sigma", s.baffle.sigma, positive);
     read_enum("baffle.scheme", s.baffle.scheme, {"forward", "central"});
     read_enum("baffle.seeds", s.baffle.seeds, {"shared", "per-client"});
+    if (read_enum("baffle.download", s.baffle.download, {"weights", "replay"}) &&
+        s.baffle.download == "replay" && s.train.algorithm != "baffle") {
+      if (const toml::node* n = find("baffle.download"))
+        error_at("baffle.download", *n,
+                 "\"replay\" only applies to train.algorithm = \"baffle\" (the backprop baselines "
+                 "always download the weights)");
+    }
 
     const bool count_ok = read_int("clients.count", s.clients.count, 1);
     const bool per_round_ok = read_int("clients.per_round", s.clients.per_round, 1);
@@ -850,7 +864,7 @@ class validator {
                {1.0, std::numeric_limits<double>::infinity(), false, false});
     read_float("clients.compute.jitter", s.clients.compute.jitter, unit_open);
 
-    read_enum("server.policy", s.server.policy, {"sync", "deadline", "first-m"});
+    read_enum("server.policy", s.server.policy, {"sync", "deadline", "first-m", "async"});
     // A knob that is itself invalid gets one error, not a second one about the policy.
     const bool deadline_ok = read_duration("server.deadline", s.server.deadline);
     const bool over_ok = read_float("server.over_select", s.server.over_select, {1.0, 100.0, false, false});
@@ -868,6 +882,53 @@ class validator {
       if (const toml::node* n = find("server.over_select"))
         error_at("server.over_select", *n, "only applies to server.policy = \"first-m\" (policy is \"" +
                                                s.server.policy + "\")");
+    }
+    const bool async = s.server.policy == "async";
+    // Unless set, async keeps clients.per_round clients in flight, so switching a scenario's
+    // policy to async needs no other change.
+    if (async && find("server.concurrency") == nullptr) s.server.concurrency = s.clients.per_round;
+    const bool concurrency_ok = read_int("server.concurrency", s.server.concurrency, 1);
+    const bool buffer_ok = read_int("server.buffer", s.server.buffer, 1);
+    const bool staleness_ok =
+        read_enum("server.staleness", s.server.staleness, {"constant", "poly", "hinge"});
+    const bool exponent_ok = read_float("server.staleness_exponent", s.server.staleness_exponent,
+                                        {0.0, 100.0, false, false});
+    const bool hinge_ok = read_int("server.staleness_hinge", s.server.staleness_hinge, 0);
+    const bool max_ok = read_int("server.max_staleness", s.server.max_staleness, 0);
+    const std::pair<const char*, bool> async_keys[] = {
+        {"server.concurrency", concurrency_ok}, {"server.buffer", buffer_ok},
+        {"server.staleness", staleness_ok},     {"server.staleness_exponent", exponent_ok},
+        {"server.staleness_hinge", hinge_ok},   {"server.max_staleness", max_ok}};
+    for (const auto& [key, ok] : async_keys) {
+      if (!ok || async) continue;
+      if (const toml::node* n = find(key))
+        error_at(key, *n, "only applies to server.policy = \"async\" (policy is \"" +
+                              s.server.policy + "\")");
+    }
+    if (async && count_ok && concurrency_ok && s.server.concurrency > s.clients.count) {
+      const std::string limit = "must be an integer in [1, clients.count], here [1, " +
+                                std::to_string(s.clients.count) +
+                                "]: the clients in flight are distinct clients";
+      if (const toml::node* n = find("server.concurrency")) {
+        error_at("server.concurrency", *n, limit);
+      } else {
+        const toml::node* count = find("clients.count");
+        error("server.concurrency", count != nullptr ? &count->source() : nullptr,
+              std::to_string(s.server.concurrency),
+              limit + " (concurrency was not set and defaults to clients.per_round = " +
+                  std::to_string(s.server.concurrency) + "; set it too)");
+      }
+    }
+    if (async && staleness_ok && hinge_ok && s.server.staleness != "hinge") {
+      if (const toml::node* n = find("server.staleness_hinge"))
+        error_at("server.staleness_hinge", *n,
+                 "only applies to server.staleness = \"hinge\" (staleness is \"" +
+                     s.server.staleness + "\")");
+    }
+    if (async && staleness_ok && exponent_ok && s.server.staleness == "constant") {
+      if (const toml::node* n = find("server.staleness_exponent"))
+        error_at("server.staleness_exponent", *n,
+                 "does not apply to server.staleness = \"constant\" (every weight is 1)");
     }
   }
 
@@ -1187,6 +1248,7 @@ std::string to_toml(const scenario& s) {
   os << "sigma = " << num(s.baffle.sigma) << "\n";
   os << "scheme = " << quote(s.baffle.scheme) << "\n";
   os << "seeds = " << quote(s.baffle.seeds) << "\n";
+  os << "download = " << quote(s.baffle.download) << "\n";
   os << "\n[clients]\n";
   os << "count = " << s.clients.count << "\n";
   os << "per_round = " << s.clients.per_round << "\n";
@@ -1214,6 +1276,15 @@ std::string to_toml(const scenario& s) {
      << quote(format_duration(s.server.deadline)) << "\n";
   os << (s.server.policy == "first-m" ? "" : "# ") << "over_select = " << num(s.server.over_select)
      << "\n";
+  const std::string async = s.server.policy == "async" ? "" : "# ";
+  os << async << "concurrency = " << s.server.concurrency << "\n";
+  os << async << "buffer = " << s.server.buffer << "\n";
+  os << async << "staleness = " << quote(s.server.staleness) << "\n";
+  os << (s.server.policy == "async" && s.server.staleness != "constant" ? "" : "# ")
+     << "staleness_exponent = " << num(s.server.staleness_exponent) << "\n";
+  os << (s.server.policy == "async" && s.server.staleness == "hinge" ? "" : "# ")
+     << "staleness_hinge = " << s.server.staleness_hinge << "\n";
+  os << async << "max_staleness = " << s.server.max_staleness << "\n";
   return os.str();
 }
 

@@ -68,6 +68,9 @@ struct baffle_config {
   double sigma = 1e-4;             ///< perturbation scale
   std::string scheme = "forward";  ///< "forward" | "central" finite differences
   std::string seeds = "shared";    ///< "shared" (eps_k same for all clients) | "per-client"
+  /// How a client gets the model: "weights" (the full weights with every task) | "replay" (the
+  /// (seed, scalars, step) updates it missed, replayed on the device)
+  std::string download = "weights";
 };
 
 struct link_config {
@@ -87,9 +90,15 @@ struct compute_config {
 };
 
 struct server_config {
-  std::string policy = "sync";                     ///< "sync" | "deadline" | "first-m"
+  std::string policy = "sync";                     ///< "sync" | "deadline" | "first-m" | "async"
   sim_time deadline = sim_time::from_seconds(10);  ///< deadline policy: accept arrivals within this
   double over_select = 1.3;  ///< first-m: select ceil(per_round * over_select), keep per_round
+  int concurrency = 10;  ///< async: clients in flight at any time (unset: clients.per_round)
+  int buffer = 5;            ///< async: results aggregated per server update
+  std::string staleness = "poly";   ///< async: "constant" | "poly" | "hinge" weighting
+  double staleness_exponent = 0.5;  ///< async: a in (1 + tau)^-a (poly) or 1 / (a (tau - b) + 1)
+  int staleness_hinge = 4;          ///< async hinge: b, staleness up to which the weight is 1
+  int max_staleness = 0;            ///< async: discard results staler than this (0 = no limit)
 };
 
 struct clients_config {

@@ -65,7 +65,7 @@ run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet
     std::fputs(
         "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
         "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
-        "wasted_forward_passes\n",
+        "wasted_forward_passes,stale_mean,stale_max\n",
         csv_);
     std::fflush(csv_);
   }
@@ -88,10 +88,11 @@ void run_recorder::on_round(const round_record& r) {
   if (csv_) {
     // One fputs per row: a crash never leaves half a row behind the last flush.
     const std::string row = fmt::format(
-        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.round,
+        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{}\n", r.round,
         r.end_time.seconds(), wall, r.train_loss, fmt_opt(r.test_loss), fmt_opt(r.test_acc),
         fmt_opt(r.val_loss), fmt_opt(r.val_acc), r.selected, r.participants, r.dropped, r.late,
-        r.bytes_up, r.bytes_down, r.forward_passes, r.wasted_forward_passes);
+        r.bytes_up, r.bytes_down, r.forward_passes, r.wasted_forward_passes, r.stale_mean,
+        r.stale_max);
     std::fputs(row.c_str(), csv_);
     std::fflush(csv_);
   }
@@ -120,14 +121,16 @@ void run_recorder::on_clients(const std::vector<client_record>& clients) {
   const size_t classes = clients.empty() ? 0 : clients.front().labels.size();
   std::string text =
       "client,shard_size,gflops,uplink_latency_s,downlink_latency_s,selected,participated,dropped,"
-      "late,compute_s,link_s";
+      "late,mean_staleness,compute_s,link_s";
   for (size_t k = 0; k < classes; ++k) text += fmt::format(",label_{}", k);
   text += "\n";
   for (const auto& c : clients) {
-    text += fmt::format("{},{},{:.6g},{:.9f},{:.9f},{},{},{},{},{:.9f},{:.9f}", c.client,
+    const double mean_staleness =
+        c.participated > 0 ? static_cast<double>(c.staleness_sum) / c.participated : 0.0;
+    text += fmt::format("{},{},{:.6g},{:.9f},{:.9f},{},{},{},{},{:.4f},{:.9f},{:.9f}", c.client,
                         c.shard_size, c.gflops, c.uplink_latency.seconds(),
                         c.downlink_latency.seconds(), c.selected, c.participated, c.dropped, c.late,
-                        c.compute_time.seconds(), c.link_time.seconds());
+                        mean_staleness, c.compute_time.seconds(), c.link_time.seconds());
     for (int64_t n : c.labels) text += fmt::format(",{}", n);
     text += "\n";
   }

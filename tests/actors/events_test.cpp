@@ -1,5 +1,5 @@
 // Golden event traces: a tiny heterogeneous fleet (uniform latencies and speeds, stragglers,
-// jitter, dropout) under each server policy; the events (dispatch, dropout, arrival, late,
+// jitter, dropout) under each server policy (async with max_staleness 1); the events (dispatch, dropout, arrival, late,
 // aggregation, with virtual times) must match tests/actors/golden/events_<policy>.txt exactly.
 // Regenerate after an intended change with BAFFLE_UPDATE_GOLDEN=1 and review the diff.
 #include <gtest/gtest.h>
@@ -40,6 +40,11 @@ std::string trace(const std::string& policy) {
   sc.server.policy = policy;
   if (policy == "deadline") sc.server.deadline = sim_time::from_ms(200);
   if (policy == "first-m") sc.server.over_select = 1.5;
+  if (policy == "async") {
+    sc.server.concurrency = 4;
+    sc.server.buffer = 2;
+    sc.server.max_staleness = 1;
+  }
   auto w = build_world(sc, toy_data(200, 40));
   EXPECT_TRUE(w.ok());
   event_sink sink;
@@ -84,8 +89,12 @@ TEST(EventTrace, FirstMMatchesGolden) {
   expect_golden("first-m");
 }
 
+TEST(EventTrace, AsyncMatchesGolden) {
+  expect_golden("async");
+}
+
 TEST(EventTrace, IsInVirtualTimeOrderAndCoversEveryFate) {
-  for (const char* policy : {"sync", "deadline", "first-m"}) {
+  for (const char* policy : {"sync", "deadline", "first-m", "async"}) {
     const std::string t = trace(policy);
     std::istringstream in(t);
     std::string line;

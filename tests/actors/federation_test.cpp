@@ -76,7 +76,7 @@ TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
   for (const auto& r : sink.rounds) {
     EXPECT_EQ(r.participants, 3);
     EXPECT_EQ(r.bytes_up, 3 * wire_size(expected_results[0]));
-    EXPECT_EQ(r.bytes_down, 3 * wire_size(task));
+    EXPECT_EQ(r.bytes_down, 3 * (wire_size(task) + w->model_bytes));  // download = "weights"
     EXPECT_EQ(r.forward_passes, 3 * 17);
     EXPECT_TRUE(r.test_acc.has_value());
   }

@@ -86,6 +86,13 @@ void expect_same(const scenario& a, const scenario& b) {
   EXPECT_EQ(a.server.policy, b.server.policy);
   EXPECT_EQ(a.server.deadline, b.server.deadline);
   EXPECT_EQ(a.server.over_select, b.server.over_select);
+  EXPECT_EQ(a.baffle.download, b.baffle.download);
+  EXPECT_EQ(a.server.concurrency, b.server.concurrency);
+  EXPECT_EQ(a.server.buffer, b.server.buffer);
+  EXPECT_EQ(a.server.staleness, b.server.staleness);
+  EXPECT_EQ(a.server.staleness_exponent, b.server.staleness_exponent);
+  EXPECT_EQ(a.server.staleness_hinge, b.server.staleness_hinge);
+  EXPECT_EQ(a.server.max_staleness, b.server.max_staleness);
 }
 
 /// A valid file setting every key to a non-default value.
@@ -544,6 +551,64 @@ TEST(ScenarioLoader, PolicyKnobsUnderAnotherPolicyAreRejected) {
   const load_result r = parse_scenario(to_toml(s), "resolved.toml");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.value->server.over_select, 1.5);
+}
+
+TEST(ScenarioLoader, AsyncKeysAreReadAndCheckedAgainstThePolicy) {
+  const load_result r = parse(
+      "[server]\npolicy = \"async\"\nconcurrency = 3\nbuffer = 2\nstaleness = \"hinge\"\n"
+      "staleness_exponent = 10\nstaleness_hinge = 4\nmax_staleness = 8\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.value->server.concurrency, 3);
+  EXPECT_EQ(r.value->server.buffer, 2);
+  EXPECT_EQ(r.value->server.staleness, "hinge");
+  EXPECT_EQ(r.value->server.staleness_exponent, 10.0);
+  EXPECT_EQ(r.value->server.staleness_hinge, 4);
+  EXPECT_EQ(r.value->server.max_staleness, 8);
+  // Unset, concurrency follows clients.per_round, so switching the policy needs nothing else.
+  const load_result d =
+      parse("[clients]\ncount = 20\nper_round = 7\n[server]\npolicy = \"async\"\n");
+  ASSERT_TRUE(d.ok()) << all_errors(d);
+  EXPECT_EQ(d.value->server.concurrency, 7);
+  // Async knobs under another policy, and each staleness knob under the wrong weighting.
+  for (const char* key : {"concurrency = 2", "buffer = 2", "staleness = \"poly\"",
+                          "staleness_exponent = 1", "max_staleness = 3"}) {
+    const scenario_error e = single_error(parse(std::string("[server]\n") + key + "\n"),
+                                          "server." + std::string(key).substr(0, std::string(key).find(' ')));
+    EXPECT_TRUE(contains(e.message, "policy = \"async\"")) << e.message;
+  }
+  single_error(parse("[server]\npolicy = \"async\"\nstaleness_hinge = 2\n"), "server.staleness_hinge");
+  single_error(parse("[server]\npolicy = \"async\"\nstaleness = \"constant\"\nstaleness_exponent = 2\n"),
+               "server.staleness_exponent");
+  const scenario_error c = single_error(
+      parse("[clients]\ncount = 4\nper_round = 4\n[server]\npolicy = \"async\"\nconcurrency = 5\n"),
+      "server.concurrency");
+  EXPECT_TRUE(contains(c.message, "[1, 4]")) << c.message;
+  single_error(parse("[server]\npolicy = \"async\"\nbuffer = 0\n"), "server.buffer");
+  single_error(parse("[server]\npolicy = \"async\"\nstaleness = \"linear\"\n"), "server.staleness");
+  // The resolved file of an async scenario loads back to the same scenario.
+  scenario s;
+  s.data.path = existing_dir();
+  s.server.policy = "async";
+  s.server.concurrency = 6;
+  s.server.buffer = 3;
+  s.server.staleness = "hinge";
+  s.server.staleness_hinge = 2;
+  s.server.max_staleness = 5;
+  const load_result back = parse_scenario(to_toml(s), "resolved.toml");
+  ASSERT_TRUE(back.ok()) << all_errors(back) << to_toml(s);
+  expect_same(*back.value, s);
+}
+
+TEST(ScenarioLoader, DownloadModeIsReadAndReplayIsForBaffleOnly) {
+  const load_result r = parse("[baffle]\ndownload = \"replay\"\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.value->baffle.download, "replay");
+  EXPECT_EQ(scenario{}.baffle.download, "weights");
+  single_error(parse("[baffle]\ndownload = \"delta\"\n"), "baffle.download");
+  const scenario_error e = single_error(
+      parse("[train]\nalgorithm = \"fedavg\"\n[baffle]\ndownload = \"replay\"\n"), "baffle.download");
+  EXPECT_TRUE(contains(e.message, "baffle")) << e.message;
+  EXPECT_TRUE(parse("[train]\nalgorithm = \"fedavg\"\n[baffle]\ndownload = \"weights\"\n").ok());
 }
 
 TEST(ScenarioLoader, ShippedScenarioFilesAreValid) {

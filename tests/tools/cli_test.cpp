@@ -212,12 +212,12 @@ TEST_F(Cli, ResultsAreIdenticalForOneAndTwoThreadsAndReproduceFromTheSavedScenar
   EXPECT_EQ(lines[0],
             "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
             "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
-            "wasted_forward_passes");
+            "wasted_forward_passes,stale_mean,stale_max");
   int64_t per_participant = -1;
   int64_t bytes_up_total = 0;
   for (int round = 1; round <= tiny_rounds; ++round) {
     const std::vector<std::string> cells = split(lines[round], ',');
-    ASSERT_EQ(cells.size(), 16u) << lines[round];
+    ASSERT_EQ(cells.size(), 18u) << lines[round];
     EXPECT_EQ(cells[0], std::to_string(round));
     const bool eval = round % 2 == 0;
     for (int col = 4; col <= 7; ++col)
@@ -227,6 +227,8 @@ TEST_F(Cli, ResultsAreIdenticalForOneAndTwoThreadsAndReproduceFromTheSavedScenar
     EXPECT_EQ(cells[10], "0") << "dropped: " << lines[round];
     EXPECT_EQ(cells[11], "0") << "late: " << lines[round];
     EXPECT_EQ(cells[15], "0") << "wasted_forward_passes: " << lines[round];
+    EXPECT_EQ(cells[16], "0.0000") << "stale_mean (sync): " << lines[round];
+    EXPECT_EQ(cells[17], "0") << "stale_max (sync): " << lines[round];
     const int64_t participants = std::stoll(cells[9]);
     const int64_t bytes_up = std::stoll(cells[12]);
     EXPECT_EQ(participants, tiny_clients) << lines[round];
