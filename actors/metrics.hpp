@@ -70,6 +70,12 @@ class metrics_sink {
   virtual void on_clients(const std::vector<client_record>& clients) { static_cast<void>(clients); }
   /// A round's events in virtual-time order (ties: kind, then client id), after its record.
   virtual void on_events(const std::vector<event_record>& events) { static_cast<void>(events); }
+  /// The server's state after `round` (see actors/checkpoint.hpp), after that round's record and
+  /// events: the sink stores it with whatever it needs to resume its own outputs.
+  virtual void on_checkpoint(int64_t round, std::string state) {
+    static_cast<void>(round);
+    static_cast<void>(state);
+  }
 };
 
 }  // namespace baffle

@@ -7,7 +7,8 @@
 namespace baffle {
 
 federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world> w,
-                            metrics_sink* sink, tbb::task_arena* arena, workspace_pool* pool) {
+                            metrics_sink* sink, tbb::task_arena* arena, workspace_pool* pool,
+                            const run_options* opt) {
   federation f;
   f.replica = std::make_shared<model_replica>();
   f.replica->params = xt::zeros<float>({static_cast<size_t>(w->net->param_count())});
@@ -17,7 +18,13 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
     f.clients.push_back(sys.spawn(client_behavior, static_cast<uint32_t>(c), w,
                                   std::shared_ptr<const model_replica>(f.replica), arena, pool));
   }
-  f.server = sys.spawn(server_behavior, w, f.replica, f.clients, sink, arena, pool);
+  run_control control;
+  if (opt != nullptr) {
+    control.stop_requested = opt->stop_requested;
+    control.resume_state = opt->resume_state;
+  }
+  f.server = sys.spawn(server_behavior, w, f.replica, f.clients, sink, arena, pool,
+                       std::move(control));
   return f;
 }
 
@@ -30,7 +37,7 @@ run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& op
   caf::actor_system sys{cfg};
   tbb::task_arena arena(threads);
   workspace_pool pool;  // outlives the actors: they are stopped before this function returns
-  auto f = spawn_federation(sys, std::move(w), sink, &arena, &pool);
+  auto f = spawn_federation(sys, std::move(w), sink, &arena, &pool, &opt);
 
   run_outcome outcome;
   caf::scoped_actor self{sys};

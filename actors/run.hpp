@@ -2,7 +2,9 @@
 // blocking wait for the outcome. The only place that knows how the pieces are wired.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "actors/metrics.hpp"
 #include "actors/protocol.hpp"
@@ -11,7 +13,13 @@
 namespace baffle {
 
 struct run_options {
+  run_options() = default;
+  explicit run_options(int compute_threads) : threads(compute_threads) {}
   int threads = 1;  ///< compute threads (TBB arena) and CAF scheduler threads
+  /// Polled after every round; true: checkpoint (through the sink) and stop (outcome.stopped).
+  std::function<bool()> stop_requested;
+  /// A checkpoint's server state (actors/checkpoint.hpp) to continue from; empty: a fresh run.
+  std::string resume_state;
 };
 
 /// The actors of one process: clients, the server, and the model replica they share.
@@ -25,7 +33,7 @@ struct federation {
 /// arena and sink must outlive the actors. Send run_atom to the server to start.
 federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world> w,
                             metrics_sink* sink, tbb::task_arena* arena,
-                            workspace_pool* pool = nullptr);
+                            workspace_pool* pool = nullptr, const run_options* opt = nullptr);
 
 /// Runs every round of w's scenario; each round's record goes to sink (may be null).
 run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& opt,

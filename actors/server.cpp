@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "actors/checkpoint.hpp"
 #include "models/partition.hpp"
 
 namespace baffle {
@@ -280,6 +281,20 @@ bool complete_update(self_ptr self, round_record& rec, std::vector<event_record>
   return last;
 }
 
+/// After a round (async: an update, its freed slot refilled): writes a checkpoint when one is due
+/// or a stop was requested; on a stop, ends the run. Returns whether it stopped.
+bool checkpoint_or_stop(self_ptr self, int64_t round) {
+  auto& st = self->state;
+  const bool stop = st.control.stop_requested && st.control.stop_requested();
+  const int every = st.w->sc.run.checkpoint_every;
+  if (st.sink && (stop || (every > 0 && round % every == 0)))
+    st.sink->on_checkpoint(round, save_server_state(st));
+  if (!stop) return false;
+  st.totals.stopped = true;
+  finish_run(self);
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Round policies: sync, deadline, first-m
 
@@ -371,8 +386,9 @@ void finish_round(self_ptr self) {
     record_update(st, update);
   }
   st.now = end;
-  if (!complete_update(self, rec, round_events(st.plan, st.round, round_start, rec.participants)))
-    start_round(self);
+  if (complete_update(self, rec, round_events(st.plan, st.round, round_start, rec.participants)))
+    return;
+  if (!checkpoint_or_stop(self, st.round)) start_round(self);
 }
 
 /// Plans the round under the policy, charges the downlink and sends each counted client its
@@ -587,7 +603,7 @@ void async_aggregate(self_ptr self) {
   st.interval_events.clear();
   if (complete_update(self, done, std::move(events))) return;
   async_refill(self, 1);  // the slot of the arrival that filled the buffer, on the new model
-  async_advance(self);
+  if (!checkpoint_or_stop(self, done.round)) async_advance(self);
 }
 
 /// Sends one async dispatch's task to its client; the reply is stored in the entry's `into` and
@@ -718,8 +734,10 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
                                             std::shared_ptr<const world> w,
                                             std::shared_ptr<model_replica> replica,
                                             std::vector<client_actor> clients, metrics_sink* sink,
-                                            tbb::task_arena* arena, workspace_pool* pool) {
+                                            tbb::task_arena* arena, workspace_pool* pool,
+                                            run_control control) {
   auto& st = self->state;
+  st.control = std::move(control);
   st.w = std::move(w);
   st.replica = std::move(replica);
   st.clients = std::move(clients);
@@ -744,7 +762,22 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
         auto& s = self->state;
         s.promise = self->make_response_promise<run_outcome>();
         s.costs = make_costs(s);
-        if (s.w->sc.server.policy == "async") {
+        const bool async = s.w->sc.server.policy == "async";
+        if (!s.control.resume_state.empty()) {
+          // Continue after the checkpointed round exactly as the original run did.
+          const auto loaded = load_server_state(s.control.resume_state, s);
+          s.control.resume_state.clear();
+          if (!loaded) {
+            s.totals.error = loaded.error();
+            s.promise.deliver(s.totals);
+            return s.promise;
+          }
+          if (async) {
+            async_advance(self);
+          } else {
+            start_round(self);
+          }
+        } else if (async) {
           start_async(self);
         } else {
           start_round(self);

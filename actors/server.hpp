@@ -4,6 +4,7 @@
 // flight, every `buffer` arrivals one staleness-weighted update, events in virtual-time order.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <tuple>
@@ -32,8 +33,17 @@ struct async_entry {
   dense_result dense;   ///< backprop baselines
 };
 
+/// How the caller steers a run from outside the simulation.
+struct run_control {
+  /// Polled after every round (async: update); true makes the server write a checkpoint and stop.
+  std::function<bool()> stop_requested;
+  /// save_server_state bytes of a checkpoint to continue from; empty: start from round 1.
+  std::string resume_state;
+};
+
 struct server_state {
   std::shared_ptr<const world> w;
+  run_control control;
   std::shared_ptr<model_replica> replica;
   std::vector<client_actor> clients;
   metrics_sink* sink = nullptr;
@@ -97,6 +107,7 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
                                             std::shared_ptr<const world> w,
                                             std::shared_ptr<model_replica> replica,
                                             std::vector<client_actor> clients, metrics_sink* sink,
-                                            tbb::task_arena* arena, workspace_pool* pool);
+                                            tbb::task_arena* arena, workspace_pool* pool,
+                                            run_control control = {});
 
 }  // namespace baffle

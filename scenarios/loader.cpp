@@ -105,12 +105,14 @@ constexpr std::array schema_keys = {
     "server.staleness_exponent"sv,
     "server.staleness_hinge"sv,
     "server.max_staleness"sv,
+    "run.checkpoint_every"sv,
 };
 
 /// Every table, parents before children.
 constexpr std::array schema_tables = {
     "data"sv, "model"sv, "train"sv, "baffle"sv, "clients"sv, "clients.link"sv, "clients.compute"sv, "clients.availability"sv,
     "server"sv,
+    "run"sv,
 };
 
 constexpr size_t max_value_text = 80;  // longer values are elided in messages
@@ -887,6 +889,7 @@ class validator {
     // Unless set, async keeps clients.per_round clients in flight, so switching a scenario's
     // policy to async needs no other change.
     if (async && find("server.concurrency") == nullptr) s.server.concurrency = s.clients.per_round;
+    read_int("run.checkpoint_every", s.run.checkpoint_every, 0);
     const bool concurrency_ok = read_int("server.concurrency", s.server.concurrency, 1);
     const bool buffer_ok = read_int("server.buffer", s.server.buffer, 1);
     const bool staleness_ok =
@@ -1285,6 +1288,8 @@ std::string to_toml(const scenario& s) {
   os << (s.server.policy == "async" && s.server.staleness == "hinge" ? "" : "# ")
      << "staleness_hinge = " << s.server.staleness_hinge << "\n";
   os << async << "max_staleness = " << s.server.max_staleness << "\n";
+  os << "\n[run]\n";
+  os << "checkpoint_every = " << s.run.checkpoint_every << "\n";
   return os.str();
 }
 

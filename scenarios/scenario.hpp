@@ -110,6 +110,12 @@ struct clients_config {
   compute_config compute;
 };
 
+struct run_config {
+  /// Write a checkpoint every N rounds (async: server updates) so `baffle run --resume` can
+  /// continue a killed run; 0 = only when stopped by SIGINT/SIGTERM.
+  int checkpoint_every = 100;
+};
+
 struct scenario {
   std::string name = "unnamed";
   uint64_t seed = 1;
@@ -119,6 +125,7 @@ struct scenario {
   baffle_config baffle;
   clients_config clients;
   server_config server;
+  run_config run;
   std::string source_file;  ///< the file it was loaded from (for messages), not a key
 };
 

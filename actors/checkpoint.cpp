@@ -1,0 +1,300 @@
+// Server state <-> bytes, field by field (a format of our own: the structs hold std::optional and
+// std::map, which CAF 0.17's inspectors do not cover, and the file is only read by this build).
+#include "actors/checkpoint.hpp"
+
+#include "actors/server.hpp"
+
+namespace baffle {
+
+namespace {
+
+/// Bumped whenever the layout below changes: an old checkpoint is refused, not misread.
+constexpr uint32_t state_format = 1;
+
+void put_optional(byte_writer& o, const std::optional<double>& v) {
+  o.put<uint8_t>(v.has_value() ? 1 : 0);
+  o.put<double>(v.value_or(0.0));
+}
+
+std::optional<double> get_optional(byte_reader& in) {
+  const bool has = in.get<uint8_t>() != 0;
+  const double v = in.get<double>();
+  return has ? std::optional<double>(v) : std::nullopt;
+}
+
+void put_record(byte_writer& o, const round_record& r) {
+  o.put(r.round);
+  o.put(r.end_time);
+  o.put(r.train_loss);
+  put_optional(o, r.test_loss);
+  put_optional(o, r.test_acc);
+  put_optional(o, r.val_loss);
+  put_optional(o, r.val_acc);
+  o.put(r.selected);
+  o.put(r.participants);
+  o.put(r.dropped);
+  o.put(r.late);
+  o.put(r.wasted_forward_passes);
+  o.put(r.stale_mean);
+  o.put(r.stale_max);
+  o.put(r.bytes_up);
+  o.put(r.bytes_down);
+  o.put(r.forward_passes);
+}
+
+round_record get_record(byte_reader& in) {
+  round_record r;
+  r.round = in.get<int64_t>();
+  r.end_time = in.get<sim_time>();
+  r.train_loss = in.get<double>();
+  r.test_loss = get_optional(in);
+  r.test_acc = get_optional(in);
+  r.val_loss = get_optional(in);
+  r.val_acc = get_optional(in);
+  r.selected = in.get<int>();
+  r.participants = in.get<int>();
+  r.dropped = in.get<int>();
+  r.late = in.get<int>();
+  r.wasted_forward_passes = in.get<int64_t>();
+  r.stale_mean = in.get<double>();
+  r.stale_max = in.get<int64_t>();
+  r.bytes_up = in.get<uint64_t>();
+  r.bytes_down = in.get<uint64_t>();
+  r.forward_passes = in.get<int64_t>();
+  return r;
+}
+
+void put_result(byte_writer& o, const round_result& r) {
+  o.put(r.round);
+  o.put(r.client);
+  o.put_vector(r.scalars);
+  o.put(r.base_loss);
+  o.put(r.samples);
+  o.put(r.finish_time);
+  o.put(r.forward_passes);
+}
+
+round_result get_result(byte_reader& in) {
+  round_result r;
+  r.round = in.get<uint64_t>();
+  r.client = in.get<uint32_t>();
+  r.scalars = in.get_vector<float>();
+  r.base_loss = in.get<float>();
+  r.samples = in.get<uint32_t>();
+  r.finish_time = in.get<sim_time>();
+  r.forward_passes = in.get<uint32_t>();
+  return r;
+}
+
+void put_dense(byte_writer& o, const dense_result& r) {
+  o.put(r.round);
+  o.put(r.client);
+  o.put_vector(r.values);
+  o.put(r.base_loss);
+  o.put(r.samples);
+  o.put(r.finish_time);
+  o.put(r.forward_passes);
+}
+
+dense_result get_dense(byte_reader& in) {
+  dense_result r;
+  r.round = in.get<uint64_t>();
+  r.client = in.get<uint32_t>();
+  r.values = in.get_vector<float>();
+  r.base_loss = in.get<float>();
+  r.samples = in.get<uint32_t>();
+  r.finish_time = in.get<sim_time>();
+  r.forward_passes = in.get<uint32_t>();
+  return r;
+}
+
+}  // namespace
+
+std::string save_server_state(const server_state& st) {
+  byte_writer o;
+  o.put(state_format);
+  o.put<uint64_t>(st.replica->params.size());
+  o.put(st.round);
+  o.put(st.now);
+  o.put_vector(std::vector<float>(st.replica->params.begin(), st.replica->params.end()));
+  o.put(st.replica->version);
+  o.put_vector(st.opt.m);
+  o.put_vector(st.opt.v);
+  o.put(st.opt.step);
+  o.put_vector(st.ema);
+  const run_outcome& t = st.totals;
+  o.put(t.rounds);
+  o.put(t.sim_time_s);
+  o.put(t.final_test_loss);
+  o.put(t.final_test_acc);
+  o.put(t.bytes_up_total);
+  o.put(t.bytes_down_total);
+  o.put(t.forward_passes_total);
+  o.put<uint64_t>(st.clients_seen.size());
+  for (const client_record& c : st.clients_seen) {
+    o.put(c.selected);
+    o.put(c.participated);
+    o.put(c.dropped);
+    o.put(c.late);
+    o.put(c.staleness_sum);
+    o.put(c.compute_time);
+    o.put(c.link_time);
+  }
+  o.put_vector(st.device_version);
+  o.put_vector(st.update_bytes_prefix);
+  o.put_vector(st.update_flops_prefix);
+  // Async.
+  o.put<uint64_t>(st.entries.size());
+  for (const auto& [seq, e] : st.entries) {
+    o.put(e.seq);
+    o.put(e.client);
+    o.put(e.version);
+    o.put(e.dispatch);
+    o.put(e.start);
+    o.put(e.arrival);
+    o.put(e.down_bytes);
+    o.put<uint8_t>(e.dropped);
+    o.put<uint8_t>(e.computed);
+    o.put<uint8_t>(e.failed);
+    put_result(o, e.result);
+    put_dense(o, e.dense);
+  }
+  o.put<uint64_t>(st.queue.size());
+  for (const auto& [arrival, client, seq] : st.queue) {
+    o.put(arrival);
+    o.put(client);
+    o.put(seq);
+  }
+  o.put_vector(st.busy);
+  o.put_vector(st.buffer);
+  o.put(st.seq);
+  o.put(st.starved);
+  put_record(o, st.interval);
+  o.put<uint64_t>(st.interval_events.size());
+  for (const event_record& e : st.interval_events) {
+    o.put(e.time);
+    o.put(e.round);
+    o.put(e.what);
+    o.put(e.client);
+    o.put_string(e.detail);
+  }
+  return o.take();
+}
+
+result<bool> load_server_state(std::string_view bytes, server_state& st) {
+  byte_reader in(bytes);
+  const auto format = in.get<uint32_t>();
+  if (in.ok() && format != state_format) {
+    return error_message{"checkpoint: server state format " + std::to_string(format) +
+                         ", this build reads format " + std::to_string(state_format) +
+                         "; resume with the build that wrote it, or start the run again"};
+  }
+  const auto n = in.get<uint64_t>();
+  if (in.ok() && n != st.replica->params.size()) {
+    return error_message{"checkpoint: the model has " + std::to_string(n) +
+                         " parameters, the scenario's has " +
+                         std::to_string(st.replica->params.size()) +
+                         "; the checkpoint belongs to another scenario"};
+  }
+  st.round = in.get<int64_t>();
+  st.now = in.get<sim_time>();
+  const auto params = in.get_vector<float>();
+  if (in.ok() && params.size() == n) std::copy(params.begin(), params.end(), st.replica->params.begin());
+  st.replica->version = in.get<uint64_t>();
+  st.opt.m = in.get_vector<float>();
+  st.opt.v = in.get_vector<float>();
+  st.opt.step = in.get<int64_t>();
+  st.ema = in.get_vector<float>();
+  run_outcome& t = st.totals;
+  t.rounds = in.get<int64_t>();
+  t.sim_time_s = in.get<double>();
+  t.final_test_loss = in.get<double>();
+  t.final_test_acc = in.get<double>();
+  t.bytes_up_total = in.get<uint64_t>();
+  t.bytes_down_total = in.get<uint64_t>();
+  t.forward_passes_total = in.get<int64_t>();
+  const auto clients = in.get<uint64_t>();
+  if (in.ok() && clients != st.clients_seen.size()) {
+    return error_message{"checkpoint: " + std::to_string(clients) + " clients, the scenario has " +
+                         std::to_string(st.clients_seen.size()) +
+                         "; the checkpoint belongs to another scenario"};
+  }
+  for (client_record& c : st.clients_seen) {
+    if (!in.ok()) break;
+    c.selected = in.get<int>();
+    c.participated = in.get<int>();
+    c.dropped = in.get<int>();
+    c.late = in.get<int>();
+    c.staleness_sum = in.get<int64_t>();
+    c.compute_time = in.get<sim_time>();
+    c.link_time = in.get<sim_time>();
+  }
+  st.device_version = in.get_vector<uint64_t>();
+  st.update_bytes_prefix = in.get_vector<uint64_t>();
+  st.update_flops_prefix = in.get_vector<double>();
+  const auto entries = in.get<uint64_t>();
+  st.entries.clear();
+  for (uint64_t i = 0; i < entries && in.ok(); ++i) {
+    async_entry e;
+    e.seq = in.get<uint64_t>();
+    e.client = in.get<uint32_t>();
+    e.version = in.get<uint64_t>();
+    e.dispatch = in.get<sim_time>();
+    e.start = in.get<sim_time>();
+    e.arrival = in.get<sim_time>();
+    e.down_bytes = in.get<uint64_t>();
+    e.dropped = in.get<uint8_t>() != 0;
+    e.computed = in.get<uint8_t>() != 0;
+    e.failed = in.get<uint8_t>() != 0;
+    e.result = get_result(in);
+    e.dense = get_dense(in);
+    st.entries.emplace(e.seq, std::move(e));
+  }
+  const auto queued = in.get<uint64_t>();
+  st.queue.clear();
+  for (uint64_t i = 0; i < queued && in.ok(); ++i) {
+    const auto arrival = in.get<sim_time>();
+    const auto client = in.get<uint32_t>();
+    const auto seq = in.get<uint64_t>();
+    st.queue.emplace_back(arrival, client, seq);
+  }
+  st.busy = in.get_vector<uint8_t>();
+  st.buffer = in.get_vector<uint64_t>();
+  st.seq = in.get<uint64_t>();
+  st.starved = in.get<int>();
+  st.interval = get_record(in);
+  const auto events = in.get<uint64_t>();
+  st.interval_events.clear();
+  for (uint64_t i = 0; i < events && in.ok(); ++i) {
+    event_record e;
+    e.time = in.get<sim_time>();
+    e.round = in.get<int64_t>();
+    e.what = in.get<event_record::kind>();
+    e.client = in.get<int64_t>();
+    e.detail = in.get_string();
+    st.interval_events.push_back(std::move(e));
+  }
+  if (!in.ok() || !in.at_end()) {
+    return error_message{"checkpoint: the server state is truncated or malformed"};
+  }
+  // Cross-checks a corrupt but well-formed file could still fail.
+  const size_t count = st.clients_seen.size();
+  const bool sizes_ok = st.device_version.size() == count &&
+                        (st.busy.empty() || st.busy.size() == count) &&
+                        !st.update_bytes_prefix.empty() &&
+                        st.update_bytes_prefix.size() == st.update_flops_prefix.size() &&
+                        st.update_bytes_prefix.size() <= st.replica->version + 1 &&
+                        (st.w->sc.baffle.download != "replay" ||
+                         st.update_bytes_prefix.size() == st.replica->version + 1);
+  bool refs_ok = true;
+  for (const auto& [arrival, client, seq] : st.queue)
+    refs_ok = refs_ok && client < count && st.entries.count(seq) == 1;
+  for (uint64_t seq : st.buffer) refs_ok = refs_ok && st.entries.count(seq) == 1;
+  for (const auto& [seq, e] : st.entries) refs_ok = refs_ok && e.client < count;
+  if (!sizes_ok || !refs_ok) {
+    return error_message{"checkpoint: the server state is inconsistent (sizes or references)"};
+  }
+  return true;
+}
+
+}  // namespace baffle

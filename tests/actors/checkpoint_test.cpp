@@ -1,0 +1,213 @@
+// Checkpoint and resume inside one process: a run resumed from the state saved after round r
+// produces exactly the rounds, events and final model of the uninterrupted run, for the round
+// policies, async (dispatches in flight with their results), the backprop baselines and replay
+// downloads; a stop request ends the run after a checkpoint; a damaged state is refused.
+#include <gtest/gtest.h>
+
+#include "actors/checkpoint.hpp"
+#include "actors/run.hpp"
+#include "actors/server.hpp"
+#include "tests/actors/toy_world.hpp"
+
+namespace baffle {
+namespace {
+
+struct recording_sink final : metrics_sink {
+  std::vector<round_record> rounds;
+  std::vector<client_record> clients;
+  std::string events;
+  std::vector<std::pair<int64_t, std::string>> checkpoints;
+  void on_round(const round_record& r) override { rounds.push_back(r); }
+  void on_clients(const std::vector<client_record>& c) override { clients = c; }
+  void on_events(const std::vector<event_record>& ev) override {
+    for (const auto& e : ev) events += format_event(e) + "\n";
+  }
+  void on_checkpoint(int64_t round, std::string state) override {
+    checkpoints.emplace_back(round, std::move(state));
+  }
+};
+
+void expect_same_round(const round_record& a, const round_record& b, const std::string& what) {
+  EXPECT_EQ(a.round, b.round) << what;
+  EXPECT_EQ(a.end_time, b.end_time) << what;
+  EXPECT_EQ(a.train_loss, b.train_loss) << what;
+  EXPECT_EQ(a.test_loss, b.test_loss) << what;
+  EXPECT_EQ(a.selected, b.selected) << what;
+  EXPECT_EQ(a.participants, b.participants) << what;
+  EXPECT_EQ(a.dropped, b.dropped) << what;
+  EXPECT_EQ(a.late, b.late) << what;
+  EXPECT_EQ(a.bytes_up, b.bytes_up) << what;
+  EXPECT_EQ(a.bytes_down, b.bytes_down) << what;
+  EXPECT_EQ(a.stale_mean, b.stale_mean) << what;
+  EXPECT_EQ(a.stale_max, b.stale_max) << what;
+}
+
+scenario fleet(const std::string& policy, const std::string& algorithm) {
+  scenario sc = toy_scenario();
+  sc.train.algorithm = algorithm;
+  sc.train.rounds = 9;
+  sc.train.eval_every = 2;
+  sc.train.ema_decay = 0.5;
+  sc.clients.count = 8;
+  sc.clients.per_round = 4;
+  sc.clients.dropout = 0.2;
+  sc.clients.link.latency = distribution::uniform(0.02, 0.12);
+  sc.clients.link.up_bytes_per_sec = 5000;
+  sc.clients.compute.spread = distribution::uniform(0.5, 1.5);
+  sc.clients.compute.jitter = 0.1;
+  sc.server.policy = policy;
+  if (policy == "deadline") sc.server.deadline = sim_time::from_ms(300);
+  if (policy == "async") {
+    sc.server.concurrency = 5;
+    sc.server.buffer = 2;
+    sc.server.max_staleness = 3;
+  }
+  if (algorithm == "baffle") sc.baffle.download = "replay";
+  sc.run.checkpoint_every = 3;
+  return sc;
+}
+
+void expect_resume_reproduces(const scenario& sc, const std::string& what) {
+  auto w = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(w.ok()) << w.error();
+  recording_sink whole;
+  const auto full = run_simulation(*w, run_options{2}, &whole);
+  ASSERT_TRUE(full.error.empty()) << full.error;
+  // Checkpoints after rounds 3 and 6 (not 9: the last round ends the run).
+  ASSERT_EQ(whole.checkpoints.size(), 2u) << what;
+  EXPECT_EQ(whole.checkpoints[0].first, 3);
+  for (const auto& [round, state] : whole.checkpoints) {
+    recording_sink rest;
+    run_options opt{1};
+    opt.resume_state = state;
+    const auto resumed = run_simulation(*w, opt, &rest);
+    ASSERT_TRUE(resumed.error.empty()) << what << ": " << resumed.error;
+    const std::string at = what + " resumed after round " + std::to_string(round);
+    EXPECT_EQ(resumed.model_digest, full.model_digest) << at;
+    EXPECT_EQ(resumed.final_test_loss, full.final_test_loss) << at;
+    EXPECT_EQ(resumed.sim_time_s, full.sim_time_s) << at;
+    EXPECT_EQ(resumed.bytes_up_total, full.bytes_up_total) << at;
+    EXPECT_EQ(resumed.bytes_down_total, full.bytes_down_total) << at;
+    EXPECT_EQ(resumed.forward_passes_total, full.forward_passes_total) << at;
+    ASSERT_EQ(rest.rounds.size(), whole.rounds.size() - static_cast<size_t>(round)) << at;
+    for (size_t i = 0; i < rest.rounds.size(); ++i)
+      expect_same_round(rest.rounds[i], whole.rounds[static_cast<size_t>(round) + i], at);
+    // Per-client totals continue from the checkpoint.
+    ASSERT_EQ(rest.clients.size(), whole.clients.size());
+    for (size_t c = 0; c < rest.clients.size(); ++c) {
+      EXPECT_EQ(rest.clients[c].selected, whole.clients[c].selected) << at;
+      EXPECT_EQ(rest.clients[c].participated, whole.clients[c].participated) << at;
+      EXPECT_EQ(rest.clients[c].compute_time, whole.clients[c].compute_time) << at;
+      EXPECT_EQ(rest.clients[c].staleness_sum, whole.clients[c].staleness_sum) << at;
+    }
+    // The events after the checkpoint are the tail of the whole run's.
+    EXPECT_EQ(whole.events.substr(whole.events.size() - rest.events.size()), rest.events) << at;
+  }
+}
+
+TEST(Checkpoint, ResumingASyncRunReproducesIt) {
+  expect_resume_reproduces(fleet("sync", "baffle"), "sync");
+}
+
+TEST(Checkpoint, ResumingADeadlineRunReproducesIt) {
+  expect_resume_reproduces(fleet("deadline", "baffle"), "deadline");
+}
+
+TEST(Checkpoint, ResumingAnAsyncRunWithWorkInFlightReproducesIt) {
+  expect_resume_reproduces(fleet("async", "baffle"), "async baffle");
+}
+
+TEST(Checkpoint, ResumingBaselinesReproducesThem) {
+  expect_resume_reproduces(fleet("sync", "fedavg"), "sync fedavg");
+  expect_resume_reproduces(fleet("async", "fedsgd"), "async fedsgd");
+}
+
+TEST(Checkpoint, PerClientSeedsAndAdamStateSurvive) {
+  scenario sc = fleet("first-m", "baffle");
+  sc.baffle.seeds = "per-client";
+  sc.server.over_select = 1.5;
+  expect_resume_reproduces(sc, "first-m per-client");
+}
+
+TEST(Checkpoint, AStopRequestCheckpointsAndEndsTheRunEarly) {
+  scenario sc = fleet("async", "baffle");
+  sc.run.checkpoint_every = 0;  // only the stop writes one
+  auto w = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(w.ok());
+  recording_sink whole;
+  const auto full = run_simulation(*w, run_options{2}, &whole);
+  EXPECT_TRUE(whole.checkpoints.empty());
+  EXPECT_FALSE(full.stopped);
+
+  recording_sink first;
+  run_options opt{2};
+  opt.stop_requested = [&first] { return first.rounds.size() >= 4; };
+  const auto stopped = run_simulation(*w, opt, &first);
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_TRUE(stopped.error.empty()) << stopped.error;
+  EXPECT_EQ(stopped.rounds, 4);
+  ASSERT_EQ(first.checkpoints.size(), 1u);
+  EXPECT_EQ(first.checkpoints[0].first, 4);
+
+  recording_sink rest;
+  run_options again{2};
+  again.resume_state = first.checkpoints[0].second;
+  const auto resumed = run_simulation(*w, again, &rest);
+  EXPECT_FALSE(resumed.stopped);
+  EXPECT_EQ(resumed.model_digest, full.model_digest);
+  EXPECT_EQ(first.events + rest.events, whole.events);
+}
+
+TEST(Checkpoint, ADamagedOrForeignStateIsRefusedWithAMessage) {
+  scenario sc = fleet("async", "baffle");
+  auto w = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(w.ok());
+  recording_sink whole;
+  run_simulation(*w, run_options{2}, &whole);
+  ASSERT_FALSE(whole.checkpoints.empty());
+  const std::string state = whole.checkpoints[0].second;
+  for (size_t cut : {size_t{0}, size_t{3}, state.size() / 2, state.size() - 1}) {
+    run_options opt{1};
+    opt.resume_state = state.substr(0, cut);
+    if (opt.resume_state.empty()) continue;  // empty means "no resume"
+    const auto o = run_simulation(*w, opt, nullptr);
+    EXPECT_NE(o.error.find("checkpoint"), std::string::npos) << "cut at " << cut << ": " << o.error;
+  }
+  // The same bytes under a scenario with another model size or client count.
+  scenario other = sc;
+  other.model.hidden = {7};
+  auto w2 = build_world(other, toy_data(300, 60));
+  ASSERT_TRUE(w2.ok());
+  run_options opt{1};
+  opt.resume_state = state;
+  const auto o = run_simulation(*w2, opt, nullptr);
+  EXPECT_NE(o.error.find("another scenario"), std::string::npos) << o.error;
+}
+
+TEST(ByteReader, StopsAtTheEndInsteadOfReadingPastIt) {
+  byte_writer out;
+  out.put<uint32_t>(7);
+  out.put_vector(std::vector<float>{1.f, 2.f});
+  out.put_string("abc");
+  const std::string bytes = out.take();
+  byte_reader in(bytes);
+  EXPECT_EQ(in.get<uint32_t>(), 7u);
+  EXPECT_EQ(in.get_vector<float>(), (std::vector<float>{1.f, 2.f}));
+  EXPECT_EQ(in.get_string(), "abc");
+  EXPECT_TRUE(in.ok() && in.at_end());
+  byte_reader short_in(std::string_view(bytes).substr(0, bytes.size() - 1));
+  short_in.get<uint32_t>();
+  short_in.get_vector<float>();
+  EXPECT_EQ(short_in.get_string(), "");
+  EXPECT_FALSE(short_in.ok());
+  // A length field claiming more than is there is refused, not allocated.
+  byte_writer huge;
+  huge.put<uint64_t>(uint64_t{1} << 60);
+  const std::string h = huge.take();
+  byte_reader hin(h);
+  EXPECT_TRUE(hin.get_vector<double>().empty());
+  EXPECT_FALSE(hin.ok());
+}
+
+}  // namespace
+}  // namespace baffle
