@@ -8,6 +8,7 @@
 #include <cassert>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <numeric>
 
@@ -137,9 +138,23 @@ void gather_batch(const dataset& d, std::span<const uint32_t> indices, const nor
   const size_t features = size_t(d.features());
   assert(x.size() == indices.size() * features);
   assert(y.size() == indices.size());
-  // A byte has 256 values: one table gives every pixel the same bits as the formula.
-  std::array<float, 256> table;
-  for (int v = 0; v < 256; ++v) table[v] = (float(v) / 255.f - norm.mean) / norm.stddev;
+  // A byte has 256 values: one table gives every pixel the same bits as the formula. It is kept
+  // per thread for the last normalisation seen: building it (256 divisions) cost more than
+  // gathering a small client's minibatch.
+  struct cached_table {
+    float mean = 0.f, stddev = 0.f;
+    bool valid = false;
+    std::array<float, 256> values;
+  };
+  thread_local cached_table cache;
+  if (!cache.valid || std::memcmp(&cache.mean, &norm.mean, sizeof(float)) != 0 ||
+      std::memcmp(&cache.stddev, &norm.stddev, sizeof(float)) != 0) {
+    for (int v = 0; v < 256; ++v) cache.values[v] = (float(v) / 255.f - norm.mean) / norm.stddev;
+    cache.mean = norm.mean;
+    cache.stddev = norm.stddev;
+    cache.valid = true;
+  }
+  const std::array<float, 256>& table = cache.values;
   for (size_t i = 0; i < indices.size(); ++i) {
     assert(int64_t(indices[i]) < d.count);
     const uint8_t* src = d.pixels.data() + size_t(indices[i]) * features;

@@ -19,6 +19,34 @@ int grain(int tasks, tbb::task_arena& arena) {
   return std::max(1, tasks / (8 * std::max(1, arena.max_concurrency())));
 }
 
+/// A client step estimated below this many FLOPs runs on the calling thread (see
+/// runs_serially). About 0.1-0.4 ms of work: forking it over the arena costs more than it gains,
+/// and the caller, a client actor on a CAF worker, already runs in parallel with other clients.
+constexpr double serial_step_flops = 8e6;
+/// What generating one normal costs, counted in FLOPs of a small forward pass (~0.8 ns a normal).
+constexpr double flops_per_normal = 20.0;
+
+/// Runs body(range) over [0, tasks): TBB-parallel in `arena`, or, when `serial`, in one piece on
+/// this thread. Every task's result is the same either way.
+template <class Body>
+void run_tasks(int tasks, bool serial, tbb::task_arena& arena, workspace_pool* pool,
+               const Body& body) {
+  if (serial) {
+    enter_compute_thread();
+    workspace_pool::lease ws(pool);
+    body(tbb::blocked_range<int>(0, tasks), *ws);
+    return;
+  }
+  arena.execute([&] {
+    tbb::parallel_for(tbb::blocked_range<int>(0, tasks, grain(tasks, arena)),
+                      [&](const tbb::blocked_range<int>& r) {
+                        enter_compute_thread();
+                        workspace_pool::lease ws(pool);
+                        body(r, *ws);
+                      });
+  });
+}
+
 /// Mean loss of the network at weights + sign * sigma * eps_k.
 loss_stats perturbed_loss(const network& net, std::span<const float> weights,
                           const batch_view& batch, const perturbation_plan& plan, int k, float sign,
@@ -30,6 +58,13 @@ loss_stats perturbed_loss(const network& net, std::span<const float> weights,
 }
 }  // namespace
 
+bool runs_serially(const network& net, int batch, const perturbation_plan& plan) {
+  const double passes = static_cast<double>(forward_passes_per_round(plan.k, plan.scheme));
+  const double work = passes * net.forward_flops(batch) +
+                      flops_per_normal * plan.k * static_cast<double>(net.param_count());
+  return work < serial_step_flops;
+}
+
 client_estimate baffle_client_step(const network& net, std::span<const float> weights,
                                    const batch_view& batch, const perturbation_plan& plan,
                                    tbb::task_arena& arena, workspace_pool* pool) {
@@ -37,41 +72,33 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
   const int k_count = plan.k;
   out.scalars.assign(k_count, 0.f);
   out.forward_passes = forward_passes_per_round(k_count, plan.scheme);
+  const bool serial = runs_serially(net, batch.size, plan);
   if (plan.scheme == fd_scheme::forward) {
     // Task 0 is the unperturbed loss, task k+1 the k-th perturbation; differences afterwards.
     std::vector<loss_stats> losses(k_count + 1);
-    arena.execute([&] {
-      tbb::parallel_for(tbb::blocked_range<int>(0, k_count + 1, grain(k_count + 1, arena)),
-                        [&](const tbb::blocked_range<int>& r) {
-                          enter_compute_thread();
-                          workspace_pool::lease ws(pool);
-                          for (int t = r.begin(); t != r.end(); ++t) {
-                            losses[t] =
-                                t == 0 ? net.loss(weights, batch, *ws)
-                                       : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, *ws);
-                          }
-                        });
-    });
+    run_tasks(k_count + 1, serial, arena, pool,
+              [&](const tbb::blocked_range<int>& r, workspace& ws) {
+                for (int t = r.begin(); t != r.end(); ++t) {
+                  losses[t] = t == 0 ? net.loss(weights, batch, ws)
+                                     : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, ws);
+                }
+              });
     out.base = losses[0];
     const double base = losses[0].mean_loss();
     for (int k = 0; k < k_count; ++k)
       out.scalars[k] = static_cast<float>(losses[k + 1].mean_loss() - base);
   } else {
     std::vector<loss_stats> plus(k_count), minus(k_count);
-    arena.execute([&] {
-      tbb::parallel_for(tbb::blocked_range<int>(0, 2 * k_count, grain(2 * k_count, arena)),
-                        [&](const tbb::blocked_range<int>& r) {
-                          enter_compute_thread();
-                          workspace_pool::lease ws(pool);
-                          for (int t = r.begin(); t != r.end(); ++t) {
-                            const int k = t / 2;
-                            if (t % 2 == 0)
-                              plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, *ws);
-                            else
-                              minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, *ws);
-                          }
-                        });
-    });
+    run_tasks(2 * k_count, serial, arena, pool,
+              [&](const tbb::blocked_range<int>& r, workspace& ws) {
+                for (int t = r.begin(); t != r.end(); ++t) {
+                  const int k = t / 2;
+                  if (t % 2 == 0)
+                    plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, ws);
+                  else
+                    minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, ws);
+                }
+              });
     loss_stats mid;
     for (int k = 0; k < k_count; ++k) {
       out.scalars[k] = static_cast<float>((plus[k].mean_loss() - minus[k].mean_loss()) / 2.0);

@@ -55,9 +55,15 @@ inline int64_t forward_passes_per_round(int k, fd_scheme s) {
   return s == fd_scheme::forward ? k + 1 : 2 * static_cast<int64_t>(k);
 }
 
-/// Client step: TBB-parallel over the perturbations inside `arena`; each task builds
-/// W + sigma eps_k in its own buffer and runs a serial forward, so the scalars are bit-identical
-/// whatever the thread count.
+/// Whether baffle_client_step runs a step of this size on the calling thread instead of the arena:
+/// when its forward passes plus generating its K x param_count normals come to less than about
+/// 8 MFLOP (a tiny model: forking over TBB would cost more than the work, and the caller, a client
+/// actor, already runs in parallel with the other clients of the round).
+bool runs_serially(const network& net, int batch, const perturbation_plan& plan);
+
+/// Client step: TBB-parallel over the perturbations inside `arena` (serial on the calling thread
+/// for tiny steps, see runs_serially); each task builds W + sigma eps_k in its own buffer and runs
+/// a serial forward, so the scalars are bit-identical whatever the thread count or path.
 client_estimate baffle_client_step(const network& net, std::span<const float> weights,
                                    const batch_view& batch, const perturbation_plan& plan,
                                    tbb::task_arena& arena, workspace_pool* pool = nullptr);

@@ -108,7 +108,8 @@ int main(int argc, char** argv) {
       "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet;\n"
       "see 'baffle run --help'.\n"
       "Benchmarks: baffle bench forward|estimator --model lenet|mlp|wrn [--batch B] [--threads N]\n"
-      "[--k K] [--seconds S]; see 'baffle bench forward --help' and docs/cli.md.\n"
+      "[--k K] [--seconds S]; baffle bench scale [--clients N] [--per-round M] [--k K]\n"
+      "[--rounds R]; see 'baffle bench forward --help' and docs/cli.md.\n"
       "Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error.");
 
   std::string scenario_path;
@@ -168,7 +169,8 @@ int main(int argc, char** argv) {
   bench_options bench_est;
   auto* bench = app.add_subcommand(
       "bench",
-      "Benchmark forward passes and the BAFFLE estimator on this machine (JSON on stdout)");
+      "Benchmark forward passes, the BAFFLE estimator and a 100,000-client federation on this "
+      "machine (JSON on stdout)");
   bench->require_subcommand(1);
   auto* bench_forward_cmd = bench->add_subcommand(
       "forward",
@@ -211,6 +213,35 @@ int main(int argc, char** argv) {
                    "MNIST-format folder (seeded synthetic images if it cannot be loaded)")
       ->capture_default_str();
 
+  scale_options bench_sc;
+  auto* bench_scale_cmd = bench->add_subcommand(
+      "scale",
+      "Run a federation of many clients (default 100,000, 1,000 per round, K = 10, a tiny MLP on "
+      "synthetic data) through the real actor path: client updates per second, peak RSS and "
+      "bytes per idle client");
+  bench_scale_cmd->add_option("--clients", bench_sc.clients, "Client actors spawned")
+      ->capture_default_str();
+  bench_scale_cmd->add_option("--per-round", bench_sc.per_round, "Clients selected per round")
+      ->capture_default_str();
+  bench_scale_cmd->add_option("--k", bench_sc.k, "Perturbations K per client")
+      ->capture_default_str();
+  bench_scale_cmd
+      ->add_option("--rounds", bench_sc.rounds,
+                   "Rounds run (at least 2); rounds 2.. are timed, round 1 also spawns the actors")
+      ->capture_default_str();
+  bench_scale_cmd->add_option("--threads,-j", bench_sc.threads,
+                              "TBB arena and CAF scheduler threads (default: all cores)");
+  bench_scale_cmd
+      ->add_option("--examples", bench_sc.examples,
+                   "Training images per client, its minibatch each round")
+      ->capture_default_str();
+  bench_scale_cmd
+      ->add_option("--image-size", bench_sc.image_size,
+                   "Side of the synthetic images; the MLP's input is its square")
+      ->capture_default_str();
+  bench_scale_cmd->add_option("--hidden", bench_sc.hidden, "The MLP's hidden widths")
+      ->capture_default_str();
+
   // CLI11 reports an unknown first argument only as "a subcommand is required": name it.
   if (argc > 1) {
     const std::string first = argv[1];
@@ -232,5 +263,6 @@ int main(int argc, char** argv) {
   if (*sweep) return run_sweep(sweep_opt);
   if (*bench_forward_cmd) return bench_forward(bench_fwd, std::cout, std::cerr);
   if (*bench_estimator_cmd) return bench_estimator(bench_est, std::cout, std::cerr);
+  if (*bench_scale_cmd) return bench_scale(bench_sc, std::cout, std::cerr);
   return exit_bad_input;
 }

@@ -1,15 +1,20 @@
 // The benchmarks behind `baffle bench`: forward passes of the scenario models on real images (or
 // seeded synthetic ones when the data set is missing), an fp32 FMA peak measured in the same run,
-// and the BAFFLE estimator's client step, reconstruction and gradient quality.
+// and the BAFFLE estimator's client step, reconstruction and gradient quality; and a whole
+// federation of 100,000 clients through the real actor path (`bench scale`).
 #include "tools/bench_command.hpp"
 
 #include <immintrin.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -24,6 +29,9 @@
 #include <tbb/task_arena.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/client.hpp"
+#include "actors/metrics.hpp"
+#include "actors/run.hpp"
 #include "actors/world.hpp"
 #include "models/compute.hpp"
 #include "models/dataset.hpp"
@@ -31,6 +39,7 @@
 #include "models/lenet.hpp"
 #include "models/normal.hpp"
 #include "models/philox.hpp"
+#include "models/synthetic.hpp"
 
 namespace baffle {
 
@@ -518,6 +527,303 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
   // For exact directional derivatives E[cos] ~ sqrt(K / (P + K + 1)): what K directions allow.
   j["cosine_ideal"] =
       round5(std::sqrt(static_cast<double>(o.k) / static_cast<double>(p + o.k + 1)));
+  j["load_average_1min"] = load;
+  out << j.dump(2) << "\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench scale
+
+namespace {
+
+/// Resident set size now: the second field of /proc/self/statm (pages) in bytes; -1 if unreadable.
+int64_t current_rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  int64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return -1;
+  return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+}
+
+/// RSS after handing freed heap memory back to the kernel (malloc_trim), so the difference of two
+/// readings is what was allocated and is still live in between, not what malloc kept cached.
+int64_t settled_rss_bytes() {
+  malloc_trim(0);
+  return current_rss_bytes();
+}
+
+/// The process's peak RSS so far (getrusage ru_maxrss, kilobytes on Linux), in bytes.
+int64_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+/// CPU seconds (user + system) the whole process has used so far.
+double process_cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  const auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6;
+  };
+  return sec(ru.ru_utime) + sec(ru.ru_stime);
+}
+
+/// Waits (at most `limit` seconds) until the RSS has not changed for `quiet` consecutive 20 ms
+/// readings: spawned actors run their initialisation (the behaviour, the server's per-client
+/// records) asynchronously on the scheduler's workers, so this is how we know they are done.
+void wait_until_rss_settles(double limit, int quiet = 5) {
+  const auto start = clock_type::now();
+  int64_t last = -2;
+  int same = 0;
+  while (same < quiet && seconds_since(start) < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const int64_t now = current_rss_bytes();
+    same = now == last ? same + 1 : 0;
+    last = now;
+  }
+}
+
+/// Stamps each round's end with the steady clock (wall time: fine in a benchmark, never in a run's
+/// results) and keeps what the round reports.
+class round_timer final : public metrics_sink {
+ public:
+  round_timer() : start_(clock_type::now()) {}
+  void on_round(const round_record& r) override {
+    ends_.push_back(seconds_since(start_));
+    cpu_.push_back(process_cpu_seconds());
+    participants_.push_back(r.participants);
+    forward_passes_.push_back(r.forward_passes);
+    rss_.push_back(current_rss_bytes());
+  }
+  const std::vector<double>& ends() const { return ends_; }
+  const std::vector<double>& cpu() const { return cpu_; }
+  const std::vector<int>& participants() const { return participants_; }
+  const std::vector<int64_t>& forward_passes() const { return forward_passes_; }
+  const std::vector<int64_t>& rss() const { return rss_; }
+
+ private:
+  clock_type::time_point start_;
+  std::vector<double> ends_;
+  std::vector<double> cpu_;
+  std::vector<int> participants_;
+  std::vector<int64_t> forward_passes_;
+  std::vector<int64_t> rss_;
+};
+
+/// The scenario `bench scale` runs; every choice that is not an option is written here.
+scenario scale_scenario(const scale_options& o) {
+  scenario sc;
+  sc.name = "bench-scale";
+  sc.seed = 1;
+  sc.data.dataset = "synthetic";
+  sc.data.synthetic = "teacher";
+  sc.data.synthetic_train = static_cast<int64_t>(o.clients) * o.examples;
+  sc.data.synthetic_test = 1000;
+  sc.data.validation_fraction = 0.0;  // every image belongs to a client: exactly `examples` each
+  sc.data.partition = "iid";
+  sc.model.arch = "mlp";
+  sc.model.hidden = o.hidden;
+  sc.train.algorithm = "baffle";
+  sc.train.rounds = o.rounds;
+  sc.train.batch_size = o.examples;
+  sc.train.eval_every = o.rounds;  // evaluate once, after the last round (excluded from medians)
+  sc.baffle.k = o.k;
+  sc.baffle.scheme = "forward";
+  sc.baffle.seeds = "shared";
+  sc.clients.count = o.clients;
+  sc.clients.per_round = o.per_round;
+  sc.server.policy = "sync";
+  return sc;
+}
+
+int64_t dataset_bytes(const dataset& d) {
+  return static_cast<int64_t>(d.pixels.capacity() + d.labels.capacity());
+}
+
+}  // namespace
+
+std::string check_scale_options(const scale_options& o) {
+  const auto range = [](const char* name, int64_t v, int64_t lo, int64_t hi) -> std::string {
+    if (v >= lo && v <= hi) return {};
+    return std::string(name) + " " + std::to_string(v) + " must be from " + std::to_string(lo) +
+           " to " + std::to_string(hi);
+  };
+  for (const std::string& bad :
+       {range("--clients", o.clients, 1, 10000000), range("--per-round", o.per_round, 1, o.clients),
+        range("--k", o.k, 1, 100000), range("--rounds", o.rounds, 2, 1000000),
+        range("--threads", o.threads, 0, 256), range("--examples", o.examples, 1, 100000),
+        range("--image-size", o.image_size, 1, 256),
+        range("--clients x --examples", static_cast<int64_t>(o.clients) * o.examples, 1,
+              std::numeric_limits<uint32_t>::max())}) {
+    if (!bad.empty()) return bad;
+  }
+  for (int h : o.hidden)
+    if (h < 1) return "--hidden widths must be at least 1, got " + std::to_string(h);
+  return {};
+}
+
+int bench_scale(const scale_options& opt, std::ostream& out, std::ostream& err) {
+  if (const std::string bad = check_scale_options(opt); !bad.empty()) {
+    err << "error: " << bad << "\n";
+    return exit_bad_input;
+  }
+  scale_options o = opt;
+  if (o.threads == 0)
+    o.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const double load = load_average();
+  const scenario sc = scale_scenario(o);
+  const auto n = static_cast<double>(o.clients);
+
+  // 1. The data set, then the world (partition, per-client links and devices, the network).
+  const int64_t rss_start = settled_rss_bytes();
+  const auto t_setup = clock_type::now();
+  synthetic_spec spec;
+  spec.kind = sc.data.synthetic;
+  spec.train = sc.data.synthetic_train;
+  spec.test = sc.data.synthetic_test;
+  spec.image_size = o.image_size;
+  spec.noise = sc.data.synthetic_noise;
+  spec.seed = derive_seed(sc.seed, purpose::init, 1);
+  auto data = make_synthetic(spec);
+  if (!data) {
+    err << "error: " << data.error() << "\n";
+    return exit_bad_input;
+  }
+  const int64_t data_bytes = dataset_bytes(data->train) + dataset_bytes(data->test);
+  const int64_t rss_data = settled_rss_bytes();
+  auto built = build_world(sc, std::move(*data));
+  if (!built) {
+    err << "error: " << built.error() << "\n";
+    return exit_bad_input;
+  }
+  const std::shared_ptr<const world> w = std::move(*built);
+  const int64_t rss_world = settled_rss_bytes();
+  const double setup_s = seconds_since(t_setup);
+
+  // 2. Idle clients: an actor system of its own with every client actor and the server spawned
+  // (and initialised), nothing sent. Torn down before the timed run.
+  int64_t rss_system = 0, rss_spawned = 0;
+  double spawn_s = 0.0;
+  {
+    caf::actor_system_config cfg;
+    add_message_types(cfg);
+    cfg.set("scheduler.max-threads", static_cast<size_t>(o.threads));
+    caf::actor_system sys{cfg};
+    tbb::task_arena arena(o.threads);
+    workspace_pool pool;
+    rss_system = settled_rss_bytes();
+    const auto t_spawn = clock_type::now();
+    federation f = spawn_federation(sys, w, nullptr, &arena, &pool);
+    spawn_s = seconds_since(t_spawn);
+    wait_until_rss_settles(30.0);
+    rss_spawned = settled_rss_bytes();
+    caf::scoped_actor self{sys};
+    self->send_exit(f.server, caf::exit_reason::user_shutdown);
+    for (auto& c : f.clients) self->send_exit(c, caf::exit_reason::user_shutdown);
+  }
+  // The server's per-client record (clients.csv), built alone to split the actors' share.
+  int64_t records_bytes = 0;
+  {
+    const int64_t before = settled_rss_bytes();
+    std::vector<client_record> records(static_cast<size_t>(o.clients));
+    for (auto& r : records) r.labels.assign(static_cast<size_t>(w->data.train.num_classes), 0);
+    records_bytes = settled_rss_bytes() - before;
+  }
+
+  // 3. The timed run: the real federation, as `baffle run` runs it.
+  round_timer timer;
+  run_options ro;
+  ro.threads = o.threads;
+  const auto t_run = clock_type::now();
+  const run_outcome outcome = run_simulation(w, ro, &timer);
+  const double run_s = seconds_since(t_run);
+  if (!outcome.error.empty()) {
+    err << "error: the run failed: " << outcome.error << "\n";
+    return 1;
+  }
+  const std::vector<double>& ends = timer.ends();
+  if (ends.size() != static_cast<size_t>(o.rounds)) {
+    err << "error: the run reported " << ends.size() << " rounds of " << o.rounds << "\n";
+    return 1;
+  }
+  // Round r (r >= 2) lasts from round r - 1's report to its own; round 1 also spawned the actors.
+  std::vector<double> durations, rates, round_rates;
+  int64_t updates = 0, forwards = 0;
+  int fewest_participants = o.per_round;
+  for (size_t r = 1; r < ends.size(); ++r) {
+    const double d = ends[r] - ends[r - 1];
+    durations.push_back(d);
+    round_rates.push_back(d > 0 ? 1.0 / d : 0.0);
+    rates.push_back(d > 0 ? timer.participants()[r] / d : 0.0);
+    updates += timer.participants()[r];
+    forwards += timer.forward_passes()[r];
+    fewest_participants = std::min(fewest_participants, timer.participants()[r]);
+  }
+  const double timed_s = ends.back() - ends.front();
+  const double timed_cpu_s = timer.cpu().back() - timer.cpu().front();
+  // ru_maxrss, or the largest statm reading if higher (the kernel folds per-thread RSS counters
+  // into the process's lazily, so the two can differ by a few hundred kB).
+  int64_t run_rss_max = 0;
+  for (int64_t v : timer.rss()) run_rss_max = std::max(run_rss_max, v);
+  const int64_t peak_rss = std::max({peak_rss_bytes(), run_rss_max, rss_spawned});
+
+  const double world_per_client = static_cast<double>(rss_world - rss_data) / n;
+  const double actors_per_client = static_cast<double>(rss_spawned - rss_system) / n;
+  const double records_per_client = static_cast<double>(records_bytes) / n;
+  using client_actor_impl = std::remove_pointer_t<client_actor::stateful_pointer<client_state>>;
+
+  json j;
+  j["benchmark"] = "scale";
+  j["model"] = w->net->describe();
+  j["param_count"] = w->net->param_count();
+  j["clients"] = o.clients;
+  j["per_round"] = o.per_round;
+  j["k"] = o.k;
+  j["scheme"] = "forward, shared seeds";
+  j["policy"] = "sync";
+  j["batch"] = o.examples;
+  j["rounds"] = o.rounds;
+  j["timed_rounds"] = durations.size();
+  j["threads"] = o.threads;
+  j["data"] = "synthetic teacher: " + std::to_string(sc.data.synthetic_train) +
+              " training images " + std::to_string(o.image_size) + "x" +
+              std::to_string(o.image_size) + ", " + std::to_string(o.examples) +
+              " per client (IID, no validation split); " + std::to_string(sc.data.synthetic_test) +
+              " test images evaluated after the last round";
+  j["client_updates_per_s"] = round5(median(rates));
+  j["client_updates_per_s_mean"] = round5(timed_s > 0 ? updates / timed_s : 0.0);
+  j["rounds_per_s"] = round5(median(round_rates));
+  j["round_ms_median"] = round5(median(durations) * 1e3);
+  j["round_ms_min"] = round5(*std::min_element(durations.begin(), durations.end()) * 1e3);
+  j["round_ms_max"] = round5(*std::max_element(durations.begin(), durations.end()) * 1e3);
+  j["timed_updates"] = updates;
+  j["fewest_participants"] = fewest_participants;
+  j["forward_passes_per_s"] = round5(timed_s > 0 ? static_cast<double>(forwards) / timed_s : 0.0);
+  j["cpu_cores_busy"] = round5(timed_s > 0 ? timed_cpu_s / timed_s : 0.0);
+  j["cpu_us_per_update"] =
+      round5(updates > 0 ? timed_cpu_s / static_cast<double>(updates) * 1e6 : 0.0);
+  j["setup_s"] = round5(setup_s);
+  j["spawn_s"] = round5(spawn_s);
+  j["first_round_s"] = round5(ends.front());
+  j["run_s"] = round5(run_s);
+  j["peak_rss_bytes"] = peak_rss;
+  j["run_rss_max_bytes"] = run_rss_max;
+  j["bytes_per_idle_client"] = round5(world_per_client + actors_per_client);
+  j["idle_client_breakdown"] = {
+      {"world_bytes", round5(world_per_client)},
+      {"actors_bytes", round5(actors_per_client)},
+      {"server_client_record_bytes", round5(records_per_client)},
+      {"client_actor_bytes", round5(actors_per_client - records_per_client)},
+      {"caf_actor_object_bytes", sizeof(client_actor_impl) + sizeof(caf::actor_control_block)},
+  };
+  j["dataset_bytes"] = data_bytes;
+  j["rss_bytes"] = {{"start", rss_start},
+                    {"after_data", rss_data},
+                    {"after_world", rss_world},
+                    {"after_actor_system", rss_system},
+                    {"after_spawn", rss_spawned}};
+  j["final_test_acc"] = round5(outcome.final_test_acc);
   j["load_average_1min"] = load;
   out << j.dump(2) << "\n";
   return 0;

@@ -1,10 +1,14 @@
 // `baffle bench forward` and `baffle bench estimator`: how fast this machine runs the forward
 // passes BAFFLE is made of, against a measured FMA peak, and what the estimator's other steps cost.
-// Plain functions (no CLI11): baffle.cpp parses the command line into bench_options.
+// `baffle bench scale`: a whole federation of many clients through the real actor path, its
+// client updates per second and what an idle client costs in memory.
+// Plain functions (no CLI11): baffle.cpp parses the command line into bench_options and
+// scale_options.
 #pragma once
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace baffle {
 
@@ -31,5 +35,28 @@ int bench_forward(const bench_options& o, std::ostream& out, std::ostream& err);
 /// cosine of the estimate with the backprop gradient, as one JSON object on `out`. Exit code as
 /// for bench_forward.
 int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err);
+
+/// What `baffle bench scale` runs: a synthetic "teacher" data set of clients x examples images of
+/// image_size^2 pixels, split IID so every client holds `examples` of them, and an MLP
+/// (image_size^2)-hidden...-10, trained with BAFFLE (K perturbations, forward differences, shared
+/// seeds, sync policy) for `rounds` rounds of `per_round` clients.
+struct scale_options {
+  int clients = 100000;            ///< client actors spawned
+  int per_round = 1000;            ///< clients selected per round
+  int k = 10;                      ///< perturbations K per client
+  int rounds = 20;                 ///< rounds run; rounds 2.. are timed (round 1 includes spawning)
+  int threads = 0;                 ///< TBB arena and CAF scheduler threads; 0 = all cores
+  int examples = 4;                ///< training images per client (= its minibatch)
+  int image_size = 8;              ///< synthetic images are image_size x image_size, one channel
+  std::vector<int> hidden = {16};  ///< the MLP's hidden widths
+};
+
+/// Empty when the options are usable; otherwise a message naming the option and what is allowed.
+std::string check_scale_options(const scale_options& o);
+
+/// `baffle bench scale`: builds the world, measures the memory of idle clients, runs the
+/// federation through run_simulation and writes one JSON object to `out`. Exit code as for
+/// bench_forward (1 if the run itself fails).
+int bench_scale(const scale_options& o, std::ostream& out, std::ostream& err);
 
 }  // namespace baffle

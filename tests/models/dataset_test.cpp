@@ -265,6 +265,29 @@ TEST(GatherBatch, CopiesTheChosenRowsNormalisedWithTheirLabels) {
   EXPECT_EQ(y, std::vector<int32_t>({9, 7, 9}));
 }
 
+TEST(GatherBatch, EveryNormalisationGetsItsOwnValuesInAnyOrderOfCalls) {
+  // gather_batch keeps the last normalisation's lookup table per thread: alternating between
+  // normalisations (and one differing only in the last bit) must never reuse a stale table.
+  dataset d;
+  d.count = 1;
+  d.rows = 1;
+  d.cols = 4;
+  d.pixels = {0, 1, 128, 255};
+  d.labels = {3};
+  const normalization a{0.5f, 0.25f};
+  const normalization b{0.1f, 2.f};
+  const normalization c{0.5f, std::nextafter(0.25f, 1.f)};
+  const std::vector<uint32_t> index{0};
+  for (const normalization& norm : {a, b, a, c, a, c, b}) {
+    std::vector<float> x(4);
+    std::vector<int32_t> y(1);
+    gather_batch(d, index, norm, x, y);
+    for (size_t j = 0; j < 4; ++j)
+      EXPECT_EQ(x[j], (float(d.pixels[j]) / 255.f - norm.mean) / norm.stddev) << j;
+    EXPECT_EQ(y[0], 3);
+  }
+}
+
 TEST(GatherBatch, EmptyIndexListWritesNothing) {
   dataset d;
   d.count = 1;

@@ -1,5 +1,6 @@
 // The BAFFLE estimator: its direction agrees with the true gradient, improves with K, and its
-// scalars and reconstruction do not depend on the thread count.
+// scalars and reconstruction do not depend on the thread count, nor on whether a tiny client step
+// ran on the calling thread or over the arena.
 #include "models/estimator.hpp"
 
 #include <gtest/gtest.h>
@@ -104,6 +105,74 @@ TEST(BaffleEstimator, ScalarsAndGradientAreIdenticalForOneAndTwoThreads) {
   EXPECT_EQ(a.forward_passes, plan.k + 1);
   EXPECT_EQ(estimate(p, 37, fd_scheme::forward, 42, one),
             estimate(p, 37, fd_scheme::forward, 42, two));
+}
+
+/// The same network, claiming a million times its FLOPs, so baffle_client_step takes the parallel
+/// path (see runs_serially) on the same arithmetic.
+class heavy final : public network {
+ public:
+  explicit heavy(const network& inner) : inner_(inner) {}
+  int64_t param_count() const override { return inner_.param_count(); }
+  void init(std::span<float> p, uint64_t seed) const override { inner_.init(p, seed); }
+  double forward_flops(int batch) const override { return 1e6 * inner_.forward_flops(batch); }
+  loss_stats loss(std::span<const float> p, const batch_view& b, workspace& ws) const override {
+    return inner_.loss(p, b, ws);
+  }
+  loss_stats loss_and_grad(std::span<const float> p, const batch_view& b, std::span<float> g,
+                           workspace& ws) const override {
+    return inner_.loss_and_grad(p, b, g, ws);
+  }
+  std::string describe() const override { return "heavy " + inner_.describe(); }
+
+ private:
+  const network& inner_;
+};
+
+TEST(BaffleEstimator, OnlyTinyClientStepsRunOnTheCallingThread) {
+  const perturbation_plan k37{42, 37, 1e-4f, fd_scheme::forward};
+  const perturbation_plan k100{42, 100, 1e-4f, fd_scheme::forward};
+  problem p;
+  EXPECT_TRUE(runs_serially(p.net, p.size, k37)) << p.net.describe();
+  EXPECT_TRUE(runs_serially(mlp(64, {16}, 10), 4, perturbation_plan{1, 10, 1e-4f}))
+      << "the scale benchmark's client";
+  EXPECT_FALSE(runs_serially(heavy(p.net), p.size, k37));
+  EXPECT_FALSE(runs_serially(mlp(784, {32}, 10), 32, k100)) << "the quickstart's client";
+}
+
+TEST(BaffleEstimator, SerialAndParallelClientStepsGiveIdenticalScalars) {
+  enter_compute_thread();
+  problem p;
+  const heavy big(p.net);
+  tbb::task_arena one(1), two(2);
+  for (fd_scheme scheme : {fd_scheme::forward, fd_scheme::central}) {
+    const perturbation_plan plan{42, 37, 1e-4f, scheme};
+    ASSERT_TRUE(runs_serially(p.net, p.size, plan));
+    ASSERT_FALSE(runs_serially(big, p.size, plan));
+    workspace_pool pool;
+    const auto serial = baffle_client_step(p.net, p.params, p.batch(), plan, two, &pool);
+    for (tbb::task_arena* arena : {&one, &two}) {
+      const auto parallel = baffle_client_step(big, p.params, p.batch(), plan, *arena, &pool);
+      EXPECT_EQ(serial.scalars, parallel.scalars);
+      EXPECT_EQ(serial.base.loss_sum, parallel.base.loss_sum);
+      EXPECT_EQ(serial.base.correct, parallel.base.correct);
+      EXPECT_EQ(serial.forward_passes, parallel.forward_passes);
+    }
+    // And each scalar is its definition, computed here one forward at a time.
+    workspace ws;
+    std::vector<float> w(p.params.size());
+    const double base = p.net.loss(p.params, p.batch(), ws).mean_loss();
+    for (int k = 0; k < plan.k; ++k) {
+      add_scaled_normal(perturbation_stream(plan.round_seed, k), 0, plan.sigma, p.params, w);
+      const double plus = p.net.loss(w, p.batch(), ws).mean_loss();
+      if (scheme == fd_scheme::forward) {
+        EXPECT_EQ(serial.scalars[k], static_cast<float>(plus - base)) << k;
+      } else {
+        add_scaled_normal(perturbation_stream(plan.round_seed, k), 0, -plan.sigma, p.params, w);
+        const double minus = p.net.loss(w, p.batch(), ws).mean_loss();
+        EXPECT_EQ(serial.scalars[k], static_cast<float>((plus - minus) / 2.0)) << k;
+      }
+    }
+  }
 }
 
 TEST(BaffleEstimator, ReconstructionIsTheWeightedSumOfRegeneratedDirections) {

@@ -1,6 +1,7 @@
-// End-to-end tests of `baffle bench forward` and `baffle bench estimator`: stdout is exactly one
-// JSON object whose fields exist, are positive and agree with each other, and bad options exit 2.
-// They check correctness, not speed: runs are tiny (--seconds 0.1, --k 4).
+// End-to-end tests of `baffle bench forward`, `baffle bench estimator` and `baffle bench scale`:
+// stdout is exactly one JSON object whose fields exist, are positive and agree with each other,
+// and bad options exit 2. They check correctness, not speed: runs are tiny (--seconds 0.1, --k 4;
+// 2,000 clients for scale).
 #include <cmath>
 #include <string>
 #include <vector>
@@ -156,6 +157,68 @@ TEST_F(Bench, EstimatorMlpOnTwoThreadsAlsoTimesTheOneThreadStep) {
   expect_estimator_fields(j, 4, 2);
 }
 
+TEST_F(Bench, ScaleRunsASmallFederationAndReportsConsistentFigures) {
+  const json j = bench_json(
+      {"scale", "--clients", "2000", "--per-round", "50", "--rounds", "3", "--threads", "2"});
+  EXPECT_EQ(j.value("benchmark", ""), "scale");
+  EXPECT_EQ(j.value("clients", 0), 2000);
+  EXPECT_EQ(j.value("per_round", 0), 50);
+  EXPECT_EQ(j.value("k", 0), 10);
+  EXPECT_EQ(j.value("batch", 0), 4);
+  EXPECT_EQ(j.value("rounds", 0), 3);
+  EXPECT_EQ(j.value("timed_rounds", 0), 2) << "round 1 (which spawns the actors) is not timed";
+  EXPECT_EQ(j.value("threads", 0), 2);
+  EXPECT_EQ(j.value("policy", ""), "sync");
+  EXPECT_FALSE(j.value("data", "").empty());
+  // The default tiny model: mlp (8 x 8 pixels)-16-10.
+  EXPECT_EQ(j.value("param_count", 0), 64 * 16 + 16 + 16 * 10 + 10);
+  EXPECT_NE(j.value("model", "").find("64-16-10"), std::string::npos) << j.value("model", "");
+
+  // Every selected client took part in every timed round (no dropout in this scenario).
+  EXPECT_EQ(j.value("fewest_participants", 0), 50);
+  EXPECT_EQ(j.value("timed_updates", 0), 2 * 50);
+  const double updates_per_s = positive(j, "client_updates_per_s");
+  const double rounds_per_s = positive(j, "rounds_per_s");
+  expect_close(updates_per_s, 50 * rounds_per_s,
+               "client_updates_per_s = per_round x rounds_per_s (both medians over rounds)");
+  const double mean = positive(j, "client_updates_per_s_mean");
+  expect_close(positive(j, "forward_passes_per_s"), 11 * mean,
+               "forward_passes_per_s = (K + 1) x client_updates_per_s_mean");
+  const double lo = positive(j, "round_ms_min");
+  const double mid = positive(j, "round_ms_median");
+  const double hi = positive(j, "round_ms_max");
+  EXPECT_LE(lo, mid);
+  EXPECT_LE(mid, hi);
+  positive(j, "cpu_cores_busy");
+  positive(j, "cpu_us_per_update");
+  positive(j, "setup_s");
+  positive(j, "spawn_s");
+  const double first = positive(j, "first_round_s");
+  EXPECT_GE(positive(j, "run_s"), first);
+
+  // Memory: the idle clients' bytes are the world's share plus the actors' share, each positive.
+  ASSERT_TRUE(j.contains("idle_client_breakdown") && j["idle_client_breakdown"].is_object())
+      << j.dump(2);
+  const json& parts = j["idle_client_breakdown"];
+  const double world = positive(parts, "world_bytes");
+  const double actors = positive(parts, "actors_bytes");
+  const double records = positive(parts, "server_client_record_bytes");
+  const double actor = positive(parts, "client_actor_bytes");
+  positive(parts, "caf_actor_object_bytes");
+  expect_close(positive(j, "bytes_per_idle_client"), world + actors,
+               "bytes_per_idle_client = world_bytes + actors_bytes");
+  expect_close(actor, actors - records, "client_actor_bytes = actors_bytes - server record");
+  // 8,000 + 1,000 images of 8 x 8 bytes and their labels.
+  EXPECT_GE(j.value("dataset_bytes", 0.0), 9000.0 * 65);
+  ASSERT_TRUE(j.contains("rss_bytes") && j["rss_bytes"].is_object()) << j.dump(2);
+  const json& rss = j["rss_bytes"];
+  const double spawned = positive(rss, "after_spawn");
+  EXPECT_GT(spawned, positive(rss, "after_actor_system"));
+  EXPECT_GT(positive(rss, "after_world"), positive(rss, "after_data"));
+  EXPECT_GE(positive(j, "peak_rss_bytes"), spawned);
+  EXPECT_GE(j.value("peak_rss_bytes", 0.0), positive(j, "run_rss_max_bytes"));
+}
+
 TEST_F(Bench, BadOptionsExitTwoWithAMessageAndNothingOnStdout) {
   const std::vector<std::vector<std::string>> bad = {
       {"bench", "forward", "--model", "resnet"},
@@ -167,7 +230,14 @@ TEST_F(Bench, BadOptionsExitTwoWithAMessageAndNothingOnStdout) {
       {"bench", "estimator", "--model", "mlp", "--threads", "0"},
       {"bench", "forward"},
       {"bench"},
-      {"bench", "backward", "--model", "mlp"}};
+      {"bench", "backward", "--model", "mlp"},
+      {"bench", "scale", "--clients", "0"},
+      {"bench", "scale", "--clients", "10", "--per-round", "20"},
+      {"bench", "scale", "--per-round", "0"},
+      {"bench", "scale", "--k", "0"},
+      {"bench", "scale", "--rounds", "1"},
+      {"bench", "scale", "--examples", "0"},
+      {"bench", "scale", "--hidden", "0"}};
   for (const auto& args : bad) {
     const cli_result r = baffle(args);
     std::string line;
@@ -182,6 +252,8 @@ TEST_F(Bench, BadOptionsExitTwoWithAMessageAndNothingOnStdout) {
   EXPECT_TRUE(contains(batch.err, "--batch")) << show(batch);
   const cli_result threads = baffle({"bench", "estimator", "--model", "mlp", "--threads", "0"});
   EXPECT_TRUE(contains(threads.err, "--threads")) << show(threads);
+  const cli_result per_round = baffle({"bench", "scale", "--clients", "10", "--per-round", "20"});
+  EXPECT_TRUE(contains(per_round.err, "--per-round")) << show(per_round);
 }
 
 TEST_F(Bench, TopLevelHelpMentionsBench) {
