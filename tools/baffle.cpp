@@ -12,6 +12,7 @@
 #include "actors/run.hpp"
 #include "scenarios/loader.hpp"
 #include "tools/bench_command.hpp"
+#include "tools/run_command.hpp"
 #include "tools/run_output.hpp"
 #include "tools/sweep.hpp"
 
@@ -22,74 +23,12 @@ namespace {
 
 constexpr int exit_bad_input = 2;
 
-/// Loads and validates; prints every error to stderr. nullopt means exit 2.
-std::optional<scenario> load_or_report(const std::string& path,
-                                       const std::vector<std::string>& sets) {
-  auto res = load_scenario(path, sets);
-  if (!res.ok()) {
-    for (const auto& e : res.errors) std::cerr << "error: " << e.to_string() << "\n";
-    std::cerr << res.errors.size() << " error(s) in " << path << "; nothing was run or written\n";
-    return std::nullopt;
-  }
-  return std::move(*res.value);
-}
-
 int cmd_check(const std::string& path, const std::vector<std::string>& sets) {
   auto sc = load_or_report(path, sets);
   if (!sc) return exit_bad_input;
   std::cout << path << ": ok (" << sc->name << ": " << sc->train.rounds << " rounds, "
             << sc->clients.count << " clients, " << sc->clients.per_round
             << " per round, K = " << sc->baffle.k << ")\n";
-  return 0;
-}
-
-int cmd_run(const std::string& path, const std::vector<std::string>& sets, const std::string& out,
-            int threads, bool quiet, bool events) {
-  auto sc = load_or_report(path, sets);
-  if (!sc) return exit_bad_input;
-  auto w = build_world(*sc);
-  if (!w) {
-    std::cerr << "error: " << path << ": " << w.error() << "\nnothing was run or written\n";
-    return exit_bad_input;
-  }
-  const fs::path dir = choose_run_dir(out, sc->name);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) {
-    std::cerr << "error: cannot create run folder " << dir << ": " << ec.message() << "\n";
-    return 1;
-  }
-  if (!write_file_atomic(dir / "scenario.toml", to_toml(*sc))) {
-    std::cerr << "error: cannot write " << (dir / "scenario.toml") << "\n";
-    return 1;
-  }
-  if (!quiet) {
-    std::cerr << "baffle run " << sc->name << ": " << (*w)->net->describe() << ", "
-              << sc->clients.count << " clients (" << sc->clients.per_round
-              << " per round), K = " << sc->baffle.k << ", " << sc->train.rounds << " rounds, "
-              << threads << " thread(s) -> " << dir.string() << "\n";
-  }
-  run_recorder rec(dir, sc->train.rounds, quiet, events);
-  if (!rec.ok()) {
-    std::cerr << "error: cannot write " << (dir / "rounds.csv") << "\n";
-    return 1;
-  }
-  run_options opt;
-  opt.threads = threads;
-  const run_outcome o = run_simulation(*w, opt, &rec);
-  rec.finish();
-  if (!o.error.empty()) {
-    std::cerr << "error: the run failed: " << o.error << "\n";
-    return 1;
-  }
-  const double wall = rec.wall_seconds();
-  if (!write_file_atomic(dir / "summary.json", summary_json(*sc, o, wall))) {
-    std::cerr << "error: cannot write " << (dir / "summary.json") << "\n";
-    return 1;
-  }
-  std::printf("%s: final_test_acc %.4f after %lld rounds, sim_time %.1fs, wall %.1fs, digest %s\n",
-              dir.c_str(), o.final_test_acc, static_cast<long long>(o.rounds), o.sim_time_s, wall,
-              o.model_digest.c_str());
   return 0;
 }
 
@@ -105,33 +44,36 @@ int main(int argc, char** argv) {
       "  baffle run scenarios/quickstart.toml --threads 2 --out runs/q --set train.rounds=300\n"
       "  baffle check my-scenario.toml --set baffle.k=200\n"
       "  baffle bench forward --model lenet --threads 2   (one JSON object on stdout)\n"
-      "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet;\n"
-      "see 'baffle run --help'.\n"
+      "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet, --events;\n"
+      "baffle run --resume DIR continues a run stopped with Ctrl-C or killed (from its last\n"
+      "checkpoint); see 'baffle run --help'.\n"
       "Benchmarks: baffle bench forward|estimator --model lenet|mlp|wrn [--batch B] [--threads N]\n"
       "[--k K] [--seconds S]; baffle bench scale [--clients N] [--per-round M] [--k K]\n"
       "[--rounds R]; see 'baffle bench forward --help' and docs/cli.md.\n"
-      "Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error.");
+      "Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error, 130/143 stopped by\n"
+      "SIGINT/SIGTERM after a checkpoint.");
 
-  std::string scenario_path;
-  std::vector<std::string> sets;
-  std::string out;
-  int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  bool quiet = false;
+  run_request run_req;
+  run_req.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 
   auto* run = app.add_subcommand("run",
                                  "Run a scenario and write rounds.csv, summary.json and "
                                  "scenario.toml into a run folder");
-  run->add_option("scenario", scenario_path, "Scenario file (TOML)")->required();
-  run->add_option("--out,-o", out,
+  auto* scenario_opt = run->add_option("scenario", run_req.scenario_path, "Scenario file (TOML)");
+  auto* resume_opt = run->add_option(
+      "--resume", run_req.resume_dir,
+      "Continue the interrupted run in this folder from its checkpoint.bin (no scenario or --set: "
+      "the folder's scenario.toml is the run)");
+  auto* out_opt = run->add_option("--out,-o", run_req.out,
                   "Run folder (default: runs/<name>, or runs/<name>-N if that holds a run)");
-  run->add_option("--threads,-j", threads,
+  run->add_option("--threads,-j", run_req.threads,
                   "Compute threads; results are identical for any value (default: all cores)")
       ->check(CLI::Range(1, 256));
-  run->add_option("--set", sets,
-                  "Override a scenario key, e.g. --set train.rounds=20 (repeatable; dotted keys)");
-  run->add_flag("--quiet,-q", quiet, "No progress output");
-  bool events = false;
-  run->add_flag("--events", events,
+  auto* set_opt = run->add_option(
+      "--set", run_req.sets, "Override a scenario key, e.g. --set train.rounds=20 (repeatable; dotted keys)");
+  resume_opt->excludes(scenario_opt)->excludes(set_opt)->excludes(out_opt);
+  run->add_flag("--quiet,-q", run_req.quiet, "No progress output");
+  run->add_flag("--events", run_req.events,
                 "Also write events.log: one line per event (round start, dispatch, dropout, "
                 "arrival, late result, aggregation) stamped with virtual time, round and client");
 
@@ -258,7 +200,14 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : exit_bad_input;
   }
-  if (*run) return cmd_run(scenario_path, sets, out, threads, quiet, events);
+  if (*run) {
+    if (run_req.scenario_path.empty() && run_req.resume_dir.empty()) {
+      std::cerr << "error: baffle run needs a scenario file, or --resume DIR (see baffle run "
+                   "--help)\n";
+      return exit_bad_input;
+    }
+    return run_command(run_req);
+  }
   if (*check) return cmd_check(check_path, check_sets);
   if (*sweep) return run_sweep(sweep_opt);
   if (*bench_forward_cmd) return bench_forward(bench_fwd, std::cout, std::cerr);

@@ -3,11 +3,16 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "actors/checkpoint.hpp"
+#include "net/atomic_file.hpp"
 
 #ifndef BAFFLE_VERSION
 #define BAFFLE_VERSION "unknown"
@@ -58,8 +63,80 @@ std::string fmt_duration(double s) {
 }
 }  // namespace
 
-run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet, bool events)
+std::string scenario_fingerprint(const std::string& resolved_toml) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+  for (const unsigned char c : resolved_toml) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return fmt::format("{:016x}", h);
+}
+
+result<resume_point> prepare_resume(const fs::path& dir, const std::string& fingerprint) {
+  const fs::path file = dir / "checkpoint.bin";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    return error_message{file.string() +
+                         " not found: this run folder has no checkpoint to resume from (checkpoints "
+                         "are written every run.checkpoint_every rounds and when a run is stopped "
+                         "with Ctrl-C)"};
+  }
+  const auto bytes = read_file(file.string());
+  if (!bytes) return error_message{bytes.error()};
+  const auto payload = unseal(*bytes);
+  if (!payload) return error_message{file.string() + ": " + payload.error()};
+  byte_reader in(*payload);
+  const std::string written_for = in.get_string();
+  resume_point p;
+  p.rounds_csv_bytes = in.get<uint64_t>();
+  p.events_bytes = in.get<uint64_t>();
+  p.events = in.get<uint8_t>() != 0;
+  p.wall_seconds = in.get<double>();
+  p.round = in.get<int64_t>();
+  p.state = in.get_string();
+  if (!in.ok() || !in.at_end()) return error_message{file.string() + ": malformed checkpoint"};
+  if (written_for != fingerprint) {
+    return error_message{file.string() + " was written for a different scenario than " +
+                         (dir / "scenario.toml").string() +
+                         " (was it edited?); restore the file or start a new run"};
+  }
+  const auto cut = [&](const char* name, uint64_t size) -> std::string {
+    const fs::path f = dir / name;
+    const auto have = fs::file_size(f, ec);
+    if (ec || have < size) {
+      return f.string() + " is missing or shorter than at the checkpoint (" + std::to_string(size) +
+             " bytes); it cannot be continued";
+    }
+    const auto r = truncate_file(f.string(), size);
+    return r ? "" : r.error();
+  };
+  if (std::string e = cut("rounds.csv", p.rounds_csv_bytes); !e.empty()) return error_message{e};
+  if (p.events) {
+    if (std::string e = cut("events.log", p.events_bytes); !e.empty()) return error_message{e};
+  }
+  return p;
+}
+
+run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet, bool events,
+                           const resume_point* resume)
     : dir_(dir), total_rounds_(total_rounds), quiet_(quiet), tty_(isatty(STDERR_FILENO) == 1) {
+  if (const char* fault = std::getenv("BAFFLE_FAULT")) {
+    // Test hook (docs/cli.md): "kill@R", "int@R" or "term@R".
+    const std::string f = fault;
+    const size_t at = f.find('@');
+    if (at != std::string::npos) {
+      fault_ = f.substr(0, at);
+      fault_round_ = std::atoll(f.c_str() + at + 1);
+    }
+  }
+  if (resume != nullptr) {
+    wall_offset_ = resume->wall_seconds;
+    csv_ = std::fopen((dir / "rounds.csv").c_str(), "a");
+    if (events) events_ = std::fopen((dir / "events.log").c_str(), "a");
+    start_ = std::chrono::steady_clock::now();
+    last_print_ = start_ - std::chrono::seconds(10);
+    return;
+  }
   csv_ = std::fopen((dir / "rounds.csv").c_str(), "w");
   if (csv_) {
     std::fputs(
@@ -80,7 +157,31 @@ run_recorder::~run_recorder() {
 }
 
 double run_recorder::wall_seconds() const {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return wall_offset_ +
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+}
+
+void run_recorder::on_checkpoint(int64_t round, std::string state) {
+  // The files' lengths now include this round's row and events (written just before).
+  if (csv_) std::fflush(csv_);
+  if (events_) std::fflush(events_);
+  const long csv_bytes = csv_ ? std::ftell(csv_) : 0;
+  const long events_bytes = events_ ? std::ftell(events_) : 0;
+  byte_writer o;
+  o.put_string(fingerprint_);
+  o.put<uint64_t>(static_cast<uint64_t>(std::max(0L, csv_bytes)));
+  o.put<uint64_t>(static_cast<uint64_t>(std::max(0L, events_bytes)));
+  o.put<uint8_t>(events_ != nullptr ? 1 : 0);
+  o.put<double>(wall_seconds());
+  o.put<int64_t>(round);
+  o.put_string(state);
+  const auto written = write_file_atomically((dir_ / "checkpoint.bin").string(), seal(o.take()));
+  if (!written) {
+    std::fprintf(stderr, "\nwarning: checkpoint after round %lld not written: %s\n",
+                 static_cast<long long>(round), written.error().c_str());
+    return;
+  }
+  last_checkpoint_ = round;
 }
 
 void run_recorder::on_round(const round_record& r) {
@@ -95,6 +196,18 @@ void run_recorder::on_round(const round_record& r) {
         r.stale_max);
     std::fputs(row.c_str(), csv_);
     std::fflush(csv_);
+    if (r.round == fault_round_ && !fault_.empty()) {
+      if (fault_ == "kill") {
+        // A crash in the middle of writing the next row.
+        std::fputs(row.substr(0, row.size() / 2).c_str(), csv_);
+        std::fflush(csv_);
+        std::raise(SIGKILL);
+      }
+      if (fault_ == "int" || fault_ == "term") {
+        std::raise(fault_ == "int" ? SIGINT : SIGTERM);
+        if (fault_wait_) fault_wait_();
+      }
+    }
   }
   if (r.test_acc) last_eval_ = fmt::format(" test_acc {:.4f}", *r.test_acc);
   if (quiet_) return;

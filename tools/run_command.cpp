@@ -1,0 +1,147 @@
+// The run and resume commands over run_simulation and the run folder writers.
+#include "tools/run_command.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "actors/run.hpp"
+#include "net/stop_signal.hpp"
+#include "scenarios/loader.hpp"
+#include "tools/run_output.hpp"
+
+namespace baffle {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int exit_bad_input = 2;
+
+}  // namespace
+
+std::optional<scenario> load_or_report(const std::string& path,
+                                       const std::vector<std::string>& sets) {
+  auto res = load_scenario(path, sets);
+  if (!res.ok()) {
+    for (const auto& e : res.errors) std::cerr << "error: " << e.to_string() << "\n";
+    std::cerr << res.errors.size() << " error(s) in " << path << "; nothing was run or written\n";
+    return std::nullopt;
+  }
+  return std::move(*res.value);
+}
+
+int run_command(const run_request& req) {
+  const bool resuming = !req.resume_dir.empty();
+  const std::string path =
+      resuming ? (fs::path(req.resume_dir) / "scenario.toml").string() : req.scenario_path;
+  if (resuming && !fs::is_directory(req.resume_dir)) {
+    std::cerr << "error: --resume " << req.resume_dir << ": no such run folder\n";
+    return exit_bad_input;
+  }
+  if (resuming && !fs::exists(path)) {
+    std::cerr << "error: --resume " << req.resume_dir
+              << ": no scenario.toml there; is it a run folder written by baffle run?\n";
+    return exit_bad_input;
+  }
+  auto sc = load_or_report(path, req.sets);
+  if (!sc) return exit_bad_input;
+  const fs::path dir = resuming ? fs::path(req.resume_dir) : choose_run_dir(req.out, sc->name);
+  if (resuming && fs::exists(dir / "summary.json")) {
+    std::cerr << "error: --resume " << dir.string()
+              << ": this run already finished (summary.json exists); nothing to continue\n";
+    return exit_bad_input;
+  }
+  const std::string resolved = to_toml(*sc);
+  std::optional<resume_point> resume;
+  if (resuming) {
+    auto p = prepare_resume(dir, scenario_fingerprint(resolved));
+    if (!p) {
+      std::cerr << "error: --resume: " << p.error() << "\n";
+      return exit_bad_input;
+    }
+    resume = std::move(*p);
+  }
+  auto w = build_world(*sc);
+  if (!w) {
+    std::cerr << "error: " << path << ": " << w.error() << "\nnothing was run or written\n";
+    return exit_bad_input;
+  }
+  if (!resuming) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) {
+      std::cerr << "error: cannot create run folder " << dir << ": " << ec.message() << "\n";
+      return 1;
+    }
+    if (!write_file_atomic(dir / "scenario.toml", resolved)) {
+      std::cerr << "error: cannot write " << (dir / "scenario.toml") << "\n";
+      return 1;
+    }
+  }
+  const int64_t rounds = sc->train.rounds;
+  if (!req.quiet) {
+    const bool async = sc->server.policy == "async";
+    std::cerr << "baffle run " << sc->name << ": " << (*w)->net->describe() << ", "
+              << sc->clients.count << " clients ("
+              << (async ? std::to_string(sc->server.concurrency) + " in flight"
+                        : std::to_string(sc->clients.per_round) + " per round")
+              << "), K = " << sc->baffle.k << ", " << rounds << (async ? " updates, " : " rounds, ")
+              << req.threads << " thread(s) -> " << dir.string() << "\n";
+    if (resume)
+      std::cerr << "resuming after round " << resume->round << " (checkpoint.bin)\n";
+  }
+  const bool events = resume ? resume->events : req.events;
+  run_recorder rec(dir, rounds, req.quiet, events, resume ? &*resume : nullptr);
+  if (!rec.ok()) {
+    std::cerr << "error: cannot write " << (dir / "rounds.csv") << "\n";
+    return 1;
+  }
+  rec.set_fingerprint(scenario_fingerprint(resolved));
+
+  // The first SIGINT/SIGTERM stops after the current round with a checkpoint; a second one
+  // stops at once (stop_signals exits the process).
+  std::atomic<int> signal_number{0};
+  stop_signals signals([&signal_number, quiet = req.quiet](int signo) {
+    signal_number = signo;
+    if (!quiet) {
+      static constexpr char msg[] =
+          "\nstopping after the current round (writing a checkpoint); press Ctrl-C again to stop "
+          "at once\n";
+      const ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+      static_cast<void>(ignored);
+    }
+  });
+  rec.set_fault_wait([&signals] { signals.wait_for_stop(std::chrono::seconds(10)); });
+  run_options opt{req.threads};
+  opt.stop_requested = [&signals] { return signals.stop_requested(); };
+  if (resume) opt.resume_state = std::move(resume->state);
+  const run_outcome o = run_simulation(*w, opt, &rec);
+  rec.finish();
+  if (!o.error.empty()) {
+    std::cerr << "error: the run failed: " << o.error << "\n";
+    return resuming && o.error.rfind("checkpoint", 0) == 0 ? exit_bad_input : 1;
+  }
+  if (o.stopped) {
+    std::cerr << "stopped after round " << o.rounds << " of " << rounds
+              << "; checkpoint written. Continue with:\n  baffle run --resume " << dir.string()
+              << "\n";
+    const int signo = signal_number.load();
+    return 128 + (signo > 0 ? signo : 2);
+  }
+  const double wall = rec.wall_seconds();
+  if (!write_file_atomic(dir / "summary.json", summary_json(*sc, o, wall))) {
+    std::cerr << "error: cannot write " << (dir / "summary.json") << "\n";
+    return 1;
+  }
+  std::printf("%s: final_test_acc %.4f after %lld rounds, sim_time %.1fs, wall %.1fs, digest %s\n",
+              dir.c_str(), o.final_test_acc, static_cast<long long>(o.rounds), o.sim_time_s, wall,
+              o.model_digest.c_str());
+  return 0;
+}
+
+}  // namespace baffle
