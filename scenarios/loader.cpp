@@ -335,6 +335,11 @@ struct float_range {
 constexpr float_range positive{0.0, std::numeric_limits<double>::infinity(), true, false};
 constexpr float_range non_negative{0.0, std::numeric_limits<double>::infinity(), false, false};
 constexpr float_range unit_open{0.0, 1.0, false, true};
+// Finite but absurd values (1e308) would load and then overflow to inf/NaN mid-run: every
+// unbounded knob gets a maximum far beyond any sensible setting.
+constexpr float_range rate{0.0, 1e3, true, false};          // learning rates, decay factors
+constexpr float_range sigma_range{0.0, 100.0, true, false};  // perturbation scale
+constexpr float_range speed{0.0, 1e9, true, false};          // GFLOP/s (1e9: an exaflop device)
 
 /// "must be an integer >= 1" or "in [1, 100000]"; type limits are not worth mentioning unless hit.
 std::string int_allowed(int64_t lo, int64_t hi) {
@@ -798,7 +803,7 @@ class validator {
 
     read_enum("train.algorithm", s.train.algorithm, {"baffle", "fedsgd", "fedavg"});
     const bool epochs_ok = read_int("train.local_epochs", s.train.local_epochs, 1, 1000);
-    const bool local_lr_ok = read_float("train.local_lr", s.train.local_lr, positive);
+    const bool local_lr_ok = read_float("train.local_lr", s.train.local_lr, rate);
     if (s.train.algorithm != "fedavg") {
       for (const char* k : {"train.local_epochs", "train.local_lr"}) {
         const bool ok = std::string_view(k) == "train.local_epochs" ? epochs_ok : local_lr_ok;
@@ -810,18 +815,18 @@ class validator {
     read_int("train.rounds", s.train.rounds, 1);
     read_int("train.batch_size", s.train.batch_size, 1);
     read_enum("train.optimizer", s.train.optimizer, {"adam", "sgd"});
-    read_float("train.lr", s.train.lr, positive);
+    read_float("train.lr", s.train.lr, rate);
     read_float("train.momentum", s.train.momentum, unit_open);
     read_float("train.beta1", s.train.beta1, unit_open);
     read_float("train.beta2", s.train.beta2, unit_open);
-    read_float("train.adam_eps", s.train.adam_eps, positive);
-    read_float("train.weight_decay", s.train.weight_decay, non_negative);
+    read_float("train.adam_eps", s.train.adam_eps, {0.0, 1.0, true, false});
+    read_float("train.weight_decay", s.train.weight_decay, {0.0, 1e3, false, false});
     read_int("train.eval_every", s.train.eval_every, 1);
     read_bool("train.nesterov", s.train.nesterov);
     read_int_array("train.milestones", s.train.milestones, 1, std::numeric_limits<int>::max());
-    read_float("train.gamma", s.train.gamma, positive);
+    read_float("train.gamma", s.train.gamma, rate);
     read_int("train.warmup_rounds", s.train.warmup_rounds, 0);
-    read_float("train.warmup_lr", s.train.warmup_lr, non_negative);
+    read_float("train.warmup_lr", s.train.warmup_lr, {0.0, 1e3, false, false});
     read_float("train.clip_inf", s.train.clip_inf, non_negative);
     read_float("train.ema_decay", s.train.ema_decay, unit_open);
     if (s.train.nesterov && (s.train.optimizer != "sgd" || s.train.momentum <= 0.0)) {
@@ -831,7 +836,7 @@ class validator {
     }
 
     read_int("baffle.k", s.baffle.k, 1, 100000);
-    read_float("baffle.sigma", s.baffle.sigma, positive);
+    read_float("baffle.sigma", s.baffle.sigma, sigma_range);
     read_enum("baffle.scheme", s.baffle.scheme, {"forward", "central"});
     read_enum("baffle.seeds", s.baffle.seeds, {"shared", "per-client"});
     if (read_enum("baffle.download", s.baffle.download, {"weights", "replay"}) &&
@@ -859,11 +864,11 @@ class validator {
     read_distribution("clients.link.latency", s.clients.link.latency, true);
     read_rate("clients.link.up", s.clients.link.up_bytes_per_sec);
     read_rate("clients.link.down", s.clients.link.down_bytes_per_sec);
-    read_float("clients.compute.gflops", s.clients.compute.gflops, positive);
+    read_float("clients.compute.gflops", s.clients.compute.gflops, speed);
     read_distribution("clients.compute.spread", s.clients.compute.spread, false);
     read_float("clients.compute.stragglers", s.clients.compute.stragglers, {0.0, 1.0, false, false});
     read_float("clients.compute.straggler_slowdown", s.clients.compute.straggler_slowdown,
-               {1.0, std::numeric_limits<double>::infinity(), false, false});
+               {1.0, 1e6, false, false});
     read_float("clients.compute.jitter", s.clients.compute.jitter, unit_open);
 
     read_enum("server.policy", s.server.policy, {"sync", "deadline", "first-m", "async"});

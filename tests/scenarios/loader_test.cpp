@@ -270,7 +270,15 @@ TEST(ScenarioLoader, OutOfRangeSaysTheAllowedRange) {
       contains(single_error(parse("[baffle]\nk = 0\n"), "baffle.k").message, "in [1, 100000]"));
   EXPECT_TRUE(contains(single_error(parse("[train]\nmomentum = 1.0\n"), "train.momentum").message,
                        "in [0, 1)"));
-  EXPECT_TRUE(contains(single_error(parse("[train]\nlr = 0\n"), "train.lr").message, "> 0"));
+  EXPECT_TRUE(
+      contains(single_error(parse("[train]\nlr = 0\n"), "train.lr").message, "in (0, 1000]"));
+  // Finite but absurd values are refused before they overflow mid-run.
+  EXPECT_TRUE(
+      contains(single_error(parse("[train]\nlr = 1e308\n"), "train.lr").message, "in (0, 1000]"));
+  single_error(parse("[baffle]\nsigma = 1e300\n"), "baffle.sigma");
+  single_error(parse("[clients.compute]\ngflops = 1e308\n"), "clients.compute.gflops");
+  single_error(parse("[clients.compute]\nstraggler_slowdown = 1e300\n"),
+               "clients.compute.straggler_slowdown");
   EXPECT_TRUE(contains(single_error(parse("[train]\nlr = nan\n"), "train.lr").message, "finite"));
   EXPECT_TRUE(contains(
       single_error(parse("[data]\nvalidation_fraction = 0.6\n"), "data.validation_fraction")
