@@ -325,3 +325,42 @@ TEST(Download, ReplayChargesEveryMissedUpdate) {
 
 }  // namespace
 }  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(EveryPolicyAndAlgorithm, GivesTheSameRunWithOneAndTwoThreads) {
+  for (const char* policy : {"sync", "deadline", "first-m", "async"}) {
+    for (const char* algorithm : {"baffle", "fedsgd", "fedavg"}) {
+      scenario sc = async_fleet(algorithm);
+      sc.train.rounds = 4;
+      sc.clients.per_round = 4;
+      sc.server = server_config{};
+      sc.server.policy = policy;
+      if (std::string(policy) == "deadline") sc.server.deadline = sim_time::from_ms(400);
+      if (std::string(policy) == "first-m") sc.server.over_select = 1.5;
+      if (std::string(policy) == "async") {
+        sc.server.concurrency = 5;
+        sc.server.buffer = 2;
+      }
+      auto w = build_world(sc, toy_data(240, 60));
+      ASSERT_TRUE(w.ok());
+      collecting_sink s1, s2;
+      const auto a = run_simulation(*w, run_options{1}, &s1);
+      const auto b = run_simulation(*w, run_options{2}, &s2);
+      const std::string what = std::string(policy) + " / " + algorithm;
+      ASSERT_TRUE(a.error.empty()) << what << ": " << a.error;
+      EXPECT_EQ(a.model_digest, b.model_digest) << what;
+      EXPECT_EQ(a.final_test_loss, b.final_test_loss) << what;
+      EXPECT_EQ(a.sim_time_s, b.sim_time_s) << what;
+      EXPECT_EQ(a.bytes_up_total, b.bytes_up_total) << what;
+      EXPECT_EQ(a.bytes_down_total, b.bytes_down_total) << what;
+      EXPECT_EQ(a.forward_passes_total, b.forward_passes_total) << what;
+      EXPECT_EQ(s1.events, s2.events) << what;
+      EXPECT_EQ(a.rounds, 4) << what;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace baffle
