@@ -169,6 +169,7 @@ std::string save_server_state(const server_state& st) {
   o.put_vector(st.buffer);
   o.put(st.seq);
   o.put(st.starved);
+  o.put(st.drops_in_a_row);
   put_record(o, st.interval);
   o.put<uint64_t>(st.interval_events.size());
   for (const event_record& e : st.interval_events) {
@@ -262,6 +263,7 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   st.buffer = in.get_vector<uint64_t>();
   st.seq = in.get<uint64_t>();
   st.starved = in.get<int>();
+  st.drops_in_a_row = in.get<int64_t>();
   st.interval = get_record(in);
   const auto events = in.get<uint64_t>();
   st.interval_events.clear();

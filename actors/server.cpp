@@ -694,7 +694,20 @@ void async_advance(self_ptr self) {
       st.interval.dropped += 1;
       c.dropped += 1;
       st.entries.erase(seq);
+      // A fleet whose every dispatch drops (say, clients online only for windows shorter than a
+      // round trip) would loop forever without an update: stop with a reason instead.
+      const int64_t limit = std::max<int64_t>(10000, 100 * int64_t{w.sc.server.concurrency});
+      if (++st.drops_in_a_row >= limit) {
+        st.totals.error = fmt::format(
+            "async: {} dispatches in a row dropped out (dropout or going offline before their "
+            "result arrived) by {:.3f} s, after {} updates; no result can arrive - check "
+            "clients.dropout and the availability trace",
+            st.drops_in_a_row, st.now.seconds(), st.interval.round - 1);
+        finish_run(self);
+        return;
+      }
     } else {
+      st.drops_in_a_row = 0;
       const auto tau = static_cast<int64_t>(st.replica->version - e.version);
       const sim_time link = transfer_time(w.downlink[e.client], e.down_bytes) +
                             transfer_time(w.uplink[e.client], st.costs.result_bytes);

@@ -79,6 +79,7 @@ struct server_state {
   std::vector<uint64_t> buffer;  ///< seqs of results awaiting aggregation
   uint64_t seq = 0;              ///< dispatches so far
   int starved = 0;               ///< free slots no idle online client could fill
+  int64_t drops_in_a_row = 0;    ///< dispatches dropped since the last result arrived
   round_record interval;         ///< the update in progress
   std::vector<event_record> interval_events;
 };

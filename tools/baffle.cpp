@@ -26,9 +26,12 @@ constexpr int exit_bad_input = 2;
 int cmd_check(const std::string& path, const std::vector<std::string>& sets) {
   auto sc = load_or_report(path, sets);
   if (!sc) return exit_bad_input;
-  std::cout << path << ": ok (" << sc->name << ": " << sc->train.rounds << " rounds, "
-            << sc->clients.count << " clients, " << sc->clients.per_round
-            << " per round, K = " << sc->baffle.k << ")\n";
+  const bool async = sc->server.policy == "async";
+  std::cout << path << ": ok (" << sc->name << ": " << sc->train.rounds
+            << (async ? " updates, " : " rounds, ") << sc->clients.count << " clients, "
+            << (async ? std::to_string(sc->server.concurrency) + " in flight"
+                      : std::to_string(sc->clients.per_round) + " per round")
+            << ", K = " << sc->baffle.k << ", policy " << sc->server.policy << ")\n";
   return 0;
 }
 

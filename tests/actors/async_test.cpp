@@ -242,6 +242,15 @@ TEST_F(AsyncAvailability, SlotsWaitForClientsToComeOnline) {
   EXPECT_GT(s.rounds[0].end_time, sim_time::from_seconds(5));
 }
 
+TEST_F(AsyncAvailability, AFleetWhoseEveryDispatchDropsStopsInsteadOfLooping) {
+  // Online 10 ms of every 1 s: a round trip takes over 100 ms, so every dispatch goes offline
+  // before its result arrives, forever.
+  auto w = world_with("loop,1s\n0,0,on\n0,10ms,off\n1,0,on\n1,10ms,off\n2,0,on\n2,10ms,off\n");
+  ASSERT_TRUE(w);
+  const auto o = run_simulation(w, run_options{1}, nullptr);
+  EXPECT_NE(o.error.find("in a row dropped out"), std::string::npos) << o.error;
+}
+
 TEST_F(AsyncAvailability, ARunWhoseClientsNeverReturnStopsWithAnError) {
   // Everyone online until 1 ms, then gone for good: the first dispatches drop, nothing remains.
   auto w = world_with("0,1ms,off\n1,1ms,off\n2,1ms,off\n");
