@@ -4,10 +4,12 @@
 #include "tools/sweep.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -25,6 +27,7 @@
 
 #include "actors/world.hpp"
 #include "models/dataset.hpp"
+#include "net/stop_signal.hpp"
 #include "scenarios/loader.hpp"
 #include "tools/run_output.hpp"
 
@@ -50,7 +53,9 @@ struct point_run {
   std::chrono::steady_clock::time_point start;
   double seconds = 0;
   bool ok = false;
-  std::string failure;  ///< why it failed, for the progress line
+  bool launched = false;
+  bool stopped = false;  ///< stopped by a signal after a checkpoint: `baffle run --resume DIR`
+  std::string failure;   ///< why it failed, for the progress line
   nlohmann::json summary;
 };
 
@@ -197,6 +202,9 @@ pid_t launch(const sweep_options& opt, point_run& run, int threads) {
   const pid_t pid = fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec (dup2 clears close-on-exec on the copies).
+    // Its own process group: a Ctrl-C at the terminal reaches the sweep only, which passes one
+    // stop request to each run (two would make a run stop at once, without its checkpoint).
+    setpgid(0, 0);
     dup2(null_fd, STDIN_FILENO);
     dup2(null_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
@@ -236,6 +244,11 @@ void finish(point_run& run, int status) {
     return;
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (code == 128 + SIGINT || code == 128 + SIGTERM) {
+    run.stopped = true;
+    run.failure = "stopped after a checkpoint; continue with: baffle run --resume " + run.dir.string();
+    return;
+  }
   if (code != 0) {
     run.failure = fmt::format("exit {}", code);
     return;
@@ -284,7 +297,7 @@ std::string index_csv(const std::vector<grid_axis>& axes, const std::vector<poin
     out += csv_cell(r.point->name);
     for (size_t i = 0; i < axes.size(); ++i) cell(axes[i].values[r.point->choice[i]]);
     for (const char* c : summary_columns) cell(r.ok ? json_cell(r.summary, c) : "");
-    cell(r.ok ? "ok" : "failed");
+    cell(r.ok ? "ok" : r.stopped ? "stopped" : r.launched ? "failed" : "not run");
     cell(r.dir.string());
     out += '\n';
   }
@@ -353,6 +366,20 @@ int run_sweep(const sweep_options& opt) {
               << " at a time, " << threads << " thread(s) each -> " << dir.string() << "\n";
   }
 
+  // SIGINT/SIGTERM: launch nothing more, pass the stop to every running point (each writes a
+  // checkpoint and exits), then write index.csv; a second signal stops the sweep at once.
+  std::atomic<int> stop_signal{0};
+  stop_signals signals([&stop_signal, quiet = opt.quiet](int signo) {
+    stop_signal = signo;
+    if (!quiet) {
+      static constexpr char msg[] =
+          "\nstopping: no new points; running points stop after their current round with a "
+          "checkpoint (Ctrl-C again to stop the sweep at once)\n";
+      [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    }
+  });
+  bool forwarded = false;
+
   // Run: keep up to `jobs` children going; report each as it finishes.
   std::map<pid_t, size_t> running;
   size_t next = 0;
@@ -370,15 +397,31 @@ int run_sweep(const sweep_options& opt) {
     }
     ++failed;
     const fs::path log = r.dir / "stderr.log";
+    if (r.stopped) {
+      std::cerr << fmt::format("[{}/{}] {} STOPPED: {}\n", done, runs.size(), r.point->name,
+                               r.failure);
+      return;
+    }
     std::cerr << fmt::format("[{}/{}] {} FAILED: {} ({:.1f}s); see {}\n", done, runs.size(),
                              r.point->name, r.failure, r.seconds, log.string());
     const std::string why = last_line(log);
     if (!why.empty()) std::cerr << "    " << why << "\n";
   };
   while (done < runs.size()) {
+    if (signals.stop_requested() && !forwarded) {
+      forwarded = true;
+      for (const auto& [p, i] : running) kill(p, stop_signal.load() > 0 ? stop_signal.load() : SIGINT);
+      for (size_t i = next; i < runs.size(); ++i) {
+        runs[i].failure = "not run (the sweep was stopped)";
+        ++done;
+        ++failed;
+      }
+      next = runs.size();
+    }
     while (running.size() < static_cast<size_t>(jobs) && next < runs.size()) {
       point_run& r = runs[next];
       r.start = std::chrono::steady_clock::now();
+      r.launched = true;
       const pid_t pid = launch(opt, r, threads);
       if (pid < 0) {
         report(r);
@@ -389,7 +432,13 @@ int run_sweep(const sweep_options& opt) {
     }
     if (running.empty()) continue;
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
+    // Poll so a stop request is passed on while every slot is busy (the signal itself is taken
+    // by stop_signals' thread and does not interrupt this wait).
+    const pid_t pid = waitpid(-1, &status, forwarded ? 0 : WNOHANG);
+    if (pid == 0) {
+      signals.wait_for_stop(std::chrono::milliseconds(50));
+      continue;
+    }
     if (pid < 0) {
       if (errno == EINTR) continue;
       // No children left that we know of: should not happen; fail what was running.
@@ -415,6 +464,7 @@ int run_sweep(const sweep_options& opt) {
   }
   std::printf("%s: %zu point(s), %zu ok, %zu failed\n", index.c_str(), runs.size(),
               runs.size() - failed, failed);
+  if (const int signo = stop_signal.load(); signo > 0) return 128 + signo;
   return failed == 0 ? 0 : 1;
 }
 

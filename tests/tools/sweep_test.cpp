@@ -309,3 +309,39 @@ TEST_F(Sweep, WithoutOutGoesToRunsNameSweepAndNeverOverwritesAnEarlierSweep) {
 }
 
 }  // namespace
+
+namespace {
+
+class SweepStop : public baffle_binary_test {
+ protected:
+  SweepStop() : baffle_binary_test("sweep_stop") {}
+};
+
+TEST_F(SweepStop, PointsStoppedBySignalsAreMarkedAndResumeToTheFullRun) {
+  // Every point raises SIGINT on itself after round 2 (the BAFFLE_FAULT hook, inherited by the
+  // sweep's children): each writes a checkpoint and exits 130; the index says "stopped".
+  setenv("BAFFLE_FAULT", "int@2", 1);
+  const cli_result stopped = baffle(concat(
+      {"sweep", quickstart_.string(), "--grid", "baffle.k=5,10", "--out", "s", "--jobs", "2"},
+      tiny_sets()));
+  unsetenv("BAFFLE_FAULT");
+  EXPECT_EQ(stopped.exit_code, 1) << show(stopped);
+  EXPECT_TRUE(contains(stopped.err, "baffle run --resume s/k-5")) << show(stopped);
+  for (const auto& row : read_index(work_ / "s" / "index.csv")) {
+    EXPECT_EQ(row.at("status"), "stopped");
+    EXPECT_EQ(row.at("model_digest"), "");
+  }
+  const cli_result full = baffle(concat(
+      {"sweep", quickstart_.string(), "--grid", "baffle.k=5,10", "--out", "full", "--jobs", "2"},
+      tiny_sets()));
+  ASSERT_EQ(full.exit_code, 0) << show(full);
+  const auto want = read_index(work_ / "full" / "index.csv");
+  for (size_t i = 0; i < want.size(); ++i) {
+    const std::string point = want[i].at("point");
+    const cli_result r = baffle({"run", "--resume", "s/" + point, "--quiet"});
+    ASSERT_EQ(r.exit_code, 0) << show(r);
+    EXPECT_TRUE(contains(r.out, want[i].at("model_digest"))) << point << "\n" << show(r);
+  }
+}
+
+}  // namespace
