@@ -17,9 +17,8 @@ sim_time planned_start(const world& w, uint32_t client, sim_time dispatch, const
                        const model_download& download) {
   // Replay work runs at the device's base speed (no per-round jitter: it happens before the round's
   // forward passes and is not part of them).
-  const uint64_t bytes = cost.task_bytes + (cost.replay ? download.bytes : cost.model_bytes);
-  sim_time t = dispatch + transfer_time(w.downlink[client], bytes);
-  if (cost.replay && download.flops > 0) t += compute_time(w.devices[client], download.flops);
+  sim_time t = dispatch + transfer_time(w.downlink[client], download_bytes(cost, download));
+  if (download.replay && download.flops > 0) t += compute_time(w.devices[client], download.flops);
   return t;
 }
 
@@ -62,7 +61,7 @@ round_plan plan_round(const world& w, int64_t round, sim_time start,
     const model_download download = i < downloads.size() ? downloads[i] : model_download{};
     planned_client p;
     p.client = c;
-    p.down_bytes = cost.task_bytes + (cost.replay ? download.bytes : cost.model_bytes);
+    p.down_bytes = download_bytes(cost, download);
     p.start = planned_start(w, c, start, cost, download);
     p.arrival = planned_arrival(w, c, round, start, cost, download);
     // A client that vanishes (dropout) or goes offline before its result arrives is dropped.

@@ -40,18 +40,26 @@ struct round_costs {
   int64_t forward_passes = 0;  ///< per client
   int batch_size = 0;          ///< requested; a client with a smaller shard uses its whole shard
   double flops_factor = 1.0;   ///< FLOPs per pass in forward passes (backprop: forward + backward)
-  /// The model's download. Weights: model_bytes travel with every task. Replay: the client is
-  /// sent the updates it missed and replays them (see client_download).
+  /// The model's download: model_bytes travel with every task unless the client replays the
+  /// updates it missed instead (model_download::replay). `replay`: the server keeps the updates'
+  /// sizes so clients can (download = "replay" or "auto").
   bool replay = false;
   uint64_t model_bytes = 0;
 };
 
-/// What bringing a client's model up to date costs: bytes on its downlink besides the task, and
-/// device FLOPs (replaying an update regenerates its perturbations on the device).
+/// How a client brings its model up to date before computing: the weights (the default), or
+/// replaying the updates it missed - `bytes` of model_update messages on its downlink and `flops`
+/// of device work (replaying an update regenerates its perturbations on the device).
 struct model_download {
   uint64_t bytes = 0;
   double flops = 0.0;
+  bool replay = false;
 };
+
+/// Bytes on the client's downlink for a task: the task, plus the weights or the missed updates.
+inline uint64_t download_bytes(const round_costs& cost, const model_download& d) {
+  return cost.task_bytes + (d.replay ? d.bytes : cost.model_bytes);
+}
 
 /// A backprop step (forward, then backward for activations and weights) costs about three
 /// forward passes of FLOPs; the device model charges backprop baselines this much per step.

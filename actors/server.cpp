@@ -185,14 +185,19 @@ void apply_baffle_update(server_state& st, const world& w, const std::vector<uin
   record_update(st, model_update{st.replica->version, seeds, coefficients});
 }
 
-/// What client c must fetch besides the task to hold the current model (replay: the updates it
-/// missed; weights: nothing beyond the weights the costs already charge).
+/// How client c gets the current model: the weights, or (replay) the updates it missed since the
+/// version its device holds; under "auto", whichever has it computing sooner (ties: weights).
 model_download download_for(const server_state& st, uint32_t c) {
   if (!st.costs.replay) return {};
   const uint64_t from = st.device_version[c];
   const uint64_t to = st.replica->version;
-  return {st.update_bytes_prefix[to] - st.update_bytes_prefix[from],
-          st.update_flops_prefix[to] - st.update_flops_prefix[from]};
+  const model_download replay{st.update_bytes_prefix[to] - st.update_bytes_prefix[from],
+                              st.update_flops_prefix[to] - st.update_flops_prefix[from], true};
+  if (st.w->sc.baffle.download == "replay") return replay;
+  const world& w = *st.w;
+  const sim_time by_replay = planned_start(w, c, sim_time{}, st.costs, replay);
+  const sim_time by_weights = planned_start(w, c, sim_time{}, st.costs, model_download{});
+  return by_replay < by_weights ? replay : model_download{};
 }
 
 /// The costs of one client's task under the scenario (the same for every round).
@@ -215,7 +220,7 @@ round_costs make_costs(const server_state& st) {
   costs.task_bytes = wire_size(task);
   costs.result_bytes = wire_size(sized);
   costs.forward_passes = forward_passes_per_round(w.sc.baffle.k, w.scheme);
-  costs.replay = w.sc.baffle.download == "replay";
+  costs.replay = w.sc.baffle.download != "weights";
   costs.model_bytes = w.model_bytes;
   return costs;
 }
@@ -511,7 +516,7 @@ bool async_dispatch_one(self_ptr self) {
   if (e.dropped) {
     st.interval_events.push_back({st.now, r, k::dropout, c, fmt::format("seq={}", e.seq)});
   } else {
-    e.down_bytes = st.costs.task_bytes + (st.costs.replay ? download.bytes : st.costs.model_bytes);
+    e.down_bytes = download_bytes(st.costs, download);
     st.interval.bytes_down += e.down_bytes;
     st.device_version[c] = st.replica->version;
     st.interval_events.push_back(

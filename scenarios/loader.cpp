@@ -839,12 +839,13 @@ class validator {
     read_float("baffle.sigma", s.baffle.sigma, sigma_range);
     read_enum("baffle.scheme", s.baffle.scheme, {"forward", "central"});
     read_enum("baffle.seeds", s.baffle.seeds, {"shared", "per-client"});
-    if (read_enum("baffle.download", s.baffle.download, {"weights", "replay"}) &&
-        s.baffle.download == "replay" && s.train.algorithm != "baffle") {
+    if (read_enum("baffle.download", s.baffle.download, {"weights", "replay", "auto"}) &&
+        s.baffle.download != "weights" && s.train.algorithm != "baffle") {
       if (const toml::node* n = find("baffle.download"))
         error_at("baffle.download", *n,
-                 "\"replay\" only applies to train.algorithm = \"baffle\" (the backprop baselines "
-                 "always download the weights)");
+                 "\"" + s.baffle.download +
+                     "\" only applies to train.algorithm = \"baffle\" (the backprop baselines "
+                     "always download the weights)");
     }
 
     const bool count_ok = read_int("clients.count", s.clients.count, 1);

@@ -69,7 +69,8 @@ struct baffle_config {
   std::string scheme = "forward";  ///< "forward" | "central" finite differences
   std::string seeds = "shared";    ///< "shared" (eps_k same for all clients) | "per-client"
   /// How a client gets the model: "weights" (the full weights with every task) | "replay" (the
-  /// (seed, scalars, step) updates it missed, replayed on the device)
+  /// (seed, scalars, step) updates it missed, replayed on the device) | "auto" (per client and
+  /// task, whichever has it computing sooner)
   std::string download = "weights";
 };
 

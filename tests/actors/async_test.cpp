@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "actors/round_plan.hpp"
 #include "actors/run.hpp"
@@ -369,6 +370,65 @@ TEST(EveryPolicyAndAlgorithm, GivesTheSameRunWithOneAndTwoThreads) {
       EXPECT_EQ(a.rounds, 4) << what;
     }
   }
+}
+
+}  // namespace
+}  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(Download, AutoPicksWhicheverStartsEachClientSoonerAndNeverLoses) {
+  // 1 kB/s downlinks and 1 GFLOP/s devices, K = 32: replaying one update (about 290 bytes and
+  // half a millisecond) beats the weights (about 500 bytes); replaying two or more does not.
+  scenario sc = toy_scenario();
+  sc.baffle.k = 32;
+  sc.clients.per_round = 2;
+  sc.train.rounds = 10;
+  sc.clients.compute.gflops = 1.0;
+  sc.clients.link.down_bytes_per_sec = 1000;
+  std::map<std::string, run_outcome> out;
+  std::map<std::string, collecting_sink> sinks;
+  for (const char* mode : {"weights", "replay", "auto"}) {
+    sc.baffle.download = mode;
+    auto w = build_world(sc, toy_data(200, 40));
+    ASSERT_TRUE(w.ok());
+    out[mode] = run_simulation(*w, run_options{2}, &sinks[mode]);
+    ASSERT_TRUE(out[mode].error.empty()) << out[mode].error;
+  }
+  EXPECT_EQ(out["auto"].model_digest, out["weights"].model_digest);
+  EXPECT_EQ(out["auto"].model_digest, out["replay"].model_digest);
+  EXPECT_LT(out["auto"].sim_time_s, out["weights"].sim_time_s);
+  EXPECT_LT(out["auto"].sim_time_s, out["replay"].sim_time_s);
+
+  // Round by round, each selected client takes the cheaper way given the updates it missed.
+  auto w = build_world(sc, toy_data(200, 40));
+  ASSERT_TRUE(w.ok());
+  const uint64_t task = wire_size(round_task{});
+  model_update u;
+  u.seeds = {0};
+  u.coefficients.assign(static_cast<size_t>(sc.baffle.k), 0.0);
+  const uint64_t update = wire_size(u);
+  const double replay_flops = sc.baffle.k * static_cast<double>((*w)->net->param_count()) *
+                              replay_flops_per_element;
+  std::vector<int64_t> held(4, 0);
+  int replayed = 0, downloaded = 0;
+  for (int64_t r = 1; r <= sc.train.rounds; ++r) {
+    uint64_t want = 0;
+    for (uint32_t c : select_clients(sc.seed, r, 4, 2)) {
+      const auto missed = static_cast<uint64_t>(r - 1 - held[c]);
+      const sim_time by_replay = transfer_time((*w)->downlink[c], task + missed * update) +
+                                 compute_time((*w)->devices[c], missed * replay_flops);
+      const sim_time by_weights = transfer_time((*w)->downlink[c], task + (*w)->model_bytes);
+      const bool replay = by_replay < by_weights;
+      want += replay ? task + missed * update : task + (*w)->model_bytes;
+      (replay ? replayed : downloaded) += 1;
+      held[c] = r - 1;
+    }
+    EXPECT_EQ(sinks["auto"].rounds[static_cast<size_t>(r - 1)].bytes_down, want) << "round " << r;
+  }
+  EXPECT_GT(replayed, 0);
+  EXPECT_GT(downloaded, 0);
 }
 
 }  // namespace

@@ -613,6 +613,7 @@ TEST(ScenarioLoader, DownloadModeIsReadAndReplayIsForBaffleOnly) {
   EXPECT_EQ(r.value->baffle.download, "replay");
   EXPECT_EQ(scenario{}.baffle.download, "weights");
   single_error(parse("[baffle]\ndownload = \"delta\"\n"), "baffle.download");
+  EXPECT_EQ(parse("[baffle]\ndownload = \"auto\"\n").value->baffle.download, "auto");
   const scenario_error e = single_error(
       parse("[train]\nalgorithm = \"fedavg\"\n[baffle]\ndownload = \"replay\"\n"), "baffle.download");
   EXPECT_TRUE(contains(e.message, "baffle")) << e.message;
