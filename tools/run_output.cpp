@@ -36,17 +36,7 @@ fs::path choose_run_dir(const std::string& requested, const std::string& name) {
 }
 
 bool write_file_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out << text;
-    out.flush();
-    if (!out) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return !ec;
+  return write_file_atomically(path.string(), text).ok();
 }
 
 namespace {

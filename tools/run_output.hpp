@@ -19,7 +19,8 @@ namespace baffle {
 /// so an earlier run's results are never overwritten by default.
 std::filesystem::path choose_run_dir(const std::string& requested, const std::string& name);
 
-/// Writes text to path atomically (a temporary file in the same folder, then rename).
+/// Writes text to path atomically (a temporary file in the same folder, fsync, rename; see
+/// net/atomic_file.hpp).
 bool write_file_atomic(const std::filesystem::path& path, const std::string& text);
 
 /// Where a resumed run continues: read from DIR/checkpoint.bin by prepare_resume.
