@@ -6,7 +6,6 @@
 #include <csignal>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
