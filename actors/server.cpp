@@ -125,6 +125,22 @@ std::vector<double> result_weights(const std::vector<uint32_t>& samples,
   return w;
 }
 
+/// After the weights changed: the EMA follows them and the model gets its next version.
+void commit_version(server_state& st, const world& w) {
+  if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
+  st.replica->version += 1;
+}
+
+/// The step every gradient-based update ends with: clip st.grad, step the optimizer at update
+/// `step`'s learning rate, then commit the new version.
+void apply_gradient(server_state& st, const world& w, int64_t step) {
+  clip_inf(st.grad, w.sc.train.clip_inf);
+  optimizer_config cfg = w.optimizer;
+  cfg.lr = lr_at_round(w.schedule, step);
+  optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
+  commit_version(st, w);
+}
+
 /// The server's step for the backprop baselines from dense results (client-id order, or async
 /// buffer order) and their weights. fedsgd: the weighted mean gradient goes through clipping
 /// and the server optimizer; fedavg: the weighted mean update is added (server lr 1).
@@ -137,26 +153,20 @@ void apply_baseline_update(server_state& st, const world& w, const std::vector<c
   if (w.sc.train.algorithm == "fedavg") {
     for (size_t i = 0; i < n; ++i)
       st.replica->params[i] = static_cast<float>(static_cast<double>(st.replica->params[i]) + mean[i]);
+    commit_version(st, w);
   } else {
     st.grad.assign(mean.begin(), mean.end());
-    clip_inf(st.grad, w.sc.train.clip_inf);
-    optimizer_config cfg = w.optimizer;
-    cfg.lr = lr_at_round(w.schedule, step);
-    optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
+    apply_gradient(st, w, step);
   }
-  if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
-  st.replica->version += 1;
 }
 
 /// Records the update that produced the current version, for replaying clients.
 void record_update(server_state& st, const model_update& u) {
-  const world& w = *st.w;
   st.update_bytes_prefix.push_back(st.update_bytes_prefix.back() + wire_size(u));
   const double elements = static_cast<double>(u.coefficients.size()) *
                           static_cast<double>(st.replica->params.size());
   st.update_flops_prefix.push_back(st.update_flops_prefix.back() +
                                    elements * replay_flops_per_element);
-  static_cast<void>(w);
 }
 
 /// BAFFLE's server step from groups of (perturbation seed, K coefficients): rebuilds g, clips,
@@ -176,12 +186,7 @@ void apply_baffle_update(server_state& st, const world& w, const std::vector<uin
   }
   st.grad.resize(st.replica->params.size());
   reconstruct_from_streams(streams, coeffs, st.grad, *st.arena);
-  clip_inf(st.grad, w.sc.train.clip_inf);
-  optimizer_config cfg = w.optimizer;
-  cfg.lr = lr_at_round(w.schedule, step);
-  optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
-  if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
-  st.replica->version += 1;
+  apply_gradient(st, w, step);
   record_update(st, model_update{st.replica->version, seeds, coefficients});
 }
 
@@ -384,12 +389,7 @@ void finish_round(self_ptr self) {
         update.seeds.push_back(client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client));
       update.coefficients.assign(coeffs.begin(), coeffs.end());
     }
-    clip_inf(st.grad, w.sc.train.clip_inf);
-    optimizer_config cfg = w.optimizer;
-    cfg.lr = lr_at_round(w.schedule, st.round);
-    optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
-    if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
-    st.replica->version += 1;
+    apply_gradient(st, w, st.round);
     update.version = st.replica->version;
     record_update(st, update);
   }

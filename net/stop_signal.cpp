@@ -36,6 +36,7 @@ struct stop_signals::impl {
       }
       std::_Exit(128 + signo);
     }
+    first_signal.store(signo, std::memory_order_release);
     set_stop();
     if (on_first_signal) on_first_signal(signo);
   }
@@ -50,6 +51,7 @@ struct stop_signals::impl {
   }
 
   std::atomic<bool> stop{false};
+  std::atomic<int> first_signal{0};
   mutable std::mutex mutex;
   mutable std::condition_variable cv;
   int signals_seen = 0;  // touched on the io thread only
@@ -82,6 +84,17 @@ bool stop_signals::stop_requested() const noexcept {
 
 void stop_signals::request_stop() {
   impl_->set_stop();
+}
+
+int stop_signals::signal_number() const noexcept {
+  return impl_->first_signal.load(std::memory_order_acquire);
+}
+
+stop_signals::callback stop_signals::announce(std::string message) {
+  return [message = std::move(message)](int) {
+    if (::write(STDERR_FILENO, message.data(), message.size()) < 0) {
+    }
+  };
 }
 
 bool stop_signals::wait_for_stop(std::chrono::milliseconds timeout) const {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 
 namespace baffle {
 
@@ -36,6 +37,12 @@ class stop_signals {
 
   /// Sets the flag as a first signal would, without calling the callback or counting as a signal.
   void request_stop();
+
+  /// The first signal's number (SIGINT, SIGTERM), or 0 if none arrived (request_stop() sets none).
+  int signal_number() const noexcept;
+
+  /// A callback that writes `message` to stderr (with ::write, safe on the signal thread).
+  static callback announce(std::string message);
 
   /// Blocks until stop_requested() or `timeout` passes; returns stop_requested().
   bool wait_for_stop(std::chrono::milliseconds timeout) const;

@@ -914,19 +914,12 @@ class validator {
         error_at(key, *n, "only applies to server.policy = \"async\" (policy is \"" +
                               s.server.policy + "\")");
     }
+    // Unset, concurrency is per_round, which is checked against count already.
     if (async && count_ok && concurrency_ok && s.server.concurrency > s.clients.count) {
-      const std::string limit = "must be an integer in [1, clients.count], here [1, " +
-                                std::to_string(s.clients.count) +
-                                "]: the clients in flight are distinct clients";
-      if (const toml::node* n = find("server.concurrency")) {
-        error_at("server.concurrency", *n, limit);
-      } else {
-        const toml::node* count = find("clients.count");
-        error("server.concurrency", count != nullptr ? &count->source() : nullptr,
-              std::to_string(s.server.concurrency),
-              limit + " (concurrency was not set and defaults to clients.per_round = " +
-                  std::to_string(s.server.concurrency) + "; set it too)");
-      }
+      if (const toml::node* n = find("server.concurrency"))
+        error_at("server.concurrency", *n,
+                 "must be an integer in [1, clients.count], here [1, " +
+                     std::to_string(s.clients.count) + "]: the clients in flight are distinct clients");
     }
     if (async && staleness_ok && hinge_ok && s.server.staleness != "hinge") {
       if (const toml::node* n = find("server.staleness_hinge"))

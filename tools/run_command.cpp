@@ -1,9 +1,8 @@
 // The run and resume commands over run_simulation and the run folder writers.
 #include "tools/run_command.hpp"
 
-#include <unistd.h>
+#include <csignal>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -105,17 +104,10 @@ int run_command(const run_request& req) {
 
   // The first SIGINT/SIGTERM stops after the current round with a checkpoint; a second one
   // stops at once (stop_signals exits the process).
-  std::atomic<int> signal_number{0};
-  stop_signals signals([&signal_number, quiet = req.quiet](int signo) {
-    signal_number = signo;
-    if (!quiet) {
-      static constexpr char msg[] =
-          "\nstopping after the current round (writing a checkpoint); press Ctrl-C again to stop "
-          "at once\n";
-      const ssize_t ignored = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
-      static_cast<void>(ignored);
-    }
-  });
+  stop_signals signals(req.quiet ? stop_signals::callback{}
+                                 : stop_signals::announce(
+                                       "\nstopping after the current round (writing a checkpoint); "
+                                       "press Ctrl-C again to stop at once\n"));
   rec.set_fault_wait([&signals] { signals.wait_for_stop(std::chrono::seconds(10)); });
   run_options opt{req.threads};
   opt.stop_requested = [&signals] { return signals.stop_requested(); };
@@ -130,8 +122,8 @@ int run_command(const run_request& req) {
     std::cerr << "stopped after round " << o.rounds << " of " << rounds
               << "; checkpoint written. Continue with:\n  baffle run --resume " << dir.string()
               << "\n";
-    const int signo = signal_number.load();
-    return 128 + (signo > 0 ? signo : 2);
+    const int signo = signals.signal_number();
+    return 128 + (signo > 0 ? signo : SIGINT);
   }
   const double wall = rec.wall_seconds();
   if (!write_file_atomic(dir / "summary.json", summary_json(*sc, o, wall))) {

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -368,16 +367,11 @@ int run_sweep(const sweep_options& opt) {
 
   // SIGINT/SIGTERM: launch nothing more, pass the stop to every running point (each writes a
   // checkpoint and exits), then write index.csv; a second signal stops the sweep at once.
-  std::atomic<int> stop_signal{0};
-  stop_signals signals([&stop_signal, quiet = opt.quiet](int signo) {
-    stop_signal = signo;
-    if (!quiet) {
-      static constexpr char msg[] =
-          "\nstopping: no new points; running points stop after their current round with a "
-          "checkpoint (Ctrl-C again to stop the sweep at once)\n";
-      [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg, sizeof(msg) - 1);
-    }
-  });
+  stop_signals signals(opt.quiet ? stop_signals::callback{}
+                                : stop_signals::announce(
+                                      "\nstopping: no new points; running points stop after their "
+                                      "current round with a checkpoint (Ctrl-C again to stop the "
+                                      "sweep at once)\n"));
   bool forwarded = false;
 
   // Run: keep up to `jobs` children going; report each as it finishes.
@@ -410,7 +404,8 @@ int run_sweep(const sweep_options& opt) {
   while (done < runs.size()) {
     if (signals.stop_requested() && !forwarded) {
       forwarded = true;
-      for (const auto& [p, i] : running) kill(p, stop_signal.load() > 0 ? stop_signal.load() : SIGINT);
+      const int signo = signals.signal_number() > 0 ? signals.signal_number() : SIGINT;
+      for (const auto& [p, i] : running) kill(p, signo);
       for (size_t i = next; i < runs.size(); ++i) {
         runs[i].failure = "not run (the sweep was stopped)";
         ++done;
@@ -464,7 +459,7 @@ int run_sweep(const sweep_options& opt) {
   }
   std::printf("%s: %zu point(s), %zu ok, %zu failed\n", index.c_str(), runs.size(),
               runs.size() - failed, failed);
-  if (const int signo = stop_signal.load(); signo > 0) return 128 + signo;
+  if (const int signo = signals.signal_number(); signo > 0) return 128 + signo;
   return failed == 0 ? 0 : 1;
 }
 

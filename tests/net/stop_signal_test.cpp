@@ -36,6 +36,7 @@ TEST(StopSignals, RequestStopSetsTheFlagWithoutTheCallback) {
   EXPECT_TRUE(s.stop_requested());
   EXPECT_TRUE(s.wait_for_stop(guard));
   EXPECT_EQ(calls, 0);
+  EXPECT_EQ(s.signal_number(), 0);
 }
 
 TEST(StopSignals, FirstSigintSetsTheFlagAndCallsBack) {
@@ -46,6 +47,13 @@ TEST(StopSignals, FirstSigintSetsTheFlagAndCallsBack) {
   auto signo = called.get_future();
   ASSERT_EQ(signo.wait_for(guard), std::future_status::ready);
   EXPECT_EQ(signo.get(), SIGINT);
+  EXPECT_EQ(s.signal_number(), SIGINT);
+}
+
+TEST(StopSignals, AnnounceWritesItsMessageToStderr) {
+  testing::internal::CaptureStderr();
+  stop_signals::announce("stopping soon\n")(SIGINT);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "stopping soon\n");
 }
 
 TEST(StopSignals, FirstSigtermSetsTheFlagAndCallsBack) {
@@ -56,6 +64,7 @@ TEST(StopSignals, FirstSigtermSetsTheFlagAndCallsBack) {
   auto signo = called.get_future();
   ASSERT_EQ(signo.wait_for(guard), std::future_status::ready);
   EXPECT_EQ(signo.get(), SIGTERM);
+  EXPECT_EQ(s.signal_number(), SIGTERM);
 }
 
 TEST(StopSignals, RequestStopDoesNotCountAsTheFirstSignal) {
