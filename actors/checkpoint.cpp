@@ -286,7 +286,7 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
                         !st.update_bytes_prefix.empty() &&
                         st.update_bytes_prefix.size() == st.update_flops_prefix.size() &&
                         st.update_bytes_prefix.size() <= st.replica->version + 1 &&
-                        (st.w->sc.baffle.download != "replay" ||
+                        (st.w->sc.baffle.download != download_mode::replay ||
                          st.update_bytes_prefix.size() == st.replica->version + 1);
   bool refs_ok = true;
   for (const auto& [arrival, client, seq] : st.queue)

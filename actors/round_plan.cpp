@@ -33,18 +33,29 @@ sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_tim
 double staleness_weight(const server_config& server, int64_t staleness) {
   const double tau = static_cast<double>(std::max<int64_t>(staleness, 0));
   const double a = server.staleness_exponent;
-  if (server.staleness == "poly") return std::pow(1.0 + tau, -a);
-  if (server.staleness == "hinge") {
-    const double b = server.staleness_hinge;
-    return tau <= b ? 1.0 : 1.0 / (a * (tau - b) + 1.0);
+  switch (server.staleness) {
+    case staleness_kind::constant:
+      return 1.0;
+    case staleness_kind::poly:
+      return std::pow(1.0 + tau, -a);
+    case staleness_kind::hinge: {
+      const double b = server.staleness_hinge;
+      return tau <= b ? 1.0 : 1.0 / (a * (tau - b) + 1.0);
+    }
   }
   return 1.0;
 }
 
 int selection_size(const scenario& sc) {
-  if (sc.server.policy == "first-m") {
-    const double n = std::ceil(sc.clients.per_round * sc.server.over_select - 1e-9);
-    return std::min(sc.clients.count, static_cast<int>(n));
+  switch (sc.server.policy) {
+    case policy_kind::first_m: {
+      const double n = std::ceil(sc.clients.per_round * sc.server.over_select - 1e-9);
+      return std::min(sc.clients.count, static_cast<int>(n));
+    }
+    case policy_kind::sync:
+    case policy_kind::deadline:
+    case policy_kind::async:
+      break;
   }
   return sc.clients.per_round;
 }
@@ -74,36 +85,42 @@ round_plan plan_round(const world& w, int64_t round, sim_time start,
   for (auto& p : plan.clients)
     if (p.fate != client_fate::dropped) alive.push_back(&p);
 
-  if (sc.server.policy == "deadline") {
-    const sim_time close = start + sc.server.deadline;
-    bool all_in = true;
-    sim_time last = start;
-    for (auto* p : alive) {
-      if (p->arrival <= close) {
-        last = std::max(last, p->arrival);
-      } else {
-        p->fate = client_fate::late;
-        all_in = false;
+  switch (sc.server.policy) {
+    case policy_kind::deadline: {
+      const sim_time close = start + sc.server.deadline;
+      bool all_in = true;
+      sim_time last = start;
+      for (auto* p : alive) {
+        if (p->arrival <= close) {
+          last = std::max(last, p->arrival);
+        } else {
+          p->fate = client_fate::late;
+          all_in = false;
+        }
       }
+      // The server can close early only when every client it waits for has arrived.
+      plan.end = all_in && !alive.empty() ? last : close;
+      break;
     }
-    // The server can close early only when every client it waits for has arrived.
-    plan.end = all_in && !alive.empty() ? last : close;
-  } else if (sc.server.policy == "first-m") {
-    // Ties in virtual time break by client id, as everywhere.
-    std::stable_sort(
-        alive.begin(), alive.end(),
-        [](const planned_client* a, const planned_client* b) { return a->arrival < b->arrival; });
-    plan.end = start;
-    for (size_t i = 0; i < alive.size(); ++i) {
-      if (static_cast<int>(i) < sc.clients.per_round) {
-        plan.end = std::max(plan.end, alive[i]->arrival);
-      } else {
-        alive[i]->fate = client_fate::late;
+    case policy_kind::first_m:
+      // Ties in virtual time break by client id, as everywhere.
+      std::stable_sort(
+          alive.begin(), alive.end(),
+          [](const planned_client* a, const planned_client* b) { return a->arrival < b->arrival; });
+      plan.end = start;
+      for (size_t i = 0; i < alive.size(); ++i) {
+        if (static_cast<int>(i) < sc.clients.per_round) {
+          plan.end = std::max(plan.end, alive[i]->arrival);
+        } else {
+          alive[i]->fate = client_fate::late;
+        }
       }
-    }
-  } else {  // sync
-    plan.end = start;
-    for (auto* p : alive) plan.end = std::max(plan.end, p->arrival);
+      break;
+    case policy_kind::sync:
+    case policy_kind::async:  // a FedBuff dispatch waits for its one client
+      plan.end = start;
+      for (auto* p : alive) plan.end = std::max(plan.end, p->arrival);
+      break;
   }
   for (const auto& p : plan.clients) {
     plan.counted += p.fate == client_fate::counted;

@@ -150,7 +150,7 @@ void apply_baseline_update(server_state& st, const world& w, const std::vector<c
   std::vector<double> mean(n, 0.0);
   for (size_t j = 0; j < rs.size(); ++j)
     for (size_t i = 0; i < n; ++i) mean[i] += weights[j] * static_cast<double>(rs[j]->values[i]);
-  if (w.sc.train.algorithm == "fedavg") {
+  if (w.sc.train.algorithm == algorithm_kind::fedavg) {
     for (size_t i = 0; i < n; ++i)
       st.replica->params[i] = static_cast<float>(static_cast<double>(st.replica->params[i]) + mean[i]);
     commit_version(st, w);
@@ -198,7 +198,7 @@ model_download download_for(const server_state& st, uint32_t c) {
   const uint64_t to = st.replica->version;
   const model_download replay{st.update_bytes_prefix[to] - st.update_bytes_prefix[from],
                               st.update_flops_prefix[to] - st.update_flops_prefix[from], true};
-  if (st.w->sc.baffle.download == "replay") return replay;
+  if (st.w->sc.baffle.download == download_mode::replay) return replay;
   const world& w = *st.w;
   const sim_time by_replay = planned_start(w, c, sim_time{}, st.costs, replay);
   const sim_time by_weights = planned_start(w, c, sim_time{}, st.costs, model_download{});
@@ -210,7 +210,7 @@ round_costs make_costs(const server_state& st) {
   const world& w = *st.w;
   round_costs costs;
   costs.batch_size = w.sc.train.batch_size;
-  if (w.sc.train.algorithm != "baffle") {
+  if (w.sc.train.algorithm != algorithm_kind::baffle) {
     backprop_task task;
     costs.task_bytes = wire_size(task);
     costs.model_bytes = w.model_bytes;
@@ -225,7 +225,7 @@ round_costs make_costs(const server_state& st) {
   costs.task_bytes = wire_size(task);
   costs.result_bytes = wire_size(sized);
   costs.forward_passes = forward_passes_per_round(w.sc.baffle.k, w.scheme);
-  costs.replay = w.sc.baffle.download != "weights";
+  costs.replay = w.sc.baffle.download != download_mode::weights;
   costs.model_bytes = w.model_bytes;
   return costs;
 }
@@ -249,7 +249,7 @@ backprop_task make_backprop_task(const server_state& st, uint64_t round) {
   backprop_task task;
   task.round = round;
   task.model_version = st.replica->version;
-  task.kind = w.sc.train.algorithm == "fedavg" ? baseline::fedavg : baseline::fedsgd;
+  task.kind = w.sc.train.algorithm == algorithm_kind::fedavg ? baseline::fedavg : baseline::fedsgd;
   task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
   task.local_steps = static_cast<uint32_t>(baseline_steps(w));
   task.local_lr = static_cast<float>(w.sc.train.local_lr);
@@ -453,7 +453,7 @@ void start_round(self_ptr self) {
   st.dense.clear();
   const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
   const auto r = static_cast<uint64_t>(st.round);
-  if (w.sc.train.algorithm != "baffle") {
+  if (w.sc.train.algorithm != algorithm_kind::baffle) {
     dispatch(self, chosen, make_backprop_task(st, r), &server_state::dense);
   } else {
     dispatch(self, chosen, make_round_task(st, r, r), &server_state::results);
@@ -556,7 +556,7 @@ void async_aggregate(self_ptr self) {
   std::vector<double> factor;
   double loss_weighted = 0.0, total = 0.0, stale_sum = 0.0;
   for (const async_entry* e : buf) {
-    const bool dense = w.sc.train.algorithm != "baffle";
+    const bool dense = w.sc.train.algorithm != algorithm_kind::baffle;
     const uint32_t n = dense ? e->dense.samples : e->result.samples;
     const auto tau = static_cast<int64_t>(version - e->version);
     samples.push_back(n);
@@ -576,7 +576,7 @@ void async_aggregate(self_ptr self) {
   const auto weights = result_weights(samples, factor);
   if (buf.empty()) {
     // Every buffered client failed: nothing to apply.
-  } else if (w.sc.train.algorithm != "baffle") {
+  } else if (w.sc.train.algorithm != algorithm_kind::baffle) {
     std::vector<const dense_result*> rs;
     for (const async_entry* e : buf) rs.push_back(&e->dense);
     apply_baseline_update(st, w, rs, weights, rec.round);
@@ -650,7 +650,7 @@ void async_compute_then_aggregate(self_ptr self) {
     return;
   }
   for (async_entry* e : todo) {
-    if (w.sc.train.algorithm != "baffle") {
+    if (w.sc.train.algorithm != algorithm_kind::baffle) {
       backprop_task t = make_backprop_task(st, e->seq);
       t.start_time = e->start;
       request_compute(self, *e, t, &async_entry::dense);
@@ -783,7 +783,7 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
         auto& s = self->state;
         s.promise = self->make_response_promise<run_outcome>();
         s.costs = make_costs(s);
-        const bool async = s.w->sc.server.policy == "async";
+        const bool async = s.w->sc.server.policy == policy_kind::async;
         if (!s.control.resume_state.empty()) {
           // Continue after the checkpointed round exactly as the original run did.
           const auto loaded = load_server_state(s.control.resume_state, s);

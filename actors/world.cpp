@@ -22,21 +22,26 @@
 namespace baffle {
 
 result<std::shared_ptr<const world>> build_world(const scenario& sc) {
-  if (sc.data.dataset == "synthetic") {
-    synthetic_spec spec;
-    spec.kind = sc.data.synthetic;
-    spec.train = sc.data.synthetic_train;
-    spec.test = sc.data.synthetic_test;
-    spec.noise = sc.data.synthetic_noise;
-    spec.seed = derive_seed(sc.seed, purpose::init, 1);
-    auto data = make_synthetic(spec);
-    if (!data) return error_message{data.error()};
-    return build_world(sc, std::move(*data));
-  }
-  if (sc.data.dataset == "cifar10") {
-    auto data = load_cifar10_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
-    if (!data) return error_message{data.error()};
-    return build_world(sc, train_test{std::move(data->train), std::move(data->test)});
+  switch (sc.data.dataset) {
+    case dataset_kind::synthetic: {
+      synthetic_spec spec;
+      spec.kind = sc.data.synthetic;
+      spec.train = sc.data.synthetic_train;
+      spec.test = sc.data.synthetic_test;
+      spec.noise = sc.data.synthetic_noise;
+      spec.seed = derive_seed(sc.seed, purpose::init, 1);
+      auto data = make_synthetic(spec);
+      if (!data) return error_message{data.error()};
+      return build_world(sc, std::move(*data));
+    }
+    case dataset_kind::cifar10: {
+      auto data = load_cifar10_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
+      if (!data) return error_message{data.error()};
+      return build_world(sc, train_test{std::move(data->train), std::move(data->test)});
+    }
+    case dataset_kind::fashion_mnist:
+    case dataset_kind::mnist:
+      break;
   }
   auto data = load_mnist_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
   if (!data) return error_message{data.error()};
@@ -52,18 +57,23 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   const int n_clients = sc.clients.count;
   const uint64_t split_seed = derive_seed(sc.seed, purpose::partition, 0);
   const auto& dc = sc.data;
-  if (dc.partition == "dirichlet") {
-    w->parts = partition_dirichlet(w->data.train, n_clients, dc.validation_fraction,
-                                   dc.dirichlet_alpha, split_seed);
-  } else if (dc.partition == "shards") {
-    w->parts = partition_shards(w->data.train, n_clients, dc.validation_fraction,
-                                dc.shards_per_client, split_seed);
-  } else if (dc.partition == "quantity") {
-    w->parts = partition_quantity(w->data.train, n_clients, dc.validation_fraction,
-                                  dc.dirichlet_alpha, split_seed);
-  } else {
-    w->parts = partition_iid(static_cast<uint32_t>(w->data.train.count), n_clients,
-                             dc.validation_fraction, split_seed);
+  switch (dc.partition) {
+    case partition_kind::dirichlet:
+      w->parts = partition_dirichlet(w->data.train, n_clients, dc.validation_fraction,
+                                     dc.dirichlet_alpha, split_seed);
+      break;
+    case partition_kind::shards:
+      w->parts = partition_shards(w->data.train, n_clients, dc.validation_fraction,
+                                  dc.shards_per_client, split_seed);
+      break;
+    case partition_kind::quantity:
+      w->parts = partition_quantity(w->data.train, n_clients, dc.validation_fraction,
+                                    dc.dirichlet_alpha, split_seed);
+      break;
+    case partition_kind::iid:
+      w->parts = partition_iid(static_cast<uint32_t>(w->data.train.count), n_clients,
+                               dc.validation_fraction, split_seed);
+      break;
   }
   for (int c = 0; c < n_clients; ++c) {
     if (w->parts.clients[c].empty()) {
@@ -101,7 +111,7 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   spec.in_channels = w->data.train.channels;
   spec.image_size = w->image_size;
   spec.channels = sc.model.channels;
-  spec.activation = sc.model.activation;
+  spec.act = sc.model.activation;
   spec.norm = sc.model.norm;
   spec.groups = sc.model.groups;
   spec.depth = sc.model.depth;
@@ -142,7 +152,7 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   }
 
   auto& o = w->optimizer;
-  o.kind = sc.train.optimizer == "sgd" ? optimizer_kind::sgd : optimizer_kind::adam;
+  o.kind = sc.train.optimizer;
   o.lr = sc.train.lr;
   o.momentum = sc.train.momentum;
   o.beta1 = sc.train.beta1;
@@ -152,8 +162,8 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   o.nesterov = sc.train.nesterov;
   w->schedule = lr_schedule{sc.train.lr, sc.train.warmup_rounds, sc.train.warmup_lr,
                             sc.train.milestones, sc.train.gamma};
-  w->scheme = sc.baffle.scheme == "central" ? fd_scheme::central : fd_scheme::forward;
-  w->seeds = sc.baffle.seeds == "per-client" ? seed_mode::per_client : seed_mode::shared;
+  w->scheme = sc.baffle.scheme;
+  w->seeds = sc.baffle.seeds;
   return std::shared_ptr<const world>(std::move(w));
 }
 
@@ -181,7 +191,7 @@ void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> i
 }
 
 int baseline_steps(const world& w) {
-  if (w.sc.train.algorithm != "fedavg") return 1;
+  if (w.sc.train.algorithm != algorithm_kind::fedavg) return 1;
   size_t smallest = w.parts.clients.front().size();
   for (const auto& s : w.parts.clients) smallest = std::min(smallest, s.size());
   const size_t batch = static_cast<size_t>(w.sc.train.batch_size);

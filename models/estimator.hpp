@@ -9,6 +9,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "models/enum_names.hpp"
 #include "models/network.hpp"
 #include "models/philox.hpp"
 
@@ -18,9 +19,25 @@ namespace baffle {
 /// central: d_k = (L(W + sigma eps_k) - L(W - sigma eps_k)) / 2   (2K forward passes)
 enum class fd_scheme : uint8_t { forward = 0, central = 1 };
 
+template <>
+struct enum_names<fd_scheme> {
+  static constexpr std::array<std::pair<fd_scheme, std::string_view>, 2> table = {{
+      {fd_scheme::forward, "forward"},
+      {fd_scheme::central, "central"},
+  }};
+};
+
 /// shared: every client of a round uses the same eps_k, so the server needs only the weighted
 /// sum of the clients' scalar vectors; per_client: client c's eps_k come from its own seed.
 enum class seed_mode : uint8_t { shared = 0, per_client = 1 };
+
+template <>
+struct enum_names<seed_mode> {
+  static constexpr std::array<std::pair<seed_mode, std::string_view>, 2> table = {{
+      {seed_mode::shared, "shared"},
+      {seed_mode::per_client, "per-client"},
+  }};
+};
 
 /// The seed client `client` draws its eps_k from in a round.
 inline uint64_t client_perturbation_seed(uint64_t round_seed, seed_mode mode, uint32_t client) {

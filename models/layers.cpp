@@ -466,31 +466,6 @@ constexpr float inv_sqrt2pi = 0.39894228040143268f;
 
 }  // namespace
 
-bool parse_activation(const std::string& name, activation& out) {
-  for (activation a :
-       {activation::relu, activation::hardswish, activation::selu, activation::gelu}) {
-    if (name == activation_name(a)) {
-      out = a;
-      return true;
-    }
-  }
-  return false;
-}
-
-const char* activation_name(activation a) {
-  switch (a) {
-    case activation::relu:
-      return "relu";
-    case activation::hardswish:
-      return "hardswish";
-    case activation::selu:
-      return "selu";
-    case activation::gelu:
-      return "gelu";
-  }
-  return "?";
-}
-
 void activation_forward(float* y, const float* x, int64_t n, activation a) {
   switch (a) {
     case activation::relu:

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <string>
 
+#include "models/enum_names.hpp"
+
 namespace baffle {
 
 // ---------------------------------------------------------------------------------------------
@@ -133,9 +135,15 @@ void group_norm_forward_naive(T* y, const T* x, const T* gamma, const T* beta,
 /// 0.5 x (1 + erf(x / sqrt 2)) (torch.nn.GELU's default).
 enum class activation { relu, hardswish, selu, gelu };
 
-/// Parses "relu" | "hardswish" | "selu" | "gelu"; false if the name is not one of them.
-bool parse_activation(const std::string& name, activation& out);
-const char* activation_name(activation a);
+template <>
+struct enum_names<activation> {
+  static constexpr std::array<std::pair<activation, std::string_view>, 4> table = {{
+      {activation::relu, "relu"},
+      {activation::hardswish, "hardswish"},
+      {activation::selu, "selu"},
+      {activation::gelu, "gelu"},
+  }};
+};
 
 /// y (n) = act(x (n)); y may equal x. Vectorised; exp/erf use polynomial approximations accurate
 /// to a few float ulps (see layers.cpp).

@@ -74,21 +74,14 @@ double seconds_since(clock_type::time_point& t) {
 
 }  // namespace
 
-lenet::lenet(int in_channels, int image_size, int c1, int c2, int classes,
-             const std::string& activation_name_, const std::string& norm, int groups,
-             bool norm_affine) {
+lenet::lenet(int in_channels, int image_size, int c1, int c2, int classes, activation act,
+             norm_kind norm, int groups, bool norm_affine) {
   auto& l = layout_;
   if (in_channels < 1 || image_size < 2 || c1 < 1 || c2 < 1 || classes < 2) {
     throw std::invalid_argument("lenet: sizes must be positive (image_size >= 2, classes >= 2)");
   }
-  if (!parse_activation(activation_name_, l.act)) {
-    throw std::invalid_argument("lenet: activation \"" + activation_name_ +
-                                "\" is not one of relu, hardswish, selu, gelu");
-  }
-  if (norm != "none" && norm != "group") {
-    throw std::invalid_argument("lenet: norm \"" + norm + "\" is not one of none, group");
-  }
-  l.group_norm = norm == "group";
+  l.act = act;
+  l.group_norm = norm == norm_kind::group;
   if (l.group_norm && (groups < 1 || c1 % groups != 0 || c2 % groups != 0)) {
     throw std::invalid_argument("lenet: groups = " + std::to_string(groups) + " must divide c1 = " +
                                 std::to_string(c1) + " and c2 = " + std::to_string(c2));
@@ -305,18 +298,18 @@ std::string lenet::describe() const {
   const auto& l = layout_;
   std::ostringstream os;
   os << "lenet " << l.in_channels << "x" << l.image_size << "x" << l.image_size << " conv" << l.c1
-     << "-conv" << l.c2 << "-" << l.classes << " " << activation_name(l.act);
+     << "-conv" << l.c2 << "-" << l.classes << " " << name_of(l.act);
   if (l.group_norm) os << " groupnorm(" << l.groups << (l.norm_affine ? ", affine)" : ")");
   os << " (" << l.count << " parameters)";
   return os.str();
 }
 
 result<std::unique_ptr<network>> make_lenet(int in_channels, int image_size, int c1, int c2,
-                                            int classes, const std::string& activation,
-                                            const std::string& norm, int groups, bool norm_affine) {
+                                            int classes, activation act, norm_kind norm, int groups,
+                                            bool norm_affine) {
   try {
     return std::unique_ptr<network>(std::make_unique<lenet>(
-        in_channels, image_size, c1, c2, classes, activation, norm, groups, norm_affine));
+        in_channels, image_size, c1, c2, classes, act, norm, groups, norm_affine));
   } catch (const std::invalid_argument& e) {
     return error_message{e.what()};
   }

@@ -40,11 +40,10 @@ struct lenet_layout {
 /// lock a mutex, execution runs on the caller's workspace and does not).
 class lenet final : public network {
  public:
-  /// activation: "relu" | "hardswish" | "selu" | "gelu"; norm: "none" | "group"; c1 and c2 must be
-  /// multiples of groups when norm is "group". Throws std::invalid_argument on bad arguments (use
-  /// make_lenet for an error value).
+  /// c1 and c2 must be multiples of groups when norm is group. Throws std::invalid_argument on
+  /// bad arguments (use make_lenet for an error value).
   lenet(int in_channels, int image_size, int c1 = 16, int c2 = 64, int classes = 10,
-        const std::string& activation = "relu", const std::string& norm = "none", int groups = 1,
+        activation act = activation::relu, norm_kind norm = norm_kind::none, int groups = 1,
         bool norm_affine = false);
 
   int64_t param_count() const override { return layout_.count; }
@@ -77,8 +76,7 @@ class lenet final : public network {
 
 /// Builds a lenet or says which argument is not allowed.
 result<std::unique_ptr<network>> make_lenet(int in_channels, int image_size, int c1, int c2,
-                                            int classes, const std::string& activation,
-                                            const std::string& norm, int groups,
+                                            int classes, activation act, norm_kind norm, int groups,
                                             bool norm_affine = false);
 
 /// out: (B, C, to, to) = in: (B, C, from, from) centred in zeros (28 -> 32 pads 2 on every side,

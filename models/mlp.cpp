@@ -150,26 +150,9 @@ std::string mlp::describe() const {
   return os.str();
 }
 
-result<std::unique_ptr<network>> make_network(const network_spec& spec) {
-  if (spec.arch == "lenet") {
-    if (spec.channels.size() != 2)
-      return error_message{"model.channels must list two channel counts"};
-    if (spec.inputs != spec.in_channels * spec.image_size * spec.image_size) {
-      return error_message{"lenet needs " + std::to_string(spec.in_channels) + " x " +
-                           std::to_string(spec.image_size) + "^2 inputs, the data gives " +
-                           std::to_string(spec.inputs)};
-    }
-    return make_lenet(spec.in_channels, spec.image_size, spec.channels[0], spec.channels[1],
-                      spec.classes, spec.activation, spec.norm, spec.groups > 0 ? spec.groups : 2);
-  }
-  if (spec.arch == "wrn") {
-    return make_wrn(spec.in_channels, spec.image_size, spec.depth, spec.width, spec.classes,
-                    spec.activation, spec.groups);
-  }
-  if (spec.arch != "mlp") {
-    return error_message{"model.arch = \"" + spec.arch +
-                         "\" is not known; allowed: \"mlp\", \"lenet\", \"wrn\""};
-  }
+namespace {
+
+result<std::unique_ptr<network>> make_mlp(const network_spec& spec) {
   if (spec.inputs <= 0 || spec.classes <= 1) {
     return error_message{"the data set gives " + std::to_string(spec.inputs) + " features and " +
                          std::to_string(spec.classes) + " classes; an mlp needs at least 1 and 2"};
@@ -178,6 +161,33 @@ result<std::unique_ptr<network>> make_network(const network_spec& spec) {
     if (h <= 0) return error_message{"model.hidden widths must be >= 1, got " + std::to_string(h)};
   }
   return std::unique_ptr<network>(std::make_unique<mlp>(spec.inputs, spec.hidden, spec.classes));
+}
+
+result<std::unique_ptr<network>> make_lenet_from(const network_spec& spec) {
+  if (spec.channels.size() != 2)
+    return error_message{"model.channels must list two channel counts"};
+  if (spec.inputs != spec.in_channels * spec.image_size * spec.image_size) {
+    return error_message{"lenet needs " + std::to_string(spec.in_channels) + " x " +
+                         std::to_string(spec.image_size) + "^2 inputs, the data gives " +
+                         std::to_string(spec.inputs)};
+  }
+  return make_lenet(spec.in_channels, spec.image_size, spec.channels[0], spec.channels[1],
+                    spec.classes, spec.act, spec.norm, spec.groups > 0 ? spec.groups : 2);
+}
+
+}  // namespace
+
+result<std::unique_ptr<network>> make_network(const network_spec& spec) {
+  switch (spec.arch) {
+    case arch_kind::mlp:
+      return make_mlp(spec);
+    case arch_kind::lenet:
+      return make_lenet_from(spec);
+    case arch_kind::wrn:
+      return make_wrn(spec.in_channels, spec.image_size, spec.depth, spec.width, spec.classes,
+                      spec.act, spec.groups);
+  }
+  return error_message{"unknown model.arch"};
 }
 
 }  // namespace baffle

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "models/enum_names.hpp"
+#include "models/layers.hpp"
 #include "models/result.hpp"
 
 namespace baffle {
@@ -90,17 +92,40 @@ class workspace_pool {
   std::vector<std::unique_ptr<workspace>> free_;
 };
 
-/// What to build: architecture name and its sizes.
+/// The architectures make_network builds.
+enum class arch_kind { mlp, lenet, wrn };
+
+template <>
+struct enum_names<arch_kind> {
+  static constexpr std::array<std::pair<arch_kind, std::string_view>, 3> table = {{
+      {arch_kind::mlp, "mlp"},
+      {arch_kind::lenet, "lenet"},
+      {arch_kind::wrn, "wrn"},
+  }};
+};
+
+/// Normalisation after each convolution of a lenet.
+enum class norm_kind { none, group };
+
+template <>
+struct enum_names<norm_kind> {
+  static constexpr std::array<std::pair<norm_kind, std::string_view>, 2> table = {{
+      {norm_kind::none, "none"},
+      {norm_kind::group, "group"},
+  }};
+};
+
+/// What to build: architecture and its sizes.
 struct network_spec {
-  std::string arch = "mlp";
+  arch_kind arch = arch_kind::mlp;
   std::vector<int> hidden;  ///< mlp hidden widths
   int inputs = 784;         ///< features per example (= in_channels * image_size^2 for lenet)
   int classes = 10;
   int in_channels = 1;                   ///< lenet
   int image_size = 28;                   ///< lenet: square images
   std::vector<int> channels = {16, 64};  ///< lenet: conv1, conv2 output channels
-  std::string activation = "relu";       ///< lenet
-  std::string norm = "none";             ///< lenet
+  activation act = activation::relu;     ///< lenet, wrn
+  norm_kind norm = norm_kind::none;      ///< lenet
   int groups = 0;                        ///< GroupNorm groups (0 = the architecture's default)
   int depth = 10;                        ///< wrn
   int width = 2;                         ///< wrn

@@ -7,9 +7,19 @@
 #include <string>
 #include <vector>
 
+#include "models/enum_names.hpp"
+
 namespace baffle {
 
 enum class optimizer_kind { sgd, adam };
+
+template <>
+struct enum_names<optimizer_kind> {
+  static constexpr std::array<std::pair<optimizer_kind, std::string_view>, 2> table = {{
+      {optimizer_kind::adam, "adam"},
+      {optimizer_kind::sgd, "sgd"},
+  }};
+};
 
 struct optimizer_config {
   optimizer_kind kind = optimizer_kind::adam;

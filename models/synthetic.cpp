@@ -30,16 +30,9 @@ constexpr size_t score_chunk = 4096;
 constexpr int max_image_size = 256;
 constexpr int max_classes = 256;  // labels are bytes
 
-std::string quoted(const std::string& text) {
-  return "\"" + text + "\"";
-}
-
 /// The first problem with s, naming the field, its value and what is allowed; empty if none.
 std::string validate(const synthetic_spec& s) {
   const std::string where = "synthetic data set: ";
-  if (s.kind != "teacher" && s.kind != "mixture") {
-    return where + "kind = " + quoted(s.kind) + " is unknown; use \"teacher\" or \"mixture\"";
-  }
   const int64_t max_count = std::numeric_limits<uint32_t>::max();
   for (const auto& [name, value] : {std::pair{"train", s.train}, std::pair{"test", s.test}}) {
     if (value < 1 || value > max_count) {
@@ -55,11 +48,11 @@ std::string validate(const synthetic_spec& s) {
     return where + "classes = " + std::to_string(s.classes) + " is out of range; use 2 to " +
            std::to_string(max_classes);
   }
-  if (s.kind == "teacher" && !(s.noise >= 0 && s.noise <= 1)) {
+  if (s.kind == synthetic_kind::teacher && !(s.noise >= 0 && s.noise <= 1)) {
     return where + "noise = " + std::to_string(s.noise) + " is not a probability; for kind " +
            "\"teacher\" it is the label-flip probability, from 0 to 1";
   }
-  if (s.kind == "mixture" && !(s.noise >= 0 && std::isfinite(s.noise))) {
+  if (s.kind == synthetic_kind::mixture && !(s.noise >= 0 && std::isfinite(s.noise))) {
     return where + "noise = " + std::to_string(s.noise) + " is not allowed; for kind " +
            "\"mixture\" it is the pixel standard deviation / 255, a finite number >= 0";
   }
@@ -198,7 +191,7 @@ result<train_test> make_synthetic(const synthetic_spec& s) {
   if (std::string problem = validate(s); !problem.empty()) return error_message{problem};
   const size_t features = size_t(s.image_size) * s.image_size;
   const uint64_t model_seed = derive_seed(s.seed, purpose::init, model_tag);
-  if (s.kind == "teacher") {
+  if (s.kind == synthetic_kind::teacher) {
     const std::vector<int16_t> w = teacher_weights(model_seed, s.classes, features);
     return train_test{make_teacher_split(s, w, 0, s.train), make_teacher_split(s, w, 1, s.test)};
   }

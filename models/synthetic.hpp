@@ -7,6 +7,7 @@
 #include <string>
 
 #include "models/dataset.hpp"
+#include "models/enum_names.hpp"
 #include "models/result.hpp"
 
 namespace baffle {
@@ -25,8 +26,18 @@ namespace baffle {
 ///   N(0, (255 * noise)^2) per pixel, rounded and clipped to 0..255. noise >= 0 is the standard
 ///   deviation in units of the full intensity range (0.1 = 25.5 grey levels). With hundreds of
 ///   pixels the classes stay well apart unless noise is of order 1 or more.
+enum class synthetic_kind { teacher, mixture };
+
+template <>
+struct enum_names<synthetic_kind> {
+  static constexpr std::array<std::pair<synthetic_kind, std::string_view>, 2> table = {{
+      {synthetic_kind::teacher, "teacher"},
+      {synthetic_kind::mixture, "mixture"},
+  }};
+};
+
 struct synthetic_spec {
-  std::string kind = "teacher";  ///< "teacher" or "mixture"
+  synthetic_kind kind = synthetic_kind::teacher;
   int64_t train = 10000;         ///< training images, >= 1
   int64_t test = 2000;           ///< test images, >= 1
   int image_size = 28;           ///< rows = cols, 1..256

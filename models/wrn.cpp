@@ -94,8 +94,8 @@ int64_t elements(int batch, int channels, int size) {
 
 }  // namespace
 
-wrn::wrn(int in_channels, int image_size, int depth, int width, int classes,
-         const std::string& activation_name_, int groups) {
+wrn::wrn(int in_channels, int image_size, int depth, int width, int classes, activation act,
+         int groups) {
   auto& l = layout_;
   if (in_channels < 1 || image_size < 1 || classes < 2) {
     throw std::invalid_argument("wrn: in_channels = " + std::to_string(in_channels) +
@@ -111,10 +111,7 @@ wrn::wrn(int in_channels, int image_size, int depth, int width, int classes,
     throw std::invalid_argument("wrn: model.width = " + std::to_string(width) +
                                 " must be between 1 and 64");
   }
-  if (!parse_activation(activation_name_, l.act)) {
-    throw std::invalid_argument("wrn: model.activation = \"" + activation_name_ +
-                                "\" is not one of relu, hardswish, selu, gelu");
-  }
+  l.act = act;
   if (groups < 0 || (groups > 0 && stem_channels % groups != 0)) {
     throw std::invalid_argument("wrn: model.groups = " + std::to_string(groups) +
                                 " must be 0 (the reference's C / 16 groups) or divide 16");
@@ -377,7 +374,7 @@ std::string wrn::describe() const {
   const auto& l = layout_;
   std::ostringstream os;
   os << "wrn-" << l.depth << "-" << l.width << " " << l.in_channels << "x" << l.image_size << "x"
-     << l.image_size << " -> " << l.classes << " " << activation_name(l.act) << " groupnorm(";
+     << l.image_size << " -> " << l.classes << " " << name_of(l.act) << " groupnorm(";
   if (l.groups > 0) {
     os << l.groups;
   } else {
@@ -388,10 +385,10 @@ std::string wrn::describe() const {
 }
 
 result<std::unique_ptr<network>> make_wrn(int in_channels, int image_size, int depth, int width,
-                                          int classes, const std::string& activation, int groups) {
+                                          int classes, activation act, int groups) {
   try {
     return std::unique_ptr<network>(
-        std::make_unique<wrn>(in_channels, image_size, depth, width, classes, activation, groups));
+        std::make_unique<wrn>(in_channels, image_size, depth, width, classes, act, groups));
   } catch (const std::invalid_argument& e) {
     return error_message{e.what()};
   }

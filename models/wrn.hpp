@@ -57,13 +57,13 @@ struct wrn_layout {
 /// per shape (lookups lock a mutex; execution runs on the caller's workspace).
 class wrn final : public network {
  public:
-  /// depth = 6n + 4 with n >= 1; width >= 1; activation: "relu" | "hardswish" | "selu" | "gelu".
+  /// depth = 6n + 4 with n >= 1; width >= 1.
   /// groups = 0 takes the reference's GroupNorm groups: max(2, C / 16) inside blocks and C / 16
   /// before the pool; groups > 0 uses that many in every GroupNorm and must divide 16 (hence every
   /// width). Throws std::invalid_argument naming the scenario key (model.depth, model.width, ...)
   /// on bad arguments (use make_wrn for an error value).
   wrn(int in_channels, int image_size, int depth = 10, int width = 2, int classes = 10,
-      const std::string& activation = "relu", int groups = 0);
+      activation act = activation::relu, int groups = 0);
 
   int64_t param_count() const override { return layout_.count; }
   /// As the reference: conv weights kaiming_uniform_ with its defaults (a = 0, fan_in, so
@@ -89,7 +89,6 @@ class wrn final : public network {
 
 /// Builds a wrn or says which argument (model.depth, model.width, ...) is not allowed.
 result<std::unique_ptr<network>> make_wrn(int in_channels, int image_size, int depth, int width,
-                                          int classes, const std::string& activation,
-                                          int groups = 0);
+                                          int classes, activation act, int groups = 0);
 
 }  // namespace baffle

@@ -1,39 +1,44 @@
 // The typed scenario: what a scenario file declares, parsed once and validated up front.
-// Defaults live here and nowhere else; docs/scenarios.md documents every key.
+// Defaults live here and nowhere else; everything else about a key (its name in the file, unit,
+// range, when it applies, its documentation) is one row of the table in scenarios/schema.cpp.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "models/estimator.hpp"
+#include "models/network.hpp"
+#include "models/optimizer.hpp"
+#include "models/synthetic.hpp"
 #include "net/profiles.hpp"
 #include "net/sim_time.hpp"
+#include "scenarios/enums.hpp"
 
 namespace baffle {
 
 struct data_config {
-  std::string dataset =
-      "fashion-mnist";  ///< "fashion-mnist" | "mnist" (IDX) | "cifar10" | "synthetic"
+  dataset_kind dataset = dataset_kind::fashion_mnist;
   std::string path = "/usr/share/datasets/fashion-mnist";  ///< folder with the four IDX files
   int64_t train_subset = 0;          ///< use only the first N training images (0 = all)
   int64_t test_subset = 0;           ///< evaluate on the first N test images (0 = all)
   double validation_fraction = 0.1;  ///< held out of the training images before partitioning
   int image_size = 0;  ///< pad images (centred, black) to this size; 0 = as stored (28 for MNIST)
-  std::string partition = "iid";      ///< "iid" | "dirichlet" | "shards" | "quantity"
+  partition_kind partition = partition_kind::iid;
   double dirichlet_alpha = 0.5;       ///< dirichlet (label skew) and quantity (size skew)
   int shards_per_client = 2;          ///< shards
-  std::string synthetic = "teacher";  ///< synthetic data: "teacher" | "mixture"
+  synthetic_kind synthetic = synthetic_kind::teacher;
   int64_t synthetic_train = 10000;    ///< synthetic training images
   int64_t synthetic_test = 2000;      ///< synthetic test images
   double synthetic_noise = 0.1;  ///< teacher: label-flip probability; mixture: pixel stddev / 255
 };
 
 struct model_config {
-  std::string arch = "mlp";              ///< "mlp" | "lenet"
+  arch_kind arch = arch_kind::mlp;
   std::vector<int> hidden = {32};        ///< mlp: hidden layer widths; empty = softmax regression
   std::vector<int> channels = {16, 64};  ///< lenet: output channels of its two convolutions
-  std::string activation = "relu";  ///< lenet: "relu" | "hardswish" | "selu" | "gelu" (mlp: relu)
-  std::string norm = "none";        ///< lenet: "none" | "group" (GroupNorm, affine off)
+  ::baffle::activation activation = ::baffle::activation::relu;  ///< lenet, wrn (mlp: relu)
+  norm_kind norm = norm_kind::none;                              ///< lenet (GroupNorm, affine off)
   int groups =
       0;  ///< GroupNorm groups (0 = the architecture's default: lenet 2, wrn as the reference)
   int depth = 10;  ///< wrn: 6n + 4
@@ -41,12 +46,12 @@ struct model_config {
 };
 
 struct train_config {
-  std::string algorithm = "baffle";  ///< "baffle" | "fedsgd" | "fedavg"
+  algorithm_kind algorithm = algorithm_kind::baffle;
   int local_epochs = 1;              ///< fedavg: passes over the client's shard per round
   double local_lr = 0.05;            ///< fedavg: the clients' SGD learning rate
   int rounds = 100;
   int batch_size = 32;
-  std::string optimizer = "adam";  ///< "adam" | "sgd"
+  optimizer_kind optimizer = optimizer_kind::adam;
   double lr = 1e-2;
   double momentum = 0.0;        ///< sgd only
   double beta1 = 0.9;           ///< adam only
@@ -66,12 +71,11 @@ struct train_config {
 struct baffle_config {
   int k = 100;                     ///< perturbations per client per round
   double sigma = 1e-4;             ///< perturbation scale
-  std::string scheme = "forward";  ///< "forward" | "central" finite differences
-  std::string seeds = "shared";    ///< "shared" (eps_k same for all clients) | "per-client"
-  /// How a client gets the model: "weights" (the full weights with every task) | "replay" (the
-  /// (seed, scalars, step) updates it missed, replayed on the device) | "auto" (per client and
-  /// task, whichever has it computing sooner)
-  std::string download = "weights";
+  fd_scheme scheme = fd_scheme::forward;  ///< finite differences
+  seed_mode seeds = seed_mode::shared;    ///< eps_k the same for all clients, or per client
+  /// How a client gets the model: the full weights with every task, the (seed, scalars, step)
+  /// updates it missed replayed on the device, or per client and task whichever is sooner
+  download_mode download = download_mode::weights;
 };
 
 struct link_config {
@@ -91,12 +95,12 @@ struct compute_config {
 };
 
 struct server_config {
-  std::string policy = "sync";                     ///< "sync" | "deadline" | "first-m" | "async"
+  policy_kind policy = policy_kind::sync;
   sim_time deadline = sim_time::from_seconds(10);  ///< deadline policy: accept arrivals within this
   double over_select = 1.3;  ///< first-m: select ceil(per_round * over_select), keep per_round
   int concurrency = 10;  ///< async: clients in flight at any time (unset: clients.per_round)
   int buffer = 5;            ///< async: results aggregated per server update
-  std::string staleness = "poly";   ///< async: "constant" | "poly" | "hinge" weighting
+  staleness_kind staleness = staleness_kind::poly;  ///< async: weighting by staleness
   double staleness_exponent = 0.5;  ///< async: a in (1 + tau)^-a (poly) or 1 / (a (tau - b) + 1)
   int staleness_hinge = 4;          ///< async hinge: b, staleness up to which the weight is 1
   int max_staleness = 0;            ///< async: discard results staler than this (0 = no limit)

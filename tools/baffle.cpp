@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
 
 #include "actors/run.hpp"
 #include "scenarios/loader.hpp"
+#include "scenarios/schema.hpp"
 #include "tools/bench_command.hpp"
 #include "tools/run_command.hpp"
 #include "tools/run_output.hpp"
@@ -23,15 +25,33 @@ namespace {
 
 constexpr int exit_bad_input = 2;
 
+/// An option that takes the scenario file's words for enum E (its name table): the name becomes
+/// the enum's number for CLI11, and anything else is refused with the list of names.
+template <class E>
+CLI::Validator enum_names_option(const std::string& what) {
+  std::string list;
+  const auto names = names_of<E>();
+  for (size_t i = 0; i < names.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + std::string(names[i]);
+  return CLI::Validator(
+      [what, list](std::string& text) -> std::string {
+        const std::optional<E> v = parse_name<E>(text);
+        if (!v) return "'" + text + "' is not " + what + "; use " + list;
+        text = std::to_string(static_cast<int>(*v));
+        return "";
+      },
+      list);
+}
+
 int cmd_check(const std::string& path, const std::vector<std::string>& sets) {
   auto sc = load_or_report(path, sets);
   if (!sc) return exit_bad_input;
-  const bool async = sc->server.policy == "async";
+  const bool async = sc->server.policy == policy_kind::async;
   std::cout << path << ": ok (" << sc->name << ": " << sc->train.rounds
             << (async ? " updates, " : " rounds, ") << sc->clients.count << " clients, "
             << (async ? std::to_string(sc->server.concurrency) + " in flight"
                       : std::to_string(sc->clients.per_round) + " per round")
-            << ", K = " << sc->baffle.k << ", policy " << sc->server.policy << ")\n";
+            << ", K = " << sc->baffle.k << ", policy " << name_of(sc->server.policy) << ")\n";
   return 0;
 }
 
@@ -46,6 +66,7 @@ int main(int argc, char** argv) {
       "\nExamples:\n"
       "  baffle run scenarios/quickstart.toml --threads 2 --out runs/q --set train.rounds=300\n"
       "  baffle check my-scenario.toml --set baffle.k=200\n"
+      "  baffle schema --markdown   (every scenario key: type, default, allowed values)\n"
       "  baffle bench forward --model lenet --threads 2   (one JSON object on stdout)\n"
       "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet, --events;\n"
       "baffle run --resume DIR continues a run stopped with Ctrl-C or killed (from its last\n"
@@ -121,7 +142,9 @@ int main(int argc, char** argv) {
       "forward",
       "Time forward passes of a model on real images: ms per forward, forwards/s, GFLOP/s and the "
       "fraction of a measured FMA peak");
-  bench_forward_cmd->add_option("--model,-m", bench_fwd.model, "lenet or mlp")->required();
+  bench_forward_cmd->add_option("--model,-m", bench_fwd.model, "Network to time")
+      ->transform(enum_names_option<arch_kind>("a model"))
+      ->required();
   bench_forward_cmd->add_option("--batch,-b", bench_fwd.batch, "Examples per forward")
       ->capture_default_str();
   bench_forward_cmd
@@ -141,7 +164,9 @@ int main(int argc, char** argv) {
       "estimator",
       "Time a BAFFLE client step with K perturbations, the reconstruction and normal generation, "
       "and compare the estimate with backprop's gradient");
-  bench_estimator_cmd->add_option("--model,-m", bench_est.model, "lenet or mlp")->required();
+  bench_estimator_cmd->add_option("--model,-m", bench_est.model, "Network of the estimate")
+      ->transform(enum_names_option<arch_kind>("a model"))
+      ->required();
   bench_estimator_cmd->add_option("--k", bench_est.k, "Perturbations K")->capture_default_str();
   bench_estimator_cmd->add_option("--batch,-b", bench_est.batch, "Examples per forward")
       ->capture_default_str();
@@ -157,6 +182,17 @@ int main(int argc, char** argv) {
       ->add_option("--data", bench_est.data,
                    "MNIST-format folder (seeded synthetic images if it cannot be loaded)")
       ->capture_default_str();
+
+  bool schema_markdown_out = false;
+  bool schema_json_out = false;
+  auto* schema = app.add_subcommand(
+      "schema",
+      "Print the scenario schema: every key with its type, unit, default, allowed values and "
+      "when it applies (the key tables of docs/scenarios.md, or JSON for editors and scripts)");
+  auto* md_flag = schema->add_flag("--markdown", schema_markdown_out,
+                                   "The key tables of docs/scenarios.md (the default)");
+  schema->add_flag("--json", schema_json_out, "The whole schema and the cross-key rules as JSON")
+      ->excludes(md_flag);
 
   scale_options bench_sc;
   auto* bench_scale_cmd = bench->add_subcommand(
@@ -191,9 +227,9 @@ int main(int argc, char** argv) {
   if (argc > 1) {
     const std::string first = argv[1];
     if (first != "run" && first != "check" && first != "sweep" && first != "bench" &&
-        first != "-h" && first != "--help") {
+        first != "schema" && first != "-h" && first != "--help") {
       std::cerr << "error: unknown command or option '" << first
-                << "'; commands are run, check, sweep and bench (see baffle --help)\n";
+                << "'; commands are run, check, sweep, bench and schema (see baffle --help)\n";
       return exit_bad_input;
     }
   }
@@ -213,6 +249,10 @@ int main(int argc, char** argv) {
   }
   if (*check) return cmd_check(check_path, check_sets);
   if (*sweep) return run_sweep(sweep_opt);
+  if (*schema) {
+    std::cout << (schema_json_out ? schema_json() : schema_markdown());
+    return 0;
+  }
   if (*bench_forward_cmd) return bench_forward(bench_fwd, std::cout, std::cerr);
   if (*bench_estimator_cmd) return bench_estimator(bench_est, std::cout, std::cerr);
   if (*bench_scale_cmd) return bench_scale(bench_sc, std::cout, std::cerr);

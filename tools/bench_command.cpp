@@ -244,7 +244,7 @@ result<bench_setup> make_setup(const bench_options& o, std::ostream& err) {
   sc.model.arch = o.model;
   sc.data.path = o.data;
   // The reference pads 28 to 32 for its convolutional networks.
-  sc.data.image_size = o.model == "mlp" ? 0 : 32;
+  sc.data.image_size = o.model == arch_kind::mlp ? 0 : 32;
   sc.clients.count = 1;
   sc.clients.per_round = 1;
   const int64_t subset = std::clamp<int64_t>(o.batch, 1024, 60000);
@@ -341,8 +341,6 @@ double cosine(std::span<const float> a, std::span<const float> b) {
 }  // namespace
 
 std::string check_bench_options(const bench_options& o) {
-  if (o.model != "lenet" && o.model != "mlp" && o.model != "wrn")
-    return "--model '" + o.model + "' is not a model; use lenet, mlp or wrn (WRN-10-2)";
   if (o.batch < 1) return "--batch " + std::to_string(o.batch) + " must be at least 1";
   if (o.threads < 1) return "--threads " + std::to_string(o.threads) + " must be at least 1";
   if (o.threads > 256) return "--threads " + std::to_string(o.threads) + " must be at most 256";
@@ -616,24 +614,24 @@ scenario scale_scenario(const scale_options& o) {
   scenario sc;
   sc.name = "bench-scale";
   sc.seed = 1;
-  sc.data.dataset = "synthetic";
-  sc.data.synthetic = "teacher";
+  sc.data.dataset = dataset_kind::synthetic;
+  sc.data.synthetic = synthetic_kind::teacher;
   sc.data.synthetic_train = static_cast<int64_t>(o.clients) * o.examples;
   sc.data.synthetic_test = 1000;
   sc.data.validation_fraction = 0.0;  // every image belongs to a client: exactly `examples` each
-  sc.data.partition = "iid";
-  sc.model.arch = "mlp";
+  sc.data.partition = partition_kind::iid;
+  sc.model.arch = arch_kind::mlp;
   sc.model.hidden = o.hidden;
-  sc.train.algorithm = "baffle";
+  sc.train.algorithm = algorithm_kind::baffle;
   sc.train.rounds = o.rounds;
   sc.train.batch_size = o.examples;
   sc.train.eval_every = o.rounds;  // evaluate once, after the last round (excluded from medians)
   sc.baffle.k = o.k;
-  sc.baffle.scheme = "forward";
-  sc.baffle.seeds = "shared";
+  sc.baffle.scheme = fd_scheme::forward;
+  sc.baffle.seeds = seed_mode::shared;
   sc.clients.count = o.clients;
   sc.clients.per_round = o.per_round;
-  sc.server.policy = "sync";
+  sc.server.policy = policy_kind::sync;
   return sc;
 }
 

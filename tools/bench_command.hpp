@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "models/network.hpp"
+
 namespace baffle {
 
 /// What `baffle bench` measures. Defaults are those of `baffle bench forward`.
 struct bench_options {
-  std::string model =
-      "lenet";           ///< "lenet" (1x32x32 input, 28x28 images padded) | "mlp" (784-32-10)
+  /// lenet (1x32x32 input, 28x28 images padded), mlp (784-32-10) or wrn (WRN-10-2)
+  arch_kind model = arch_kind::lenet;
   int batch = 32;        ///< examples per forward pass
   int threads = 1;       ///< threads of the TBB arena; forward: that many concurrent forwards
   int k = 100;           ///< forward: forwards per timed block; estimator: perturbations K

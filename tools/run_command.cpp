@@ -84,7 +84,7 @@ int run_command(const run_request& req) {
   }
   const int64_t rounds = sc->train.rounds;
   if (!req.quiet) {
-    const bool async = sc->server.policy == "async";
+    const bool async = sc->server.policy == policy_kind::async;
     std::cerr << "baffle run " << sc->name << ": " << (*w)->net->describe() << ", "
               << sc->clients.count << " clients ("
               << (async ? std::to_string(sc->server.concurrency) + " in flight"

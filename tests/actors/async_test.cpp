@@ -30,16 +30,16 @@ struct collecting_sink final : metrics_sink {
 
 TEST(StalenessWeight, FollowsTheConstantPolyAndHingeFormulas) {
   server_config s;
-  s.staleness = "constant";
+  s.staleness = staleness_kind::constant;
   EXPECT_EQ(staleness_weight(s, 0), 1.0);
   EXPECT_EQ(staleness_weight(s, 50), 1.0);
-  s.staleness = "poly";
+  s.staleness = staleness_kind::poly;
   s.staleness_exponent = 0.5;
   EXPECT_EQ(staleness_weight(s, 0), 1.0);
   EXPECT_DOUBLE_EQ(staleness_weight(s, 3), 0.5);  // (1 + 3)^-0.5
   s.staleness_exponent = 1.0;
   EXPECT_DOUBLE_EQ(staleness_weight(s, 4), 0.2);
-  s.staleness = "hinge";
+  s.staleness = staleness_kind::hinge;
   s.staleness_exponent = 10;
   s.staleness_hinge = 4;
   EXPECT_EQ(staleness_weight(s, 4), 1.0);
@@ -61,7 +61,7 @@ two_clients make_two_clients(int max_staleness) {
   sc.clients.per_round = 2;
   sc.clients.compute.stragglers = 0.5;
   sc.clients.compute.straggler_slowdown = 3;
-  sc.server.policy = "async";
+  sc.server.policy = policy_kind::async;
   sc.server.concurrency = 2;
   sc.server.buffer = 1;
   sc.server.max_staleness = max_staleness;
@@ -141,7 +141,7 @@ TEST(Async, ResultsStalerThanTheLimitAreDiscardedAndCountedAsWasted) {
 /// A heterogeneous fleet under async: dropout, stragglers, jitter, slow uplinks.
 scenario async_fleet(const std::string& algorithm) {
   scenario sc = toy_scenario();
-  sc.train.algorithm = algorithm;
+  sc.train.algorithm = *parse_name<algorithm_kind>(algorithm);
   sc.train.rounds = 8;
   sc.train.eval_every = 4;
   sc.clients.count = 8;
@@ -152,10 +152,10 @@ scenario async_fleet(const std::string& algorithm) {
   sc.clients.compute.stragglers = 0.25;
   sc.clients.compute.straggler_slowdown = 4;
   sc.clients.compute.jitter = 0.1;
-  sc.server.policy = "async";
+  sc.server.policy = policy_kind::async;
   sc.server.concurrency = 5;
   sc.server.buffer = 2;
-  sc.server.staleness = "hinge";
+  sc.server.staleness = staleness_kind::hinge;
   sc.server.staleness_exponent = 2;
   sc.server.staleness_hinge = 1;
   return sc;
@@ -219,7 +219,7 @@ class AsyncAvailability : public testing::Test {
     std::ofstream(trace_) << trace_text;
     scenario sc = toy_scenario();
     sc.clients.count = 3;
-    sc.server.policy = "async";
+    sc.server.policy = policy_kind::async;
     sc.server.concurrency = 2;
     sc.server.buffer = 1;
     sc.train.rounds = 3;
@@ -268,7 +268,7 @@ TEST(Download, WeightsAndReplayChargeTheirBytesAndTimeAndLearnTheSame) {
   sc.train.rounds = 3;
   sc.clients.link.down_bytes_per_sec = 10000;
   auto ww = build_world(sc, toy_data(200, 40));
-  sc.baffle.download = "replay";
+  sc.baffle.download = download_mode::replay;
   auto wr = build_world(sc, toy_data(200, 40));
   ASSERT_TRUE(ww.ok() && wr.ok());
   collecting_sink sw, sr;
@@ -312,7 +312,7 @@ TEST(Download, ReplayChargesEveryMissedUpdate) {
   scenario sc = toy_scenario();
   sc.clients.per_round = 2;
   sc.train.rounds = 6;
-  sc.baffle.download = "replay";
+  sc.baffle.download = download_mode::replay;
   auto w = build_world(sc, toy_data(200, 40));
   ASSERT_TRUE(w.ok());
   collecting_sink s;
@@ -346,7 +346,7 @@ TEST(EveryPolicyAndAlgorithm, GivesTheSameRunWithOneAndTwoThreads) {
       sc.train.rounds = 4;
       sc.clients.per_round = 4;
       sc.server = server_config{};
-      sc.server.policy = policy;
+      sc.server.policy = *parse_name<policy_kind>(policy);
       if (std::string(policy) == "deadline") sc.server.deadline = sim_time::from_ms(400);
       if (std::string(policy) == "first-m") sc.server.over_select = 1.5;
       if (std::string(policy) == "async") {
@@ -390,7 +390,7 @@ TEST(Download, AutoPicksWhicheverStartsEachClientSoonerAndNeverLoses) {
   std::map<std::string, run_outcome> out;
   std::map<std::string, collecting_sink> sinks;
   for (const char* mode : {"weights", "replay", "auto"}) {
-    sc.baffle.download = mode;
+    sc.baffle.download = *parse_name<download_mode>(mode);
     auto w = build_world(sc, toy_data(200, 40));
     ASSERT_TRUE(w.ok());
     out[mode] = run_simulation(*w, run_options{2}, &sinks[mode]);

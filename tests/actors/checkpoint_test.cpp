@@ -44,7 +44,7 @@ void expect_same_round(const round_record& a, const round_record& b, const std::
 
 scenario fleet(const std::string& policy, const std::string& algorithm) {
   scenario sc = toy_scenario();
-  sc.train.algorithm = algorithm;
+  sc.train.algorithm = *parse_name<algorithm_kind>(algorithm);
   sc.train.rounds = 9;
   sc.train.eval_every = 2;
   sc.train.ema_decay = 0.5;
@@ -55,14 +55,14 @@ scenario fleet(const std::string& policy, const std::string& algorithm) {
   sc.clients.link.up_bytes_per_sec = 5000;
   sc.clients.compute.spread = distribution::uniform(0.5, 1.5);
   sc.clients.compute.jitter = 0.1;
-  sc.server.policy = policy;
+  sc.server.policy = *parse_name<policy_kind>(policy);
   if (policy == "deadline") sc.server.deadline = sim_time::from_ms(300);
   if (policy == "async") {
     sc.server.concurrency = 5;
     sc.server.buffer = 2;
     sc.server.max_staleness = 3;
   }
-  if (algorithm == "baffle") sc.baffle.download = "replay";
+  if (algorithm == "baffle") sc.baffle.download = download_mode::replay;
   sc.run.checkpoint_every = 3;
   return sc;
 }
@@ -124,7 +124,7 @@ TEST(Checkpoint, ResumingBaselinesReproducesThem) {
 
 TEST(Checkpoint, PerClientSeedsAndAdamStateSurvive) {
   scenario sc = fleet("first-m", "baffle");
-  sc.baffle.seeds = "per-client";
+  sc.baffle.seeds = seed_mode::per_client;
   sc.server.over_select = 1.5;
   expect_resume_reproduces(sc, "first-m per-client");
 }

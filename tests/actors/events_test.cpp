@@ -37,7 +37,7 @@ std::string trace(const std::string& policy) {
   sc.clients.compute.stragglers = 0.25;
   sc.clients.compute.straggler_slowdown = 4;
   sc.clients.compute.jitter = 0.1;
-  sc.server.policy = policy;
+  sc.server.policy = *parse_name<policy_kind>(policy);
   if (policy == "deadline") sc.server.deadline = sim_time::from_ms(200);
   if (policy == "first-m") sc.server.over_select = 1.5;
   if (policy == "async") {

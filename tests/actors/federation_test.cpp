@@ -150,8 +150,8 @@ TEST(Federation, EveryEstimatorAndOptimizerKnobIsThreadIndependentAndTakesEffect
   sc.train.rounds = 6;
   sc.train.eval_every = 3;
   auto base = build_world(sc, toy_data(300, 90));
-  sc.baffle.scheme = "central";
-  sc.baffle.seeds = "per-client";
+  sc.baffle.scheme = fd_scheme::central;
+  sc.baffle.seeds = seed_mode::per_client;
   sc.train.clip_inf = 0.5;
   sc.train.ema_decay = 0.9;
   sc.train.warmup_rounds = 2;
@@ -180,7 +180,7 @@ TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
   sc.clients.compute.stragglers = 0.34;
   sc.clients.compute.straggler_slowdown = 5;
   sc.clients.compute.jitter = 0.2;
-  sc.server.policy = "deadline";
+  sc.server.policy = policy_kind::deadline;
   sc.server.deadline = sim_time::from_ms(250);  // stragglers (5x slower) and slow links miss it
   auto w = build_world(sc, toy_data(300, 60));
   ASSERT_TRUE(w.ok());
@@ -228,10 +228,10 @@ TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
 
 TEST(Federation, LenetOnPaddedImagesIsThreadIndependent) {
   scenario sc = toy_scenario();
-  sc.model.arch = "lenet";
+  sc.model.arch = arch_kind::lenet;
   sc.model.channels = {4, 8};
-  sc.model.activation = "hardswish";
-  sc.model.norm = "group";
+  sc.model.activation = activation::hardswish;
+  sc.model.norm = norm_kind::group;
   sc.model.groups = 2;
   sc.data.image_size = 8;  // 4x4 toy images padded to 8x8, as 28 -> 32 for Fashion-MNIST
   sc.baffle.k = 6;
@@ -257,12 +257,12 @@ TEST(Federation, FedAvgWithOneLocalStepEqualsFedSgdWithPlainSgd) {
   scenario sc = toy_scenario();
   sc.train.rounds = 3;
   sc.train.batch_size = 80;  // shards of 45 images: one step per local epoch, whole shard
-  sc.train.optimizer = "sgd";
+  sc.train.optimizer = optimizer_kind::sgd;
   sc.train.lr = 0.1;
   sc.train.weight_decay = 0.0;
-  sc.train.algorithm = "fedsgd";
+  sc.train.algorithm = algorithm_kind::fedsgd;
   auto sgd_world = build_world(sc, toy_data(200, 40));
-  sc.train.algorithm = "fedavg";
+  sc.train.algorithm = algorithm_kind::fedavg;
   sc.train.local_lr = 0.1;
   auto avg_world = build_world(sc, toy_data(200, 40));
   ASSERT_TRUE(sgd_world.ok() && avg_world.ok());
@@ -279,7 +279,7 @@ TEST(Federation, FedAvgWithOneLocalStepEqualsFedSgdWithPlainSgd) {
 TEST(Federation, BaselinesUploadTheWholeModelAndAreThreadIndependent) {
   for (const char* algorithm : {"fedsgd", "fedavg"}) {
     scenario sc = toy_scenario();
-    sc.train.algorithm = algorithm;
+    sc.train.algorithm = *parse_name<algorithm_kind>(algorithm);
     sc.train.rounds = 4;
     auto w = build_world(sc, toy_data(200, 40));
     ASSERT_TRUE(w.ok());
@@ -320,9 +320,9 @@ TEST(Federation, CifarTenRunsThreeChannelLenetEndToEnd) {
     }
   }
   scenario sc = toy_scenario();
-  sc.data.dataset = "cifar10";
+  sc.data.dataset = dataset_kind::cifar10;
   sc.data.path = dir.string();
-  sc.model.arch = "lenet";
+  sc.model.arch = arch_kind::lenet;
   sc.model.channels = {4, 8};
   sc.baffle.k = 3;
   sc.clients.count = 3;

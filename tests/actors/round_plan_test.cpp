@@ -19,7 +19,7 @@ std::shared_ptr<const world> staggered_world(const std::string& policy, int per_
   scenario sc = toy_scenario();
   sc.clients.count = 4;
   sc.clients.per_round = per_round;
-  sc.server.policy = policy;
+  sc.server.policy = *parse_name<policy_kind>(policy);
   sc.train.rounds = 2;
   sc.baffle.k = 4;
   auto built = build_world(sc, toy_data(200, 40));

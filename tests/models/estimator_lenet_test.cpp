@@ -29,7 +29,7 @@ TEST(BaffleEstimatorOnLenet, CosineWithBackpropGrowsLikeSqrtKOverN) {
   auto data = load_mnist_folder("/usr/share/datasets/fashion-mnist", 64, 1);
   if (!data.ok()) GTEST_SKIP() << data.error();
   // The reference configuration: 1x32x32 input (28 padded to 32), Hardswish, no norm, batch 32.
-  lenet net(1, 32, 16, 64, 10, "hardswish", "none");
+  lenet net(1, 32, 16, 64, 10, activation::hardswish, norm_kind::none);
   ASSERT_EQ(net.param_count(), 26730);
   std::vector<float> w(net.param_count());
   net.init(w, 7);

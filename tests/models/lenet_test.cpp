@@ -24,17 +24,15 @@ TEST(Lenet, DefaultSizesGiveTheReferenceParameterCount) {
   const lenet net(1, 32);
   // conv1 1*16*25+16 = 416, conv2 16*64*25+64 = 25,664, linear 64*10+10 = 650.
   EXPECT_EQ(net.param_count(), 26'730);
-  EXPECT_EQ(lenet(1, 32, 16, 64, 10, "relu", "group", 4).param_count(), 26'730);
-  EXPECT_EQ(lenet(1, 32, 16, 64, 10, "relu", "group", 4, true).param_count(),
+  EXPECT_EQ(lenet(1, 32, 16, 64, 10, activation::relu, norm_kind::group, 4).param_count(), 26'730);
+  EXPECT_EQ(lenet(1, 32, 16, 64, 10, activation::relu, norm_kind::group, 4, true).param_count(),
             26'730 + 2 * (16 + 64));
   EXPECT_EQ(lenet(3, 32).param_count(), 26'730 + 2 * 16 * 25);
 }
 
 TEST(Lenet, BadArgumentsAreErrors) {
-  EXPECT_FALSE(make_lenet(1, 32, 16, 64, 10, "tanh", "none", 1).ok());
-  EXPECT_FALSE(make_lenet(1, 32, 16, 64, 10, "relu", "batch", 1).ok());
-  EXPECT_FALSE(make_lenet(1, 32, 16, 64, 10, "relu", "group", 5).ok());
-  EXPECT_TRUE(make_lenet(1, 32, 16, 64, 10, "selu", "group", 8).ok());
+  EXPECT_FALSE(make_lenet(1, 32, 16, 64, 10, activation::relu, norm_kind::group, 5).ok());
+  EXPECT_TRUE(make_lenet(1, 32, 16, 64, 10, activation::selu, norm_kind::group, 8).ok());
 }
 
 TEST(Lenet, InitFollowsTheReference) {
@@ -66,7 +64,8 @@ class LenetConfig : public ::testing::TestWithParam<config> {
 
 TEST_P(LenetConfig, ForwardMatchesNaiveDouble) {
   const config c = GetParam();
-  const lenet net(2, 12, 8, 16, 5, c.act, c.norm, c.groups, c.affine);
+  const lenet net(2, 12, 8, 16, 5, *parse_name<activation>(c.act), *parse_name<norm_kind>(c.norm),
+                  c.groups, c.affine);
   const auto b = make_batch(3, 2, 12, 5, 1);
   const auto p = make_params(net, 2);
   workspace ws;
@@ -80,7 +79,8 @@ TEST_P(LenetConfig, ForwardMatchesNaiveDouble) {
 TEST_P(LenetConfig, GradientMatchesFiniteDifferencesOfTheDoubleOracle) {
   const config c = GetParam();
   // Small but complete: 2 input channels, an odd pooled size (10 -> 5), 3 classes.
-  const lenet net(2, 10, 4, 8, 3, c.act, c.norm, c.groups, c.affine);
+  const lenet net(2, 10, 4, 8, 3, *parse_name<activation>(c.act), *parse_name<norm_kind>(c.norm),
+                  c.groups, c.affine);
   const auto b = make_batch(2, 2, 10, 3, 3);
   const auto p = make_params(net, 4);
   workspace ws;
@@ -114,7 +114,8 @@ TEST_P(LenetConfig, GradientMatchesFiniteDifferencesOfTheDoubleOracle) {
 
 TEST_P(LenetConfig, LossEqualsLossAndGradsLossBitForBit) {
   const config c = GetParam();
-  const lenet net(1, 32, 16, 64, 10, c.act, c.norm, c.groups, c.affine);
+  const lenet net(1, 32, 16, 64, 10, *parse_name<activation>(c.act), *parse_name<norm_kind>(c.norm),
+                  c.groups, c.affine);
   const auto b = make_batch(8, 1, 32, 10, 5);
   const auto p = make_params(net, 6);
   workspace ws;
@@ -140,7 +141,7 @@ INSTANTIATE_TEST_SUITE_P(Configs, LenetConfig,
                          });
 
 TEST(Lenet, ResultsDoNotDependOnTheThreadCount) {
-  const lenet net(1, 32, 16, 64, 10, "relu", "group", 4);
+  const lenet net(1, 32, 16, 64, 10, activation::relu, norm_kind::group, 4);
   constexpr int tasks = 6;
   std::vector<image_batch> batches;
   std::vector<std::vector<float>> params;

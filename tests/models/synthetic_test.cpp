@@ -23,7 +23,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 synthetic_spec small_spec(const std::string& kind) {
   synthetic_spec s;
-  s.kind = kind;
+  s.kind = *parse_name<synthetic_kind>(kind);
   s.train = 300;
   s.test = 100;
   s.image_size = 8;
@@ -260,7 +260,7 @@ TEST(MakeSynthetic, TeacherClassesAreRoughlyBalanced) {
 
 TEST(MakeSynthetic, MixtureClassesAreBalancedWithinSamplingError) {
   synthetic_spec s;
-  s.kind = "mixture";
+  s.kind = synthetic_kind::mixture;
   s.test = 1;
   const train_test t = generate(s);
   for (int64_t n : class_counts(t.train)) EXPECT_NEAR(double(n), 1000, 150);  // 5 sigma
@@ -342,7 +342,7 @@ TEST(MakeSynthetic, MixtureNoiseIsThePixelStandardDeviationOverTheFullRange) {
 
 TEST(MakeSynthetic, MixtureIsSeparableByNearestClassMean) {
   synthetic_spec s;
-  s.kind = "mixture";
+  s.kind = synthetic_kind::mixture;
   s.train = 2000;
   s.test = 500;
   const train_test t = generate(s);
@@ -360,7 +360,6 @@ TEST(MakeSynthetic, BadSpecsAreErrorsNamingTheField) {
     change(s);
     cases.push_back({field, s});
   };
-  add("kind = \"spiral\"", [](synthetic_spec& s) { s.kind = "spiral"; });
   add("train = 0", [](synthetic_spec& s) { s.train = 0; });
   add("test = -5", [](synthetic_spec& s) { s.test = -5; });
   add("train = 4294967296", [](synthetic_spec& s) { s.train = int64_t(1) << 32; });
@@ -371,15 +370,15 @@ TEST(MakeSynthetic, BadSpecsAreErrorsNamingTheField) {
   add("noise = 1.5", [](synthetic_spec& s) { s.noise = 1.5; });
   add("noise = -0.1", [](synthetic_spec& s) { s.noise = -0.1; });
   add("noise = -1", [](synthetic_spec& s) {
-    s.kind = "mixture";
+    s.kind = synthetic_kind::mixture;
     s.noise = -1;
   });
   add("noise = nan", [](synthetic_spec& s) {
-    s.kind = "mixture";
+    s.kind = synthetic_kind::mixture;
     s.noise = std::nan("");
   });
   add("noise = inf", [](synthetic_spec& s) {
-    s.kind = "mixture";
+    s.kind = synthetic_kind::mixture;
     s.noise = INFINITY;
   });
   for (const bad_case& c : cases) {

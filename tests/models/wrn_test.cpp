@@ -114,7 +114,7 @@ TEST(Wrn, ReferenceGroupNormGroups) {
   EXPECT_EQ(b[2].in_groups, 4);
   EXPECT_EQ(b[2].out_groups, 8);
   EXPECT_EQ(wrn(1, 32, 10, 1, 10).layout().final_groups, 4);
-  const wrn fixed(1, 32, 10, 2, 10, "relu", 4);
+  const wrn fixed(1, 32, 10, 2, 10, activation::relu, 4);
   EXPECT_EQ(fixed.layout().blocks[0].in_groups, 4);
   EXPECT_EQ(fixed.layout().final_groups, 4);
   EXPECT_EQ(net.describe(), "wrn-10-2 1x32x32 -> 10 relu groupnorm(C/16) (302506 parameters)");
@@ -131,29 +131,27 @@ TEST(Wrn, StridesHalveTheImageRoundingUp) {
 
 TEST(Wrn, BadArgumentsAreErrorsNamingTheKey) {
   for (int depth : {0, 4, 9, 12, 15}) {
-    const auto r = make_wrn(1, 32, depth, 2, 10, "relu");
+    const auto r = make_wrn(1, 32, depth, 2, 10, activation::relu);
     ASSERT_FALSE(r.ok()) << depth;
     EXPECT_NE(r.error().find("model.depth = " + std::to_string(depth)), std::string::npos)
         << r.error();
   }
   for (int width : {0, -1, 65}) {
-    const auto r = make_wrn(1, 32, 10, width, 10, "relu");
+    const auto r = make_wrn(1, 32, 10, width, 10, activation::relu);
     ASSERT_FALSE(r.ok()) << width;
     EXPECT_NE(r.error().find("model.width = " + std::to_string(width)), std::string::npos)
         << r.error();
   }
-  const auto act = make_wrn(1, 32, 10, 2, 10, "tanh");
-  ASSERT_FALSE(act.ok());
-  EXPECT_NE(act.error().find("model.activation"), std::string::npos);
-  const auto groups = make_wrn(1, 32, 10, 2, 10, "relu", 3);
+  const auto groups = make_wrn(1, 32, 10, 2, 10, activation::relu, 3);
   ASSERT_FALSE(groups.ok());
   EXPECT_NE(groups.error().find("model.groups = 3"), std::string::npos);
-  EXPECT_FALSE(make_wrn(0, 32, 10, 2, 10, "relu").ok());
-  EXPECT_FALSE(make_wrn(1, 0, 10, 2, 10, "relu").ok());
-  EXPECT_FALSE(make_wrn(1, 32, 10, 2, 1, "relu").ok());
+  EXPECT_FALSE(make_wrn(0, 32, 10, 2, 10, activation::relu).ok());
+  EXPECT_FALSE(make_wrn(1, 0, 10, 2, 10, activation::relu).ok());
+  EXPECT_FALSE(make_wrn(1, 32, 10, 2, 1, activation::relu).ok());
   EXPECT_THROW(wrn(1, 32, 11, 2, 10), std::invalid_argument);
-  for (int depth : {10, 16, 22, 28}) EXPECT_TRUE(make_wrn(1, 32, depth, 1, 10, "relu").ok());
-  const auto ok = make_wrn(1, 32, 10, 2, 10, "gelu", 8);
+  for (int depth : {10, 16, 22, 28})
+    EXPECT_TRUE(make_wrn(1, 32, depth, 1, 10, activation::relu).ok());
+  const auto ok = make_wrn(1, 32, 10, 2, 10, activation::gelu, 8);
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ((*ok)->param_count(), 302'506);
 }
@@ -217,7 +215,7 @@ TEST_P(WrnConfig, ForwardMatchesNaiveDouble) {
   // WRN-10-1 (identity and 1x1 shortcuts) on 8x8, and WRN-16-1 (an identity block after every
   // strided one; loss() alternates its two buffer sets) on 3-channel 7x7 (odd sizes under stride).
   for (const auto& [depth, channels, image] : {std::tuple{10, 1, 8}, std::tuple{16, 3, 7}}) {
-    const wrn net(channels, image, depth, 1, 10, c.act, c.groups);
+    const wrn net(channels, image, depth, 1, 10, *parse_name<activation>(c.act), c.groups);
     const auto b = make_batch(3, channels, image, 10, 1);
     const auto p = make_params(net, 2);
     const loss_stats st = net.loss(p, b.view(), ws);
@@ -234,7 +232,7 @@ TEST_P(WrnConfig, GradientMatchesFiniteDifferencesOfTheDoubleOracle) {
   const config c = GetParam();
   // Tiny but complete: 2 input channels, 6 -> 6 -> 3 -> 2 (an odd size into a stride-2 conv),
   // identity and 1x1 shortcuts, 3 classes.
-  const wrn net(2, 6, 10, 1, 3, c.act, c.groups);
+  const wrn net(2, 6, 10, 1, 3, *parse_name<activation>(c.act), c.groups);
   const auto b = make_batch(2, 2, 6, 3, 3);
   const auto p = make_params(net, 4);
   workspace ws;
@@ -288,7 +286,7 @@ TEST_P(WrnConfig, GradientMatchesFiniteDifferencesOfTheDoubleOracle) {
 
 TEST_P(WrnConfig, LossEqualsLossAndGradsLossBitForBit) {
   const config c = GetParam();
-  const wrn net(1, 16, 16, 1, 10, c.act, c.groups);
+  const wrn net(1, 16, 16, 1, 10, *parse_name<activation>(c.act), c.groups);
   const auto b = make_batch(4, 1, 16, 10, 5);
   const auto p = make_params(net, 6);
   workspace ws;

@@ -172,16 +172,16 @@ TEST(ScenarioLoader, EveryKeyIsParsed) {
   const scenario& s = *r.value;
   EXPECT_EQ(s.name, "quick");
   EXPECT_EQ(s.seed, 42u);
-  EXPECT_EQ(s.data.dataset, "mnist");
+  EXPECT_EQ(s.data.dataset, dataset_kind::mnist);
   EXPECT_EQ(s.data.path, existing_dir());
   EXPECT_EQ(s.data.train_subset, 6000);
   EXPECT_EQ(s.data.test_subset, 1000);
   EXPECT_EQ(s.data.validation_fraction, 0.25);
-  EXPECT_EQ(s.model.arch, "mlp");
+  EXPECT_EQ(s.model.arch, arch_kind::mlp);
   EXPECT_EQ(s.model.hidden, (std::vector<int>{128, 64}));
   EXPECT_EQ(s.train.rounds, 7);
   EXPECT_EQ(s.train.batch_size, 64);
-  EXPECT_EQ(s.train.optimizer, "sgd");
+  EXPECT_EQ(s.train.optimizer, optimizer_kind::sgd);
   EXPECT_EQ(s.train.lr, 0.05);
   EXPECT_EQ(s.train.momentum, 0.9);
   EXPECT_EQ(s.train.beta1, 0.8);
@@ -191,8 +191,8 @@ TEST(ScenarioLoader, EveryKeyIsParsed) {
   EXPECT_EQ(s.train.eval_every, 3);
   EXPECT_EQ(s.baffle.k, 500);
   EXPECT_EQ(s.baffle.sigma, 0.001);
-  EXPECT_EQ(s.baffle.scheme, "central");
-  EXPECT_EQ(s.baffle.seeds, "per-client");
+  EXPECT_EQ(s.baffle.scheme, fd_scheme::central);
+  EXPECT_EQ(s.baffle.seeds, seed_mode::per_client);
   EXPECT_TRUE(s.train.nesterov);
   EXPECT_EQ(s.train.milestones, (std::vector<int>{3, 5}));
   EXPECT_EQ(s.train.gamma, 0.5);
@@ -476,7 +476,7 @@ TEST(ScenarioLoader, ToTomlRoundTrips) {
   scenario s;
   s.name = "round \"trip\"\\ \t test";
   s.seed = 9007199254740993;  // not representable as a double: must stay an integer
-  s.data.dataset = "mnist";
+  s.data.dataset = dataset_kind::mnist;
   s.data.path = existing_dir();
   s.data.train_subset = 1234;
   s.data.test_subset = 99;
@@ -484,7 +484,7 @@ TEST(ScenarioLoader, ToTomlRoundTrips) {
   s.model.hidden = {};
   s.train.rounds = 3;
   s.train.batch_size = 17;
-  s.train.optimizer = "sgd";
+  s.train.optimizer = optimizer_kind::sgd;
   s.train.lr = 1.0 / 3.0;
   s.train.momentum = 0.95;
   s.train.beta1 = 0.0;
@@ -554,7 +554,7 @@ TEST(ScenarioLoader, PolicyKnobsUnderAnotherPolicyAreRejected) {
   EXPECT_TRUE(parse("[server]\npolicy = \"first-m\"\nover_select = 2\n").ok());
   scenario s;
   s.data.path = existing_dir();
-  s.server.policy = "first-m";
+  s.server.policy = policy_kind::first_m;
   s.server.over_select = 1.5;
   const load_result r = parse_scenario(to_toml(s), "resolved.toml");
   ASSERT_TRUE(r.ok()) << all_errors(r);
@@ -568,7 +568,7 @@ TEST(ScenarioLoader, AsyncKeysAreReadAndCheckedAgainstThePolicy) {
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.value->server.concurrency, 3);
   EXPECT_EQ(r.value->server.buffer, 2);
-  EXPECT_EQ(r.value->server.staleness, "hinge");
+  EXPECT_EQ(r.value->server.staleness, staleness_kind::hinge);
   EXPECT_EQ(r.value->server.staleness_exponent, 10.0);
   EXPECT_EQ(r.value->server.staleness_hinge, 4);
   EXPECT_EQ(r.value->server.max_staleness, 8);
@@ -596,10 +596,10 @@ TEST(ScenarioLoader, AsyncKeysAreReadAndCheckedAgainstThePolicy) {
   // The resolved file of an async scenario loads back to the same scenario.
   scenario s;
   s.data.path = existing_dir();
-  s.server.policy = "async";
+  s.server.policy = policy_kind::async;
   s.server.concurrency = 6;
   s.server.buffer = 3;
-  s.server.staleness = "hinge";
+  s.server.staleness = staleness_kind::hinge;
   s.server.staleness_hinge = 2;
   s.server.max_staleness = 5;
   const load_result back = parse_scenario(to_toml(s), "resolved.toml");
@@ -610,10 +610,11 @@ TEST(ScenarioLoader, AsyncKeysAreReadAndCheckedAgainstThePolicy) {
 TEST(ScenarioLoader, DownloadModeIsReadAndReplayIsForBaffleOnly) {
   const load_result r = parse("[baffle]\ndownload = \"replay\"\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
-  EXPECT_EQ(r.value->baffle.download, "replay");
-  EXPECT_EQ(scenario{}.baffle.download, "weights");
+  EXPECT_EQ(r.value->baffle.download, download_mode::replay);
+  EXPECT_EQ(scenario{}.baffle.download, download_mode::weights);
   single_error(parse("[baffle]\ndownload = \"delta\"\n"), "baffle.download");
-  EXPECT_EQ(parse("[baffle]\ndownload = \"auto\"\n").value->baffle.download, "auto");
+  EXPECT_EQ(parse("[baffle]\ndownload = \"auto\"\n").value->baffle.download,
+            download_mode::automatic);
   const scenario_error e = single_error(
       parse("[train]\nalgorithm = \"fedavg\"\n[baffle]\ndownload = \"replay\"\n"), "baffle.download");
   EXPECT_TRUE(contains(e.message, "baffle")) << e.message;
@@ -794,8 +795,8 @@ TEST(ScenarioLoader, SyntheticDataNeedsNoPathAndWrnChecksItsShape) {
       "partition = \"dirichlet\"\ndirichlet_alpha = 0.1\n",
       "synthetic.toml");
   ASSERT_TRUE(syn.ok()) << all_errors(syn);
-  EXPECT_EQ(syn.value->data.partition, "dirichlet");
-  EXPECT_EQ(syn.value->data.synthetic, "mixture");
+  EXPECT_EQ(syn.value->data.partition, partition_kind::dirichlet);
+  EXPECT_EQ(syn.value->data.synthetic, synthetic_kind::mixture);
   single_error(parse("[data]\nsynthetic_noise = 1.5\n"), "data.synthetic_noise");
   single_error(parse("[data]\npartition = \"label-skew\"\n"), "data.partition");
   single_error(parse("[model]\narch = \"wrn\"\ndepth = 12\n"), "model.depth");

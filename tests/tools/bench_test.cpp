@@ -247,7 +247,8 @@ TEST_F(Bench, BadOptionsExitTwoWithAMessageAndNothingOnStdout) {
     EXPECT_FALSE(r.err.empty()) << line << "\n" << show(r);
   }
   const cli_result model = baffle({"bench", "forward", "--model", "resnet"});
-  EXPECT_TRUE(contains(model.err, "resnet") && contains(model.err, "lenet, mlp or wrn")) << show(model);
+  EXPECT_TRUE(contains(model.err, "resnet") && contains(model.err, "mlp, lenet or wrn"))
+      << show(model);
   const cli_result batch = baffle({"bench", "forward", "--model", "lenet", "--batch", "0"});
   EXPECT_TRUE(contains(batch.err, "--batch")) << show(batch);
   const cli_result threads = baffle({"bench", "estimator", "--model", "mlp", "--threads", "0"});

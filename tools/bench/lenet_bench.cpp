@@ -42,8 +42,8 @@ bench_input make_input(int batch, int size, bool images) {
 void bm_lenet_forward(benchmark::State& state) {
   enter_compute_thread();
   const bool images = state.range(0) != 0;
-  const std::string act = state.range(1) == 0 ? "relu" : "gelu";
-  const std::string norm = state.range(2) == 0 ? "none" : "group";
+  const activation act = state.range(1) == 0 ? activation::relu : activation::gelu;
+  const norm_kind norm = state.range(2) == 0 ? norm_kind::none : norm_kind::group;
   const int batch = 32;
   const lenet net(1, 32, 16, 64, 10, act, norm, 4);
   std::vector<float> params(net.param_count());
@@ -71,7 +71,8 @@ void bm_lenet_forward(benchmark::State& state) {
   state.counters["conv2_us"] = sum.conv2 / n * 1e6;
   state.counters["nap2_us"] = sum.norm_act_pool2 / n * 1e6;
   state.counters["head_us"] = sum.head / n * 1e6;
-  state.SetLabel(std::string(images ? "images " : "random ") + act + " " + norm);
+  state.SetLabel(std::string(images ? "images " : "random ") + std::string(name_of(act)) + " " +
+                 std::string(name_of(norm)));
 }
 // Args: images?, activation (0 relu, 1 gelu), norm (0 none, 1 group 4).
 BENCHMARK(bm_lenet_forward)

@@ -44,7 +44,7 @@ void bm_wrn(benchmark::State& state) {
   const bool images = state.range(0) != 0, backward = state.range(3) != 0;
   const int depth = static_cast<int>(state.range(1)), width = static_cast<int>(state.range(2));
   const int batch = 32;
-  const wrn net(1, 32, depth, width, 10, "relu");
+  const wrn net(1, 32, depth, width, 10, activation::relu);
   std::vector<float> params(net.param_count()), grad(net.param_count());
   net.init(params, 1);
   const auto in = make_input(batch, 32, images);
