@@ -1,4 +1,4 @@
-// Building the world from a scenario; evaluation and model digests.
+// Loading a scenario's data and building the world from it; evaluation and model digests.
 #include "actors/world.hpp"
 
 #include "actors/metrics.hpp"
@@ -21,29 +21,44 @@
 
 namespace baffle {
 
-result<std::shared_ptr<const world>> build_world(const scenario& sc) {
-  switch (sc.data.dataset) {
+data_source data_source_of(const scenario& sc) {
+  const data_config& d = sc.data;
+  switch (d.dataset) {
     case dataset_kind::synthetic: {
       synthetic_spec spec;
-      spec.kind = sc.data.synthetic;
-      spec.train = sc.data.synthetic_train;
-      spec.test = sc.data.synthetic_test;
-      spec.noise = sc.data.synthetic_noise;
+      spec.kind = d.synthetic;
+      spec.train = d.synthetic_train;
+      spec.test = d.synthetic_test;
+      spec.noise = d.synthetic_noise;
       spec.seed = derive_seed(sc.seed, purpose::init, 1);
-      auto data = make_synthetic(spec);
-      if (!data) return error_message{data.error()};
-      return build_world(sc, std::move(*data));
+      return spec;
     }
-    case dataset_kind::cifar10: {
-      auto data = load_cifar10_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
-      if (!data) return error_message{data.error()};
-      return build_world(sc, train_test{std::move(data->train), std::move(data->test)});
-    }
+    case dataset_kind::cifar10:
+      return cifar10_folder{d.path, d.train_subset, d.test_subset};
     case dataset_kind::fashion_mnist:
     case dataset_kind::mnist:
       break;
   }
-  auto data = load_mnist_folder(sc.data.path, sc.data.train_subset, sc.data.test_subset);
+  return idx_folder{d.path, d.train_subset, d.test_subset};
+}
+
+result<train_test> load_data(const data_source& source) {
+  struct loader {
+    result<train_test> operator()(const idx_folder& f) const {
+      return load_mnist_folder(f.path, f.train_subset, f.test_subset);
+    }
+    result<train_test> operator()(const cifar10_folder& f) const {
+      auto data = load_cifar10_folder(f.path, f.train_subset, f.test_subset);
+      if (!data) return error_message{data.error()};
+      return train_test{std::move(data->train), std::move(data->test)};
+    }
+    result<train_test> operator()(const synthetic_spec& s) const { return make_synthetic(s); }
+  };
+  return std::visit(loader{}, source);
+}
+
+result<std::shared_ptr<const world>> build_world(const scenario& sc) {
+  auto data = load_data(data_source_of(sc));
   if (!data) return error_message{data.error()};
   return build_world(sc, std::move(*data));
 }

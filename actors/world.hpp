@@ -2,8 +2,12 @@
 // process: data, partition, the network, client profiles. Plus the one model replica per process.
 #pragma once
 
+#include <compare>
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <variant>
 #include <vector>
 
 #include <tbb/task_arena.h>
@@ -14,6 +18,7 @@
 #include "models/network.hpp"
 #include "models/optimizer.hpp"
 #include "models/result.hpp"
+#include "models/synthetic.hpp"
 #include "net/models.hpp"
 #include "net/profiles.hpp"
 #include "scenarios/scenario.hpp"
@@ -64,6 +69,33 @@ std::vector<uint32_t> select_online_clients(const world& w, int64_t round, sim_t
 
 /// Client c's device in round r: its speed times the round's jitter factor.
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round);
+
+/// An MNIST-format (IDX) folder, the layout of both mnist and fashion-mnist.
+struct idx_folder {
+  std::string path;
+  int64_t train_subset = 0;  ///< the first N training images (0 = all)
+  int64_t test_subset = 0;   ///< the first N test images (0 = all)
+  auto operator<=>(const idx_folder&) const = default;
+};
+
+/// A CIFAR-10 binary folder (cifar-10-batches-bin).
+struct cifar10_folder {
+  std::string path;
+  int64_t train_subset = 0;  ///< the first N training images (0 = all)
+  int64_t test_subset = 0;   ///< the first N test images (0 = all)
+  auto operator<=>(const cifar10_folder&) const = default;
+};
+
+/// Where a scenario's images come from: the loader, and exactly the scenario values it reads.
+/// Scenarios with equal sources get the same data, so a sweep loads each distinct source once.
+using data_source = std::variant<idx_folder, cifar10_folder, synthetic_spec>;
+
+/// The source data.dataset selects (with the synthetic seed derived from the scenario's seed).
+/// The only place past the scenario loader that reads data.dataset.
+data_source data_source_of(const scenario& sc);
+
+/// Reads or generates the training and test sets; an error says what to fix.
+result<train_test> load_data(const data_source& source);
 
 /// Loads the data set, partitions it and builds the network; an error says what to fix.
 result<std::shared_ptr<const world>> build_world(const scenario& sc);

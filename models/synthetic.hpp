@@ -3,6 +3,7 @@
 // MNIST (one channel, bytes), so the rest of the pipeline runs on them unchanged.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <string>
 
@@ -44,6 +45,7 @@ struct synthetic_spec {
   int classes = 10;              ///< 2..256
   uint64_t seed = 1;
   double noise = 0.1;  ///< teacher: label-flip probability; mixture: pixel stddev / 255
+  auto operator<=>(const synthetic_spec&) const = default;
 };
 
 /// Generates the training and test sets of s. Deterministic in s: image i of a split depends only

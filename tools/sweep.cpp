@@ -19,7 +19,6 @@
 #include <map>
 #include <optional>
 #include <thread>
-#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -101,8 +100,7 @@ std::optional<std::string> validate_points(const sweep_options& opt,
   };
 
   // Each data source (loaded once below) with the points, and their scenarios, that use it.
-  using source_key = std::tuple<std::string, int64_t, int64_t>;
-  std::map<source_key, std::vector<std::pair<size_t, scenario>>> by_source;
+  std::map<data_source, std::vector<std::pair<size_t, scenario>>> by_source;
   std::string first_name;
   for (size_t i = 0; i < runs.size(); ++i) {
     std::vector<std::string> sets = opt.sets;
@@ -113,11 +111,11 @@ std::optional<std::string> validate_points(const sweep_options& opt,
       continue;
     }
     if (i == 0) first_name = res.value->name;
-    const data_config& d = res.value->data;
-    by_source[{d.path, d.train_subset, d.test_subset}].emplace_back(i, std::move(*res.value));
+    data_source source = data_source_of(*res.value);
+    by_source[std::move(source)].emplace_back(i, std::move(*res.value));
   }
   for (auto& [source, points] : by_source) {
-    auto loaded = load_mnist_folder(std::get<0>(source), std::get<1>(source), std::get<2>(source));
+    auto loaded = load_data(source);
     const std::optional<train_test> data =
         loaded ? std::optional<train_test>(shape_only(*loaded)) : std::nullopt;
     for (auto& [i, sc] : points) {

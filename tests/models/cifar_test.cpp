@@ -8,14 +8,16 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <vector>
+
+#include "tests/models/cifar_fixture.hpp"
 
 namespace baffle {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace cifar_fixture;
 
 /// A fresh folder under testing::TempDir(), removed with everything in it at scope exit.
 class temp_folder {
@@ -38,43 +40,6 @@ class temp_folder {
   fs::path path_;
 };
 
-/// Pixel (channel, row, col) of global image i, distinct across channels for the same i.
-uint8_t fake_pixel(int64_t i, int channel, int row, int col) {
-  return uint8_t(i * 7 + channel * 101 + row * 3 + col);
-}
-
-uint8_t fake_label(int64_t i) {
-  return uint8_t((i * 3) % 10);
-}
-
-/// Records first .. first + count - 1, as CIFAR stores them: label, then R, G, B planes.
-std::vector<char> fake_records(int64_t first, int64_t count) {
-  std::vector<char> bytes;
-  for (int64_t i = first; i < first + count; ++i) {
-    bytes.push_back(char(fake_label(i)));
-    for (int c = 0; c < 3; ++c) {
-      for (int r = 0; r < 32; ++r) {
-        for (int x = 0; x < 32; ++x) bytes.push_back(char(fake_pixel(i, c, r, x)));
-      }
-    }
-  }
-  return bytes;
-}
-
-void write_bytes(const std::string& path, const std::vector<char>& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), std::streamsize(bytes.size()));
-  ASSERT_TRUE(out.good()) << path;
-}
-
-/// Five training batches of 3 records (global images 0..14) and a test batch of 4 (100..103).
-void write_fake_cifar(const temp_folder& dir) {
-  for (int b = 0; b < 5; ++b) {
-    write_bytes(dir.file("data_batch_" + std::to_string(b + 1) + ".bin"), fake_records(b * 3, 3));
-  }
-  write_bytes(dir.file("test_batch.bin"), fake_records(100, 4));
-}
-
 /// Whether image k of d is global fake image i, label and every plane.
 void expect_image(const dataset& d, int64_t k, int64_t i) {
   ASSERT_LT(k, d.count);
@@ -96,7 +61,7 @@ bool contains(const std::string& text, const std::string& part) {
 
 TEST(LoadCifar10Folder, RoundTripsLabelsAndChannelPlanesOfGeneratedBatches) {
   temp_folder dir;
-  write_fake_cifar(dir);
+  write_fake_cifar(dir.path());
   const auto r = load_cifar10_folder(dir.path(), 0, 0);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->channels, 3);
@@ -113,24 +78,24 @@ TEST(LoadCifar10Folder, RoundTripsLabelsAndChannelPlanesOfGeneratedBatches) {
   ASSERT_EQ(r->train.count, 15);
   ASSERT_EQ(r->test.count, 4);
   for (int64_t k = 0; k < 15; ++k) expect_image(r->train, k, k);
-  for (int64_t k = 0; k < 4; ++k) expect_image(r->test, k, 100 + k);
+  for (int64_t k = 0; k < 4; ++k) expect_image(r->test, k, first_test_image + k);
 }
 
 TEST(LoadCifar10Folder, SubsetKeepsTheFirstRecordsAcrossBatchBoundaries) {
   temp_folder dir;
-  write_fake_cifar(dir);
+  write_fake_cifar(dir.path());
   const auto r = load_cifar10_folder(dir.path(), 7, 2);
   ASSERT_TRUE(r.ok()) << r.error();
   ASSERT_EQ(r->train.count, 7);  // batches 1 and 2 whole, one record of batch 3
   ASSERT_EQ(r->train.pixels.size(), 7u * 3072);
   for (int64_t k = 0; k < 7; ++k) expect_image(r->train, k, k);
   ASSERT_EQ(r->test.count, 2);
-  for (int64_t k = 0; k < 2; ++k) expect_image(r->test, k, 100 + k);
+  for (int64_t k = 0; k < 2; ++k) expect_image(r->test, k, first_test_image + k);
 }
 
 TEST(LoadCifar10Folder, SubsetLargerThanTheFilesKeepsEverything) {
   temp_folder dir;
-  write_fake_cifar(dir);
+  write_fake_cifar(dir.path());
   const auto r = load_cifar10_folder(dir.path(), 1000, 50);
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ(r->train.count, 15);
@@ -139,7 +104,7 @@ TEST(LoadCifar10Folder, SubsetLargerThanTheFilesKeepsEverything) {
 
 TEST(LoadCifar10Folder, TruncatedFileErrorNamesTheFileAndTheShortRecord) {
   temp_folder dir;
-  write_fake_cifar(dir);
+  write_fake_cifar(dir.path());
   std::vector<char> bytes = fake_records(6, 3);
   bytes.resize(bytes.size() - 1000);  // record 2 keeps 2073 of 3073 bytes
   write_bytes(dir.file("data_batch_3.bin"), bytes);
@@ -154,7 +119,7 @@ TEST(LoadCifar10Folder, TruncatedFileErrorNamesTheFileAndTheShortRecord) {
 
 TEST(LoadCifar10Folder, EmptyFileIsAnError) {
   temp_folder dir;
-  write_fake_cifar(dir);
+  write_fake_cifar(dir.path());
   write_bytes(dir.file("test_batch.bin"), {});
   const auto r = load_cifar10_folder(dir.path(), 0, 0);
   ASSERT_FALSE(r.ok());
@@ -163,7 +128,7 @@ TEST(LoadCifar10Folder, EmptyFileIsAnError) {
 
 TEST(LoadCifar10Folder, MissingFileErrorNamesItAndTheExpectedFiles) {
   temp_folder dir;
-  write_fake_cifar(dir);
+  write_fake_cifar(dir.path());
   fs::remove(dir.file("data_batch_4.bin"));
   const auto r = load_cifar10_folder(dir.path(), 0, 0);
   ASSERT_FALSE(r.ok());
@@ -183,8 +148,8 @@ TEST(LoadCifar10Folder, MissingFolderErrorNamesIt) {
 
 TEST(LoadCifar10Folder, LabelOutsideTheTenClassesIsAnError) {
   temp_folder dir;
-  write_fake_cifar(dir);
-  std::vector<char> bytes = fake_records(100, 4);
+  write_fake_cifar(dir.path());
+  std::vector<char> bytes = fake_records(first_test_image, 4);
   bytes[size_t(1 * 3073)] = char(10);
   write_bytes(dir.file("test_batch.bin"), bytes);
   const auto r = load_cifar10_folder(dir.path(), 0, 0);

@@ -1,7 +1,7 @@
 // Tests of `baffle sweep`: the pure grid helpers (top-level splitting, --grid parsing, expansion
 // and point naming) and, end to end through build/tools/baffle (from BAFFLE_BINARY_DIR), tiny
 // sweeps: run folders and index.csv, bad input writing nothing, a failing point, default folders,
-// and identical models for --jobs 1 and 2.
+// identical models for --jobs 1 and 2, and synthetic and CIFAR-10 data.
 #include "tools/sweep.hpp"
 
 #include <cstddef>
@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/models/cifar_fixture.hpp"
 #include "tests/tools/binary_fixture.hpp"
 
 namespace {
@@ -289,6 +290,76 @@ TEST_F(Sweep, AFailedPointIsReportedWithItsStderrAndTheOthersStillRun) {
   EXPECT_EQ(rows[1].at("status"), "failed");
   EXPECT_EQ(rows[1].at("model_digest"), "");
   EXPECT_TRUE(contains(r.out, "1 ok, 1 failed")) << show(r);
+}
+
+/// 2 rounds of 2 clients, K = 4, evaluated once at the end; any data set.
+strings two_round_sets() {
+  return {"--set", "train.rounds=2",  "--set", "train.eval_every=2", "--set", "baffle.k=4",
+          "--set", "clients.count=2", "--set", "clients.per_round=2"};
+}
+
+/// Every row of DIR/index.csv has status ok; returns the rows.
+std::vector<std::map<std::string, std::string>> expect_all_ok(const fs::path& index,
+                                                              size_t points) {
+  const auto rows = read_index(index);
+  EXPECT_EQ(rows.size(), points) << read_text(index);
+  for (const auto& row : rows) {
+    EXPECT_EQ(row.at("status"), "ok") << row.at("point");
+    EXPECT_EQ(row.at("rounds"), "2") << row.at("point");
+    EXPECT_FALSE(row.at("model_digest").empty()) << row.at("point");
+  }
+  return rows;
+}
+
+TEST_F(Sweep, SyntheticDataNeedsNoDataFilesAndEveryPointRuns) {
+  // data.path names no folder: synthetic data is generated, never read.
+  const cli_result r = baffle(
+      concat({"sweep", quickstart_.string(), "--grid", "data.synthetic=teacher,mixture", "--set",
+              "data.dataset=synthetic", "--set", "data.path=no-such-folder", "--set",
+              "data.synthetic_train=300", "--set", "data.synthetic_test=100", "--out", "s", "-q"},
+             two_round_sets()));
+  ASSERT_EQ(r.exit_code, 0) << show(r);
+  const auto rows = expect_all_ok(work_ / "s" / "index.csv", 2);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].at("point"), "synthetic-teacher");
+  EXPECT_EQ(rows[1].at("point"), "synthetic-mixture");
+  // Each point got its own kind of data, not the first point's.
+  EXPECT_NE(rows[0].at("model_digest"), rows[1].at("model_digest"));
+}
+
+TEST_F(Sweep, EachPointsSyntheticDataIsCheckedWithItsOwnSettings) {
+  // One training image leaves a client without data; only that point is refused.
+  const cli_result r =
+      baffle(concat({"sweep", quickstart_.string(), "--grid", "data.synthetic_train=300,1", "--set",
+                     "data.dataset=synthetic", "--set", "data.synthetic_test=100", "--out", "s"},
+                    two_round_sets()));
+  EXPECT_EQ(r.exit_code, 2) << show(r);
+  EXPECT_TRUE(contains(r.err, "point synthetic_train-1: ")) << show(r);
+  EXPECT_TRUE(contains(r.err, "no training images")) << show(r);
+  EXPECT_FALSE(contains(r.err, "synthetic_train-300")) << show(r);
+  EXPECT_TRUE(work_entries().empty()) << show(r);
+}
+
+TEST_F(Sweep, CifarTenDataIsCheckedAndLoadedByTheCifarLoader) {
+  const fs::path cifar = work_ / "cifar";
+  fs::create_directories(cifar);
+  cifar_fixture::write_fake_cifar(cifar, 20, 10);
+  const auto sweep = [&](const std::string& out) {
+    return baffle(
+        concat({"sweep", quickstart_.string(), "--grid", "train.lr=0.01,0.003", "--set",
+                "data.dataset=cifar10", "--set", "data.path=" + cifar.string(), "--out", out, "-q"},
+               two_round_sets()));
+  };
+  const cli_result r = sweep("s");
+  ASSERT_EQ(r.exit_code, 0) << show(r);
+  expect_all_ok(work_ / "s" / "index.csv", 2);
+
+  // A missing batch file is found before anything runs, and named.
+  fs::remove(cifar / "test_batch.bin");
+  const cli_result missing = sweep("m");
+  EXPECT_EQ(missing.exit_code, 2) << show(missing);
+  EXPECT_TRUE(contains(missing.err, "test_batch.bin not found")) << show(missing);
+  EXPECT_FALSE(fs::exists(work_ / "m"));
 }
 
 TEST_F(Sweep, WithoutOutGoesToRunsNameSweepAndNeverOverwritesAnEarlierSweep) {
