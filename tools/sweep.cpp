@@ -70,18 +70,21 @@ std::string name_list(const std::vector<std::string>& names) {
   return out;
 }
 
-/// The data set without its pixels and labels: build_world's checks (clients left without images,
-/// network shape) need only counts and shapes, so each point is checked without copying the data.
-train_test shape_only(const train_test& d) {
-  auto shape = [](const dataset& full) {
+/// The data set without its pixels: build_world's checks (clients left without images, network
+/// shape) need the counts, shapes, channels and labels (the label-skewed partitions read them), so
+/// each point is checked without copying the images.
+train_test without_pixels(const train_test& d) {
+  auto strip = [](const dataset& full) {
     dataset s;
     s.count = full.count;
     s.rows = full.rows;
     s.cols = full.cols;
     s.num_classes = full.num_classes;
+    s.channels = full.channels;
+    s.labels = full.labels;
     return s;
   };
-  return {shape(d.train), shape(d.test)};
+  return {strip(d.train), strip(d.test)};
 }
 
 /// Loads every point's scenario with its overrides and builds its world from the data (loaded
@@ -117,7 +120,7 @@ std::optional<std::string> validate_points(const sweep_options& opt,
   for (auto& [source, points] : by_source) {
     auto loaded = load_data(source);
     const std::optional<train_test> data =
-        loaded ? std::optional<train_test>(shape_only(*loaded)) : std::nullopt;
+        loaded ? std::optional<train_test>(without_pixels(*loaded)) : std::nullopt;
     for (auto& [i, sc] : points) {
       const std::string& name = runs[i].point->name;
       if (!data) {

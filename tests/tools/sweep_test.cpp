@@ -340,19 +340,37 @@ TEST_F(Sweep, EachPointsSyntheticDataIsCheckedWithItsOwnSettings) {
   EXPECT_TRUE(work_entries().empty()) << show(r);
 }
 
+TEST_F(Sweep, LabelSkewedPartitionsAreCheckedOnTheRealLabels) {
+  const cli_result r =
+      baffle(concat({"sweep", quickstart_.string(), "--grid", "data.partition=iid,dirichlet,shards",
+                     "--set", "data.dataset=synthetic", "--set", "data.synthetic_train=300",
+                     "--set", "data.synthetic_test=100", "--out", "s", "-q"},
+                    two_round_sets()));
+  ASSERT_EQ(r.exit_code, 0) << show(r);
+  expect_all_ok(work_ / "s" / "index.csv", 3);
+}
+
 TEST_F(Sweep, CifarTenDataIsCheckedAndLoadedByTheCifarLoader) {
   const fs::path cifar = work_ / "cifar";
   fs::create_directories(cifar);
   cifar_fixture::write_fake_cifar(cifar, 20, 10);
-  const auto sweep = [&](const std::string& out) {
-    return baffle(
+  const auto sweep_with = [&](const std::string& out, const strings& more) {
+    return baffle(concat(
         concat({"sweep", quickstart_.string(), "--grid", "train.lr=0.01,0.003", "--set",
                 "data.dataset=cifar10", "--set", "data.path=" + cifar.string(), "--out", out, "-q"},
-               two_round_sets()));
+               two_round_sets()),
+        more));
   };
+  const auto sweep = [&](const std::string& out) { return sweep_with(out, {}); };
   const cli_result r = sweep("s");
   ASSERT_EQ(r.exit_code, 0) << show(r);
   expect_all_ok(work_ / "s" / "index.csv", 2);
+
+  // Checked as three-channel images, as `baffle run` checks them: they cannot be padded.
+  const cli_result padded = sweep_with("p", {"--set", "data.image_size=36"});
+  EXPECT_EQ(padded.exit_code, 2) << show(padded);
+  EXPECT_TRUE(contains(padded.err, "padding is for single-channel images")) << show(padded);
+  EXPECT_FALSE(fs::exists(work_ / "p"));
 
   // A missing batch file is found before anything runs, and named.
   fs::remove(cifar / "test_batch.bin");
