@@ -18,6 +18,7 @@
 #include "models/partition.hpp"
 #include "models/philox.hpp"
 #include "models/synthetic.hpp"
+#include "net/hash.hpp"
 
 namespace baffle {
 
@@ -290,12 +291,7 @@ std::string format_event(const event_record& e) {
 }
 
 std::string params_digest(std::span<const float> params) {
-  uint64_t h = 1469598103934665603ull;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
-  for (size_t i = 0; i < params.size_bytes(); ++i) {
-    h ^= bytes[i];
-    h *= 1099511628211ull;
-  }
+  const uint64_t h = fnv1a(std::as_bytes(params), digest_basis);
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
   return buf;

@@ -12,6 +12,7 @@
 
 #include "actors/checkpoint.hpp"
 #include "net/atomic_file.hpp"
+#include "net/hash.hpp"
 
 #ifndef BAFFLE_VERSION
 #define BAFFLE_VERSION "unknown"
@@ -53,12 +54,7 @@ std::string fmt_duration(double s) {
 }  // namespace
 
 std::string scenario_fingerprint(const std::string& resolved_toml) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a 64
-  for (const unsigned char c : resolved_toml) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return fmt::format("{:016x}", h);
+  return fmt::format("{:016x}", fnv1a(resolved_toml, digest_basis));
 }
 
 result<resume_point> prepare_resume(const fs::path& dir, const std::string& fingerprint) {

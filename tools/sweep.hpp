@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/hash.hpp"
+
 namespace baffle {
 
 /// What `baffle sweep` was asked to do (the parsed command line).
@@ -87,12 +89,6 @@ inline std::string dotted_suffix(const std::string& key, size_t n) {
     pos = dot;
   }
   return key.substr(pos + 1);
-}
-
-inline uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
 }
 
 }  // namespace sweep_detail
@@ -280,7 +276,7 @@ inline std::vector<grid_point> expand_grid(const std::vector<grid_axis>& axes) {
     }
     if (name.size() > max_point_name) {
       char hash[17];
-      const uint64_t h = sweep_detail::fnv1a(name);
+      const uint64_t h = fnv1a(name);
       for (int d = 0; d < 16; ++d) hash[d] = "0123456789abcdef"[(h >> (60 - 4 * d)) & 15];
       hash[16] = 0;
       name = name.substr(0, max_point_name - 17) + "-" + hash;

@@ -2,6 +2,7 @@
 // virtual time against a hand computation, and thread-count independence of whole runs.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 
@@ -369,6 +370,13 @@ TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
     ASSERT_NEAR(g[i], expected[i], 1e-3 * (1 + std::abs(expected[i]))) << i;
   // Different clients really get different directions.
   EXPECT_NE(streams[0].seed, streams[3].seed);
+}
+
+TEST(Federation, ModelDigestIsTheSameHexOfTheParameterBytesAsEver) {
+  // Documented digests (docs/results.md) and earlier run folders hold values made this way.
+  const std::array<float, 3> params = {1.0f, -2.5f, 0.125f};
+  EXPECT_EQ(params_digest(params), "d2686f4cd8863720");
+  EXPECT_EQ(params_digest({}), "14650fb0739d0383");
 }
 
 TEST(Federation, SelectionIsDeterministicSortedAndSized) {

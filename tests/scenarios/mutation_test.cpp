@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "net/hash.hpp"
 #include "scenarios/loader.hpp"
 #include "tests/tools/binary_fixture.hpp"
 
@@ -39,14 +40,6 @@ class splitmix64 {
  private:
   std::uint64_t state_;
 };
-
-/// FNV-1a, so each file's seed depends only on its name (adding a file changes no other file's
-/// mutants).
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 /// The source tree's scenarios/ folder (tests/scenarios/mutation_test.cpp -> scenarios/).
 fs::path scenarios_dir() {
@@ -350,6 +343,7 @@ std::string random_mutation(std::string& text, int kind_index, splitmix64& rng) 
 /// Every mutant of one file, in a fixed order.
 std::vector<mutant> mutants_of(const std::string& original, const std::string& name) {
   std::vector<mutant> out;
+  // Seeded from the file's name alone: adding a file changes no other file's mutants.
   splitmix64 rng(0x5eed0f0bad5ce7a1ULL ^ fnv1a(name));
   const std::vector<std::string> lines = split_lines(original);
   const layout l = scan(lines);
