@@ -5,6 +5,7 @@
 // to load are also run through the real binary, which must exit 2 and write nothing.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -41,8 +42,10 @@ class splitmix64 {
   std::uint64_t state_;
 };
 
-/// The source tree's scenarios/ folder (tests/scenarios/mutation_test.cpp -> scenarios/).
+/// The source tree's scenarios/ folder. From BAFFLE_SOURCE_DIR (set by ctest) when there is one:
+/// __FILE__ is relative to the build folder when that lies inside the source tree.
 fs::path scenarios_dir() {
+  if (const char* source = std::getenv("BAFFLE_SOURCE_DIR")) return fs::path(source) / "scenarios";
   return fs::path(__FILE__).parent_path().parent_path().parent_path() / "scenarios";
 }
 
