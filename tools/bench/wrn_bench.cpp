@@ -6,37 +6,12 @@
 #include <vector>
 
 #include "models/compute.hpp"
-#include "models/philox.hpp"
 #include "models/wrn.hpp"
+#include "tools/bench/bench_input.hpp"
 
 namespace {
 
 using namespace baffle;
-
-struct bench_input {
-  std::vector<float> x;
-  std::vector<int32_t> y;
-};
-
-/// images = true: zeros with strokes in [0, 1] in the middle; false: dense U(-1, 1).
-bench_input make_input(int batch, int size, bool images) {
-  bench_input in;
-  in.x.resize(static_cast<size_t>(batch) * size * size);
-  in.y.resize(batch);
-  const stream_id s{7, purpose::derive, 1};
-  for (size_t i = 0; i < in.x.size(); ++i) {
-    const double u = uniform01(s, i);
-    if (images) {
-      const int r = static_cast<int>(i / size % size), c = static_cast<int>(i % size);
-      const bool stroke = (r > 6 && r < 26 && c > 10 && c < 22) && u > 0.3;
-      in.x[i] = stroke ? static_cast<float>(u) : 0.f;
-    } else {
-      in.x[i] = static_cast<float>(2.0 * u - 1.0);
-    }
-  }
-  for (int i = 0; i < batch; ++i) in.y[i] = i % 10;
-  return in;
-}
 
 /// Args: images?, depth, width, backward?
 void bm_wrn(benchmark::State& state) {
@@ -47,7 +22,7 @@ void bm_wrn(benchmark::State& state) {
   const wrn net(1, 32, depth, width, 10, activation::relu);
   std::vector<float> params(net.param_count()), grad(net.param_count());
   net.init(params, 1);
-  const auto in = make_input(batch, 32, images);
+  const auto in = make_bench_input(batch, 32, images);
   const batch_view b{in.x, in.y, batch};
   workspace ws;
   net.loss_and_grad(params, b, grad, ws);  // creates the primitives and sizes the workspace
