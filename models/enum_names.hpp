@@ -49,7 +49,9 @@ std::string quoted_names() {
   std::string out;
   for (const auto& [value, name] : enum_names<E>::table) {
     if (!out.empty()) out += ", ";
-    out += "\"" + std::string(name) + "\"";
+    out += '"';
+    out += name;
+    out += '"';
   }
   return out;
 }

@@ -4,6 +4,7 @@
 // changing one knob (say dropout) never reshuffles another (say latencies).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "models/enum_names.hpp"
 #include "models/philox.hpp"
 #include "models/result.hpp"
 #include "net/models.hpp"
@@ -48,6 +50,33 @@ struct distribution {
     return {kind::lognormal, median, sigma};
   }
 };
+
+/// The `dist = "..."` names of scenario files.
+template <>
+struct enum_names<distribution::kind> {
+  static constexpr std::array<std::pair<distribution::kind, std::string_view>, 4> table = {{
+      {distribution::kind::constant, "constant"},
+      {distribution::kind::uniform, "uniform"},
+      {distribution::kind::normal, "normal"},
+      {distribution::kind::lognormal, "lognormal"},
+  }};
+};
+
+/// The fields a scenario file writes for a distribution of kind k, in the order of (a, b):
+/// constant {value}, uniform {min, max}, normal {mean, stddev}, lognormal {median, sigma}.
+constexpr std::array<std::string_view, 2> distribution_fields(distribution::kind k) {
+  switch (k) {
+    case distribution::kind::constant:
+      return {"value", ""};
+    case distribution::kind::uniform:
+      return {"min", "max"};
+    case distribution::kind::normal:
+      return {"mean", "stddev"};
+    case distribution::kind::lognormal:
+      return {"median", "sigma"};
+  }
+  return {"", ""};
+}
 
 /// Uniform draws a sample may read: sample `index` of a stream reads only uniform01 draws
 /// [index * draws_per_sample, (index + 1) * draws_per_sample), so samples never share draws.

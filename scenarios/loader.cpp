@@ -514,18 +514,17 @@ class validator final : public rule_context {
     }
     const toml::node* dist = t->get("dist");
     const auto* name = dist != nullptr ? dist->as_string() : nullptr;
-    static const std::map<std::string, std::vector<std::string>, std::less<>> fields = {
-        {"constant", {"value"}},
-        {"uniform", {"min", "max"}},
-        {"normal", {"mean", "stddev"}},
-        {"lognormal", {"median", "sigma"}}};
-    if (name == nullptr || fields.count(name->get()) == 0) {
+    const std::optional<distribution::kind> kind =
+        name != nullptr ? parse_name<distribution::kind>(name->get()) : std::nullopt;
+    if (!kind) {
       error_at(key + ".dist", dist != nullptr ? *dist : *n,
-               "must be one of \"constant\", \"uniform\", \"normal\", \"lognormal\"; " + key +
-                   " must be " + shapes);
+               "must be one of " + quoted_names<distribution::kind>() + "; " + key + " must be " +
+                   shapes);
       return false;
     }
-    const auto& wanted = fields.find(name->get())->second;
+    std::vector<std::string> wanted;
+    for (std::string_view f : distribution_fields(*kind))
+      if (!f.empty()) wanted.emplace_back(f);
     std::string list;
     for (const auto& w : wanted) list += (list.empty() ? "" : ", ") + w;
     bool ok = true;
@@ -550,12 +549,7 @@ class validator final : public rule_context {
       ok = distribution_scalar(*v, key + "." + wanted[i], time && wanted[i] != "sigma", p[i]) && ok;
     }
     if (!ok) return false;
-    distribution d;
-    const std::string& kind = name->get();
-    if (kind == "constant") d = distribution::constant(p[0]);
-    if (kind == "uniform") d = distribution::uniform(p[0], p[1]);
-    if (kind == "normal") d = distribution::normal(p[0], p[1]);
-    if (kind == "lognormal") d = distribution::lognormal(p[0], p[1]);
+    const distribution d{*kind, p[0], p[1]};
     if (auto e = distribution_error(d)) {
       error_at(key, *n, *e + "; must be " + shapes);
       return false;

@@ -61,17 +61,14 @@ std::string distribution_toml(const distribution& d, bool time) {
     if (!time) return toml_float(x);
     return quote(format_duration(sim_time::from_ns(static_cast<int64_t>(std::llround(x * 1e9)))));
   };
-  switch (d.k) {
-    case distribution::kind::constant:
-      return v(d.a);
-    case distribution::kind::uniform:
-      return "{ dist = \"uniform\", min = " + v(d.a) + ", max = " + v(d.b) + " }";
-    case distribution::kind::normal:
-      return "{ dist = \"normal\", mean = " + v(d.a) + ", stddev = " + v(d.b) + " }";
-    case distribution::kind::lognormal:
-      return "{ dist = \"lognormal\", median = " + v(d.a) + ", sigma = " + toml_float(d.b) + " }";
-  }
-  return v(d.a);
+  if (d.k == distribution::kind::constant) return v(d.a);
+  const auto [first, second] = distribution_fields(d.k);
+  // sigma of a lognormal is the spread of the log: a plain number even for times.
+  const std::string b = d.k == distribution::kind::lognormal ? toml_float(d.b) : v(d.b);
+  std::string out = "{ dist = ";
+  out += quote(name_of(d.k));
+  out += ", " + std::string(first) + " = " + v(d.a) + ", " + std::string(second) + " = " + b;
+  return out + " }";
 }
 
 }  // namespace baffle

@@ -347,9 +347,9 @@ TEST(EveryPolicyAndAlgorithm, GivesTheSameRunWithOneAndTwoThreads) {
       sc.clients.per_round = 4;
       sc.server = server_config{};
       sc.server.policy = *parse_name<policy_kind>(policy);
-      if (std::string(policy) == "deadline") sc.server.deadline = sim_time::from_ms(400);
-      if (std::string(policy) == "first-m") sc.server.over_select = 1.5;
-      if (std::string(policy) == "async") {
+      if (sc.server.policy == policy_kind::deadline) sc.server.deadline = sim_time::from_ms(400);
+      if (sc.server.policy == policy_kind::first_m) sc.server.over_select = 1.5;
+      if (sc.server.policy == policy_kind::async) {
         sc.server.concurrency = 5;
         sc.server.buffer = 2;
       }

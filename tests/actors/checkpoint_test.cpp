@@ -56,13 +56,13 @@ scenario fleet(const std::string& policy, const std::string& algorithm) {
   sc.clients.compute.spread = distribution::uniform(0.5, 1.5);
   sc.clients.compute.jitter = 0.1;
   sc.server.policy = *parse_name<policy_kind>(policy);
-  if (policy == "deadline") sc.server.deadline = sim_time::from_ms(300);
-  if (policy == "async") {
+  if (sc.server.policy == policy_kind::deadline) sc.server.deadline = sim_time::from_ms(300);
+  if (sc.server.policy == policy_kind::async) {
     sc.server.concurrency = 5;
     sc.server.buffer = 2;
     sc.server.max_staleness = 3;
   }
-  if (algorithm == "baffle") sc.baffle.download = download_mode::replay;
+  if (sc.train.algorithm == algorithm_kind::baffle) sc.baffle.download = download_mode::replay;
   sc.run.checkpoint_every = 3;
   return sc;
 }

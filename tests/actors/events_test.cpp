@@ -38,9 +38,9 @@ std::string trace(const std::string& policy) {
   sc.clients.compute.straggler_slowdown = 4;
   sc.clients.compute.jitter = 0.1;
   sc.server.policy = *parse_name<policy_kind>(policy);
-  if (policy == "deadline") sc.server.deadline = sim_time::from_ms(200);
-  if (policy == "first-m") sc.server.over_select = 1.5;
-  if (policy == "async") {
+  if (sc.server.policy == policy_kind::deadline) sc.server.deadline = sim_time::from_ms(200);
+  if (sc.server.policy == policy_kind::first_m) sc.server.over_select = 1.5;
+  if (sc.server.policy == policy_kind::async) {
     sc.server.concurrency = 4;
     sc.server.buffer = 2;
     sc.server.max_staleness = 1;
@@ -105,7 +105,7 @@ TEST(EventTrace, IsInVirtualTimeOrderAndCoversEveryFate) {
       last = time;
     }
     EXPECT_NE(t.find(" dropout"), std::string::npos) << policy;
-    if (std::string(policy) != "sync") {
+    if (parse_name<policy_kind>(policy) != policy_kind::sync) {
       EXPECT_NE(t.find(" late "), std::string::npos) << policy;
     }
   }

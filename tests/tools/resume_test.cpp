@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "scenarios/enums.hpp"
 #include "tests/tools/binary_fixture.hpp"
 
 namespace {
@@ -55,7 +56,7 @@ class Resume : public baffle_binary_test {
       a.push_back("--set");
       a.push_back(s);
     }
-    if (policy == "async") {
+    if (baffle::parse_name<baffle::policy_kind>(policy) == baffle::policy_kind::async) {
       a.insert(a.end(), {"--set", "server.buffer=2", "--set", "baffle.download=\"replay\"",
                          "--set", "clients.compute.spread={dist=\"uniform\",min=0.5,max=2.0}"});
     }
