@@ -129,7 +129,9 @@ struct run_outcome {
   uint64_t bytes_down_total = 0;
   int64_t forward_passes_total = 0;
   std::string model_digest;
-  std::string error;     ///< empty on success
+  std::string error;  ///< empty on success
+  /// What kind of failure `error` is (bad_input: e.g. a damaged checkpoint); chooses the exit code.
+  error_kind error_class = error_kind::failed;
   bool stopped = false;  ///< stopped early on request (a checkpoint was written); not finished
 };
 
@@ -137,7 +139,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("run_outcome"), x.rounds, x.sim_time_s, x.final_test_loss,
            x.final_test_acc, x.bytes_up_total, x.bytes_down_total, x.forward_passes_total,
-           x.model_digest, x.error, x.stopped);
+           x.model_digest, x.error, x.error_class, x.stopped);
 }
 
 /// A client: answers each round_task with its round_result (BAFFLE) and each backprop_task with

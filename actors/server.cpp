@@ -790,6 +790,7 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
           s.control.resume_state.clear();
           if (!loaded) {
             s.totals.error = loaded.error();
+            s.totals.error_class = loaded.failure().kind;
             s.promise.deliver(s.totals);
             return s.promise;
           }

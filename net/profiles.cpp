@@ -9,6 +9,8 @@
 #include <numbers>
 #include <utility>
 
+#include "net/text.hpp"
+
 namespace baffle {
 
 // ---------------------------------------------------------------------------------------------
@@ -291,13 +293,6 @@ namespace {
 constexpr std::string_view time_syntax =
     "a duration such as 90s, 1.5min or 250ms (units ns, us, ms, s, min, h) or a bare number of "
     "seconds";
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool is_digit(char c) {
   return c >= '0' && c <= '9';

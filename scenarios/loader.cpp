@@ -28,6 +28,7 @@
 #define TOML_ASSERT(expr) static_assert(true)
 #include <toml++/toml.h>
 
+#include "net/text.hpp"
 #include "scenarios/schema.hpp"
 #include "scenarios/toml_text.hpp"
 #include "scenarios/units.hpp"
@@ -116,13 +117,6 @@ std::string_view nearest(std::string_view word, const std::vector<std::string_vi
   return best;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 std::string_view type_name(const toml::node& n) {
   switch (n.type()) {
     case toml::node_type::string:
@@ -174,13 +168,6 @@ std::string value_text(const toml::node& n) {
 std::string got(const toml::node& n) {
   if (n.is_table()) return "a table";
   return std::string(type_name(n)) + " " + value_text(n);
-}
-
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return "";
-  const auto last = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(first, last - first + 1));
 }
 
 std::vector<std::string> split_dotted(std::string_view dotted) {
@@ -701,14 +688,14 @@ void apply_overrides(toml::table& root, const std::vector<std::string>& override
   for (const std::string& o : overrides) {
     const size_t eq = o.find('=');
     if (eq == std::string::npos) {
-      errors.push_back(make_error(file, trim(o), "",
+      errors.push_back(make_error(file, std::string(trim(o)), "",
                                   "--set '" + o +
                                       "' has no '='; write --set dotted.key=value, "
                                       "e.g. --set train.rounds=20"));
       continue;
     }
-    const std::string key = trim(std::string_view(o).substr(0, eq));
-    const std::string text = trim(std::string_view(o).substr(eq + 1));
+    const std::string key(trim(std::string_view(o).substr(0, eq)));
+    const std::string text(trim(std::string_view(o).substr(eq + 1)));
     if (is_known_table(key)) {
       errors.push_back(make_error(file, key, text,
                                   "--set '" + o +

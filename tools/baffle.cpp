@@ -14,6 +14,7 @@
 #include "scenarios/loader.hpp"
 #include "scenarios/schema.hpp"
 #include "tools/bench_command.hpp"
+#include "tools/exit_codes.hpp"
 #include "tools/run_command.hpp"
 #include "tools/run_output.hpp"
 #include "tools/sweep.hpp"
@@ -22,8 +23,6 @@ namespace fs = std::filesystem;
 using namespace baffle;
 
 namespace {
-
-constexpr int exit_bad_input = 2;
 
 /// An option that takes the scenario file's words for enum E (its name table): the name becomes
 /// the enum's number for CLI11, and anything else is refused with the list of names.
@@ -45,7 +44,7 @@ CLI::Validator enum_names_option(const std::string& what) {
 
 int cmd_check(const std::string& path, const std::vector<std::string>& sets) {
   auto sc = load_or_report(path, sets);
-  if (!sc) return exit_bad_input;
+  if (!sc) return exit_code::bad_input;
   const bool async = sc->server.policy == policy_kind::async;
   std::cout << path << ": ok (" << sc->name << ": " << sc->train.rounds
             << (async ? " updates, " : " rounds, ") << sc->clients.count << " clients, "
@@ -230,20 +229,20 @@ int main(int argc, char** argv) {
         first != "schema" && first != "-h" && first != "--help") {
       std::cerr << "error: unknown command or option '" << first
                 << "'; commands are run, check, sweep, bench and schema (see baffle --help)\n";
-      return exit_bad_input;
+      return exit_code::bad_input;
     }
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
-    return rc == 0 ? 0 : exit_bad_input;
+    return rc == 0 ? 0 : exit_code::bad_input;
   }
   if (*run) {
     if (run_req.scenario_path.empty() && run_req.resume_dir.empty()) {
       std::cerr << "error: baffle run needs a scenario file, or --resume DIR (see baffle run "
                    "--help)\n";
-      return exit_bad_input;
+      return exit_code::bad_input;
     }
     return run_command(run_req);
   }
@@ -256,5 +255,5 @@ int main(int argc, char** argv) {
   if (*bench_forward_cmd) return bench_forward(bench_fwd, std::cout, std::cerr);
   if (*bench_estimator_cmd) return bench_estimator(bench_est, std::cout, std::cerr);
   if (*bench_scale_cmd) return bench_scale(bench_sc, std::cout, std::cerr);
-  return exit_bad_input;
+  return exit_code::bad_input;
 }

@@ -40,6 +40,7 @@
 #include "models/normal.hpp"
 #include "models/philox.hpp"
 #include "models/synthetic.hpp"
+#include "tools/exit_codes.hpp"
 
 namespace baffle {
 
@@ -48,7 +49,6 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using json = nlohmann::ordered_json;
 
-constexpr int exit_bad_input = 2;
 constexpr int min_blocks = 3;         ///< every median is over at least this many timed blocks
 constexpr int max_blocks = 100000;    ///< and at most this many
 constexpr double peak_seconds = 0.2;  ///< FMA microbenchmark per thread (after a short warm-up)
@@ -340,14 +340,14 @@ std::string check_bench_options(const bench_options& o) {
 int bench_forward(const bench_options& o, std::ostream& out, std::ostream& err) {
   if (const std::string bad = check_bench_options(o); !bad.empty()) {
     err << "error: " << bad << "\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   enter_compute_thread();
   const double load = load_average();
   auto setup = make_setup(o, err);
   if (!setup) {
     err << "error: " << setup.error() << "\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   const bench_setup& s = *setup;
   const network& net = s.net();
@@ -403,14 +403,14 @@ int bench_forward(const bench_options& o, std::ostream& out, std::ostream& err) 
 int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err) {
   if (const std::string bad = check_bench_options(o); !bad.empty()) {
     err << "error: " << bad << "\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   enter_compute_thread();
   const double load = load_average();
   auto setup = make_setup(o, err);
   if (!setup) {
     err << "error: " << setup.error() << "\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   const bench_setup& s = *setup;
   const network& net = s.net();
@@ -651,7 +651,7 @@ std::string check_scale_options(const scale_options& o) {
 int bench_scale(const scale_options& opt, std::ostream& out, std::ostream& err) {
   if (const std::string bad = check_scale_options(opt); !bad.empty()) {
     err << "error: " << bad << "\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   scale_options o = opt;
   if (o.threads == 0)
@@ -668,14 +668,14 @@ int bench_scale(const scale_options& opt, std::ostream& out, std::ostream& err) 
   auto data = load_data(source);
   if (!data) {
     err << "error: " << data.error() << "\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   const int64_t data_bytes = dataset_bytes(data->train) + dataset_bytes(data->test);
   const int64_t rss_data = settled_rss_bytes();
   auto built = build_world(sc, std::move(*data));
   if (!built) {
     err << "error: " << built.error() << "\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   const std::shared_ptr<const world> w = std::move(*built);
   const int64_t rss_world = settled_rss_bytes();
@@ -720,12 +720,12 @@ int bench_scale(const scale_options& opt, std::ostream& out, std::ostream& err) 
   const double run_s = seconds_since(t_run);
   if (!outcome.error.empty()) {
     err << "error: the run failed: " << outcome.error << "\n";
-    return 1;
+    return exit_code::failed;
   }
   const std::vector<double>& ends = timer.ends();
   if (ends.size() != static_cast<size_t>(o.rounds)) {
     err << "error: the run reported " << ends.size() << " rounds of " << o.rounds << "\n";
-    return 1;
+    return exit_code::failed;
   }
   // Round r (r >= 2) lasts from round r - 1's report to its own; round 1 also spawned the actors.
   std::vector<double> durations, rates, round_rates;

@@ -11,17 +11,12 @@
 #include "actors/run.hpp"
 #include "net/stop_signal.hpp"
 #include "scenarios/loader.hpp"
+#include "tools/exit_codes.hpp"
 #include "tools/run_output.hpp"
 
 namespace baffle {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-constexpr int exit_bad_input = 2;
-
-}  // namespace
 
 std::optional<scenario> load_or_report(const std::string& path,
                                        const std::vector<std::string>& sets) {
@@ -40,20 +35,20 @@ int run_command(const run_request& req) {
       resuming ? (fs::path(req.resume_dir) / "scenario.toml").string() : req.scenario_path;
   if (resuming && !fs::is_directory(req.resume_dir)) {
     std::cerr << "error: --resume " << req.resume_dir << ": no such run folder\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   if (resuming && !fs::exists(path)) {
     std::cerr << "error: --resume " << req.resume_dir
               << ": no scenario.toml there; is it a run folder written by baffle run?\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   auto sc = load_or_report(path, req.sets);
-  if (!sc) return exit_bad_input;
+  if (!sc) return exit_code::bad_input;
   const fs::path dir = resuming ? fs::path(req.resume_dir) : choose_run_dir(req.out, sc->name);
   if (resuming && fs::exists(dir / "summary.json")) {
     std::cerr << "error: --resume " << dir.string()
               << ": this run already finished (summary.json exists); nothing to continue\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   const std::string resolved = to_toml(*sc);
   std::optional<resume_point> resume;
@@ -61,25 +56,25 @@ int run_command(const run_request& req) {
     auto p = prepare_resume(dir, scenario_fingerprint(resolved));
     if (!p) {
       std::cerr << "error: --resume: " << p.error() << "\n";
-      return exit_bad_input;
+      return exit_code::bad_input;
     }
     resume = std::move(*p);
   }
   auto w = build_world(*sc);
   if (!w) {
     std::cerr << "error: " << path << ": " << w.error() << "\nnothing was run or written\n";
-    return exit_bad_input;
+    return exit_code::of(w.failure().kind);
   }
   if (!resuming) {
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) {
       std::cerr << "error: cannot create run folder " << dir << ": " << ec.message() << "\n";
-      return 1;
+      return exit_code::failed;
     }
     if (!write_file_atomic(dir / "scenario.toml", resolved)) {
       std::cerr << "error: cannot write " << (dir / "scenario.toml") << "\n";
-      return 1;
+      return exit_code::failed;
     }
   }
   const int64_t rounds = sc->train.rounds;
@@ -98,7 +93,7 @@ int run_command(const run_request& req) {
   run_recorder rec(dir, rounds, req.quiet, events, resume ? &*resume : nullptr);
   if (!rec.ok()) {
     std::cerr << "error: cannot write " << (dir / "rounds.csv") << "\n";
-    return 1;
+    return exit_code::failed;
   }
   rec.set_fingerprint(scenario_fingerprint(resolved));
 
@@ -116,7 +111,7 @@ int run_command(const run_request& req) {
   rec.finish();
   if (!o.error.empty()) {
     std::cerr << "error: the run failed: " << o.error << "\n";
-    return resuming && o.error.rfind("checkpoint", 0) == 0 ? exit_bad_input : 1;
+    return exit_code::of(o.error_class);
   }
   if (o.stopped) {
     std::cerr << "stopped after round " << o.rounds << " of " << rounds
@@ -128,7 +123,7 @@ int run_command(const run_request& req) {
   const double wall = rec.wall_seconds();
   if (!write_file_atomic(dir / "summary.json", summary_json(*sc, o, wall))) {
     std::cerr << "error: cannot write " << (dir / "summary.json") << "\n";
-    return 1;
+    return exit_code::failed;
   }
   std::printf("%s: final_test_acc %.4f after %lld rounds, sim_time %.1fs, wall %.1fs, digest %s\n",
               dir.c_str(), o.final_test_acc, static_cast<long long>(o.rounds), o.sim_time_s, wall,

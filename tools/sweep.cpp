@@ -27,6 +27,7 @@
 #include "models/dataset.hpp"
 #include "net/stop_signal.hpp"
 #include "scenarios/loader.hpp"
+#include "tools/exit_codes.hpp"
 #include "tools/run_output.hpp"
 
 namespace baffle {
@@ -34,8 +35,6 @@ namespace baffle {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr int exit_bad_input = 2;
 
 /// The summary.json fields copied into index.csv, in column order.
 constexpr const char* summary_columns[] = {
@@ -58,7 +57,7 @@ struct point_run {
 };
 
 std::string set_key(const std::string& set) {
-  return sweep_detail::trim(std::string_view(set).substr(0, set.find('=')));
+  return std::string(trim(std::string_view(set).substr(0, set.find('='))));
 }
 
 /// "a, b, c and 4 more".
@@ -312,17 +311,17 @@ int run_sweep(const sweep_options& opt) {
   if (!grid.ok()) {
     for (const std::string& e : grid.errors) std::cerr << "error: " << e << "\n";
     std::cerr << grid.errors.size() << " error(s) in --grid; nothing was run or written\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   if (grid.axes.empty()) {
     std::cerr << "error: nothing to sweep; give at least one --grid dotted.key=v1,v2,...\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   const size_t n = grid_size(grid.axes);
   if (n > max_sweep_points) {
     std::cerr << "error: the grid has " << (n == SIZE_MAX ? "too many" : std::to_string(n))
               << " points; at most " << max_sweep_points << " are allowed\n";
-    return exit_bad_input;
+    return exit_code::bad_input;
   }
   bool clash = false;
   for (const std::string& s : opt.sets) {
@@ -334,7 +333,7 @@ int run_sweep(const sweep_options& opt) {
       }
     }
   }
-  if (clash) return exit_bad_input;
+  if (clash) return exit_code::bad_input;
 
   const std::vector<grid_point> points = expand_grid(grid.axes);
   std::vector<point_run> runs(points.size());
@@ -343,7 +342,7 @@ int run_sweep(const sweep_options& opt) {
     runs[i].overrides = point_overrides(grid.axes, points[i]);
   }
   const std::optional<std::string> name = validate_points(opt, runs);
-  if (!name) return exit_bad_input;
+  if (!name) return exit_code::bad_input;
 
   // The sweep folder and the thread budget.
   const fs::path dir = opt.out.empty() ? default_sweep_dir(*name) : fs::path(opt.out);
@@ -351,7 +350,7 @@ int run_sweep(const sweep_options& opt) {
   fs::create_directories(dir, ec);
   if (ec) {
     std::cerr << "error: cannot create the sweep folder " << dir << ": " << ec.message() << "\n";
-    return 1;
+    return exit_code::failed;
   }
   for (point_run& r : runs) r.dir = dir / r.point->name;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -456,7 +455,7 @@ int run_sweep(const sweep_options& opt) {
   const fs::path index = dir / "index.csv";
   if (!write_file_atomic(index, index_csv(grid.axes, runs))) {
     std::cerr << "error: cannot write " << index << "\n";
-    return 1;
+    return exit_code::failed;
   }
   std::printf("%s: %zu point(s), %zu ok, %zu failed\n", index.c_str(), runs.size(),
               runs.size() - failed, failed);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/hash.hpp"
+#include "net/text.hpp"
 
 namespace baffle {
 
@@ -61,19 +62,6 @@ struct grid_parse_result {
 };
 
 namespace sweep_detail {
-
-inline std::string trim(std::string_view s) {
-  const size_t first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string_view::npos) return "";
-  const size_t last = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(first, last - first + 1));
-}
-
-inline std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
 
 inline bool name_safe(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -159,12 +147,12 @@ inline grid_parse_result parse_grids(const std::vector<std::string>& specs) {
       continue;
     }
     grid_axis axis;
-    axis.key = sweep_detail::trim(std::string_view(spec).substr(0, eq));
+    axis.key = std::string(trim(std::string_view(spec).substr(0, eq)));
     if (axis.key.empty()) {
       r.errors.push_back("--grid '" + spec + "' has no key before '='");
       continue;
     }
-    const std::string values = sweep_detail::trim(std::string_view(spec).substr(eq + 1));
+    const std::string values(trim(std::string_view(spec).substr(eq + 1)));
     if (values.empty()) {
       r.errors.push_back("--grid '" + spec + "' has no values after '='");
       continue;
@@ -177,7 +165,7 @@ inline grid_parse_result parse_grids(const std::vector<std::string>& specs) {
     bool good = true;
     std::set<std::string> seen;
     for (const std::string& p : parts.parts) {
-      std::string v = sweep_detail::trim(p);
+      std::string v(trim(p));
       if (v.empty()) {
         r.errors.push_back("--grid '" + spec +
                            "' has an empty value (two commas in a row, or a "
@@ -282,9 +270,8 @@ inline std::vector<grid_point> expand_grid(const std::vector<grid_axis>& axes) {
       name = name.substr(0, max_point_name - 17) + "-" + hash;
     }
     std::string unique = name;
-    for (int k = 2; used.count(sweep_detail::lower(unique)) != 0; ++k)
-      unique = name + "-" + std::to_string(k);
-    used.insert(sweep_detail::lower(unique));
+    for (int k = 2; used.count(lower(unique)) != 0; ++k) unique = name + "-" + std::to_string(k);
+    used.insert(lower(unique));
     points.push_back({std::move(unique), choice});
     for (size_t i = axes.size(); i-- > 0;) {  // odometer: the last axis turns first
       if (++choice[i] < axes[i].values.size()) break;
