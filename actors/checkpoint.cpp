@@ -113,15 +113,16 @@ dense_result get_dense(byte_reader& in) {
 std::string save_server_state(const server_state& st) {
   byte_writer o;
   o.put(state_format);
-  o.put<uint64_t>(st.replica->params.size());
+  o.put<uint64_t>(st.model.replica->params.size());
   o.put(st.round);
   o.put(st.now);
-  o.put_vector(std::vector<float>(st.replica->params.begin(), st.replica->params.end()));
-  o.put(st.replica->version);
-  o.put_vector(st.opt.m);
-  o.put_vector(st.opt.v);
-  o.put(st.opt.step);
-  o.put_vector(st.ema);
+  o.put_vector(
+      std::vector<float>(st.model.replica->params.begin(), st.model.replica->params.end()));
+  o.put(st.model.replica->version);
+  o.put_vector(st.model.opt.m);
+  o.put_vector(st.model.opt.v);
+  o.put(st.model.opt.step);
+  o.put_vector(st.model.ema);
   const run_outcome& t = st.totals;
   o.put(t.rounds);
   o.put(t.sim_time_s);
@@ -191,21 +192,22 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
                          "; resume with the build that wrote it, or start the run again"};
   }
   const auto n = in.get<uint64_t>();
-  if (in.ok() && n != st.replica->params.size()) {
+  if (in.ok() && n != st.model.replica->params.size()) {
     return error_message{"checkpoint: the model has " + std::to_string(n) +
                          " parameters, the scenario's has " +
-                         std::to_string(st.replica->params.size()) +
+                         std::to_string(st.model.replica->params.size()) +
                          "; the checkpoint belongs to another scenario"};
   }
   st.round = in.get<int64_t>();
   st.now = in.get<sim_time>();
   const auto params = in.get_vector<float>();
-  if (in.ok() && params.size() == n) std::copy(params.begin(), params.end(), st.replica->params.begin());
-  st.replica->version = in.get<uint64_t>();
-  st.opt.m = in.get_vector<float>();
-  st.opt.v = in.get_vector<float>();
-  st.opt.step = in.get<int64_t>();
-  st.ema = in.get_vector<float>();
+  if (in.ok() && params.size() == n)
+    std::copy(params.begin(), params.end(), st.model.replica->params.begin());
+  st.model.replica->version = in.get<uint64_t>();
+  st.model.opt.m = in.get_vector<float>();
+  st.model.opt.v = in.get_vector<float>();
+  st.model.opt.step = in.get<int64_t>();
+  st.model.ema = in.get_vector<float>();
   run_outcome& t = st.totals;
   t.rounds = in.get<int64_t>();
   t.sim_time_s = in.get<double>();
@@ -285,9 +287,9 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
                         (st.busy.empty() || st.busy.size() == count) &&
                         !st.update_bytes_prefix.empty() &&
                         st.update_bytes_prefix.size() == st.update_flops_prefix.size() &&
-                        st.update_bytes_prefix.size() <= st.replica->version + 1 &&
+                        st.update_bytes_prefix.size() <= st.model.replica->version + 1 &&
                         (st.w->sc.baffle.download != download_mode::replay ||
-                         st.update_bytes_prefix.size() == st.replica->version + 1);
+                         st.update_bytes_prefix.size() == st.model.replica->version + 1);
   bool refs_ok = true;
   for (const auto& [arrival, client, seq] : st.queue)
     refs_ok = refs_ok && client < count && st.entries.count(seq) == 1;

@@ -9,6 +9,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<backprop_task>("baffle.backprop_task");
   cfg.add_message_type<dense_result>("baffle.dense_result");
   cfg.add_message_type<model_update>("baffle.model_update");
+  cfg.add_message_type<dense_update>("baffle.dense_update");
   cfg.add_message_type<run_outcome>("baffle.run_outcome");
 }
 

@@ -104,13 +104,28 @@ typename Inspector::result_type inspect(Inspector& f, dense_result& x) {
 /// one group per model version (shared) or per result (per-client) in the buffer.
 struct model_update {
   uint64_t version = 0;  ///< the version this update produces
+  int64_t step = 0;      ///< the server's step number: its learning rate is the schedule's there
   std::vector<uint64_t> seeds;
-  std::vector<double> coefficients;
+  std::vector<double> coefficients;  ///< K per seed, seed-major
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_update& x) {
-  return f(caf::meta::type_name("model_update"), x.version, x.seeds, x.coefficients);
+  return f(caf::meta::type_name("model_update"), x.version, x.step, x.seeds, x.coefficients);
+}
+
+/// server -> nodes (backprop baselines): one server update as the weighted mean of the clients'
+/// dense vectors, kept in double as the server computed it: FedSGD's gradient (clipped and
+/// stepped by the server optimizer on arrival) or FedAvg's update (added as it is).
+struct dense_update {
+  uint64_t version = 0;  ///< the version this update produces
+  int64_t step = 0;      ///< the server's step number (learning-rate schedule position)
+  std::vector<double> values;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, dense_update& x) {
+  return f(caf::meta::type_name("dense_update"), x.version, x.step, x.values);
 }
 
 /// Device work of replaying one perturbation direction (n elements): regenerating eps_k and

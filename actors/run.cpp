@@ -10,9 +10,8 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
                             metrics_sink* sink, tbb::task_arena* arena, workspace_pool* pool,
                             const run_options* opt) {
   federation f;
-  f.replica = std::make_shared<model_replica>();
-  f.replica->params = xt::zeros<float>({static_cast<size_t>(w->net->param_count())});
-  w->net->init(f.replica->view(), derive_seed(w->sc.seed, purpose::init, 0));
+  model_state model = initial_model(*w);
+  f.replica = model.replica;
   f.clients.reserve(w->sc.clients.count);
   for (int c = 0; c < w->sc.clients.count; ++c) {
     f.clients.push_back(sys.spawn(client_behavior, static_cast<uint32_t>(c), w,
@@ -22,8 +21,10 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
   if (opt != nullptr) {
     control.stop_requested = opt->stop_requested;
     control.resume_state = opt->resume_state;
+    control.on_update = opt->on_update;
+    control.on_dense_update = opt->on_dense_update;
   }
-  f.server = sys.spawn(server_behavior, w, f.replica, f.clients, sink, arena, pool,
+  f.server = sys.spawn(server_behavior, w, std::move(model), f.clients, sink, arena, pool,
                        std::move(control));
   return f;
 }

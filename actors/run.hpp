@@ -20,6 +20,9 @@ struct run_options {
   std::function<bool()> stop_requested;
   /// A checkpoint's server state (actors/checkpoint.hpp) to continue from; empty: a fresh run.
   std::string resume_state;
+  /// Sees every update the server applies, in order: the stream replicas follow.
+  std::function<void(const model_update&)> on_update;
+  std::function<void(const dense_update&)> on_dense_update;
 };
 
 /// The actors of one process: clients, the server, and the model replica they share.

@@ -73,7 +73,7 @@ void start_round(self_ptr self);
 void finish_run(self_ptr self) {
   auto& st = self->state;
   if (st.sink) st.sink->on_clients(st.clients_seen);
-  st.totals.model_digest = params_digest(st.replica->view());
+  st.totals.model_digest = params_digest(st.model.replica->view());
   st.promise.deliver(st.totals);
 }
 
@@ -125,69 +125,44 @@ std::vector<double> result_weights(const std::vector<uint32_t>& samples,
   return w;
 }
 
-/// After the weights changed: the EMA follows them and the model gets its next version.
-void commit_version(server_state& st, const world& w) {
-  if (w.sc.train.ema_decay > 0.0) ema_update(st.ema, st.replica->view(), w.sc.train.ema_decay);
-  st.replica->version += 1;
-}
-
-/// The step every gradient-based update ends with: clip st.grad, step the optimizer at update
-/// `step`'s learning rate, then commit the new version.
-void apply_gradient(server_state& st, const world& w, int64_t step) {
-  clip_inf(st.grad, w.sc.train.clip_inf);
-  optimizer_config cfg = w.optimizer;
-  cfg.lr = lr_at_round(w.schedule, step);
-  optimizer_step(cfg, st.opt, st.replica->view(), st.grad);
-  commit_version(st, w);
-}
-
-/// The server's step for the backprop baselines from dense results (client-id order, or async
-/// buffer order) and their weights. fedsgd: the weighted mean gradient goes through clipping
-/// and the server optimizer; fedavg: the weighted mean update is added (server lr 1).
-void apply_baseline_update(server_state& st, const world& w, const std::vector<const dense_result*>& rs,
+/// The baselines' server step from dense results (client-id order, or async buffer order) and
+/// their weights: the weighted mean, applied through the one update path.
+void apply_baseline_update(server_state& st, const world& w,
+                           const std::vector<const dense_result*>& rs,
                            const std::vector<double>& weights, int64_t step) {
-  const size_t n = st.replica->params.size();
-  std::vector<double> mean(n, 0.0);
+  const size_t n = st.model.replica->params.size();
+  dense_update u;
+  u.version = st.model.replica->version + 1;
+  u.step = step;
+  u.values.assign(n, 0.0);
   for (size_t j = 0; j < rs.size(); ++j)
-    for (size_t i = 0; i < n; ++i) mean[i] += weights[j] * static_cast<double>(rs[j]->values[i]);
-  if (w.sc.train.algorithm == algorithm_kind::fedavg) {
     for (size_t i = 0; i < n; ++i)
-      st.replica->params[i] = static_cast<float>(static_cast<double>(st.replica->params[i]) + mean[i]);
-    commit_version(st, w);
-  } else {
-    st.grad.assign(mean.begin(), mean.end());
-    apply_gradient(st, w, step);
-  }
+      u.values[i] += weights[j] * static_cast<double>(rs[j]->values[i]);
+  apply_update(st.model, w, u);
+  if (st.control.on_dense_update) st.control.on_dense_update(u);
 }
 
 /// Records the update that produced the current version, for replaying clients.
 void record_update(server_state& st, const model_update& u) {
   st.update_bytes_prefix.push_back(st.update_bytes_prefix.back() + wire_size(u));
   const double elements = static_cast<double>(u.coefficients.size()) *
-                          static_cast<double>(st.replica->params.size());
+                          static_cast<double>(st.model.replica->params.size());
   st.update_flops_prefix.push_back(st.update_flops_prefix.back() +
                                    elements * replay_flops_per_element);
 }
 
-/// BAFFLE's server step from groups of (perturbation seed, K coefficients): rebuilds g, clips,
-/// steps the optimizer, updates the EMA and the version, and records the update for replay.
-void apply_baffle_update(server_state& st, const world& w, const std::vector<uint64_t>& seeds,
-                         const std::vector<double>& coefficients, int64_t step) {
-  const int k = w.sc.baffle.k;
-  std::vector<stream_id> streams;
-  std::vector<float> coeffs;
-  streams.reserve(coefficients.size());
-  coeffs.reserve(coefficients.size());
-  for (size_t g = 0; g < seeds.size(); ++g) {
-    for (int j = 0; j < k; ++j) {
-      streams.push_back(perturbation_stream(seeds[g], j));
-      coeffs.push_back(static_cast<float>(coefficients[g * static_cast<size_t>(k) + j]));
-    }
-  }
-  st.grad.resize(st.replica->params.size());
-  reconstruct_from_streams(streams, coeffs, st.grad, *st.arena);
-  apply_gradient(st, w, step);
-  record_update(st, model_update{st.replica->version, seeds, coefficients});
+/// BAFFLE's server step from groups of (perturbation seed, K coefficients), through the one
+/// update path; the update is recorded for replaying devices.
+void apply_baffle_update(server_state& st, const world& w, std::vector<uint64_t> seeds,
+                         std::vector<double> coefficients, int64_t step) {
+  model_update u;
+  u.version = st.model.replica->version + 1;
+  u.step = step;
+  u.seeds = std::move(seeds);
+  u.coefficients = std::move(coefficients);
+  apply_update(st.model, w, u, *st.arena);
+  record_update(st, u);
+  if (st.control.on_update) st.control.on_update(u);
 }
 
 /// How client c gets the current model: the weights, or (replay) the updates it missed since the
@@ -195,7 +170,7 @@ void apply_baffle_update(server_state& st, const world& w, const std::vector<uin
 model_download download_for(const server_state& st, uint32_t c) {
   if (!st.costs.replay) return {};
   const uint64_t from = st.device_version[c];
-  const uint64_t to = st.replica->version;
+  const uint64_t to = st.model.replica->version;
   const model_download replay{st.update_bytes_prefix[to] - st.update_bytes_prefix[from],
                               st.update_flops_prefix[to] - st.update_flops_prefix[from], true};
   if (st.w->sc.baffle.download == download_mode::replay) return replay;
@@ -234,7 +209,7 @@ round_task make_round_task(const server_state& st, uint64_t round, uint64_t seed
   const world& w = *st.w;
   round_task task;
   task.round = round;
-  task.model_version = st.replica->version;
+  task.model_version = st.model.replica->version;
   task.round_seed = round_seed(w.sc.seed, static_cast<int64_t>(seed_round));
   task.k = static_cast<uint32_t>(w.sc.baffle.k);
   task.sigma = static_cast<float>(w.sc.baffle.sigma);
@@ -248,7 +223,7 @@ backprop_task make_backprop_task(const server_state& st, uint64_t round) {
   const world& w = *st.w;
   backprop_task task;
   task.round = round;
-  task.model_version = st.replica->version;
+  task.model_version = st.model.replica->version;
   task.kind = w.sc.train.algorithm == algorithm_kind::fedavg ? baseline::fedavg : baseline::fedsgd;
   task.batch_size = static_cast<uint32_t>(w.sc.train.batch_size);
   task.local_steps = static_cast<uint32_t>(baseline_steps(w));
@@ -265,7 +240,7 @@ bool complete_update(self_ptr self, round_record& rec, std::vector<event_record>
   if (last || rec.round % w.sc.train.eval_every == 0) {
     // With an EMA the evaluated model is the average, as in the reference code.
     const std::span<const float> eval_params =
-        st.ema.empty() ? st.replica->view() : std::span<const float>(st.ema);
+        st.model.ema.empty() ? st.model.replica->view() : std::span<const float>(st.model.ema);
     const auto test = evaluate(w, eval_params, w.data.test, {}, *st.arena, st.pool);
     rec.test_loss = test.mean_loss();
     rec.test_acc = test.accuracy();
@@ -374,24 +349,28 @@ void finish_round(self_ptr self) {
     plan.round_seed = round_seed(w.sc.seed, st.round);
     plan.k = w.sc.baffle.k;
     plan.sigma = static_cast<float>(w.sc.baffle.sigma);
-    st.grad.resize(st.replica->params.size());
-    model_update update;
-    const double scale = 1.0 / (static_cast<double>(plan.k) * plan.sigma);
-    if (w.seeds == seed_mode::shared) {
-      const auto dbar = aggregate_scalars(st.results, plan.k);
-      baffle_reconstruct(dbar, plan, st.grad, *st.arena);
-      update.seeds.push_back(plan.round_seed);
-      for (double d : dbar) update.coefficients.push_back(d * scale);
-    } else {
-      const auto [streams, coeffs] = per_client_terms(st.results, plan);
-      reconstruct_from_streams(streams, coeffs, st.grad, *st.arena);
-      for (const auto& r : st.results)
-        update.seeds.push_back(client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client));
-      update.coefficients.assign(coeffs.begin(), coeffs.end());
+    std::vector<uint64_t> seeds;
+    std::vector<double> coefficients;
+    // The coefficients as the reconstruction uses them (rounded to float), so the update
+    // message rebuilds exactly the gradient the server applies.
+    switch (w.seeds) {
+      case seed_mode::shared: {
+        const double scale = 1.0 / (static_cast<double>(plan.k) * plan.sigma);
+        seeds.push_back(plan.round_seed);
+        for (double d : aggregate_scalars(st.results, plan.k))
+          coefficients.push_back(static_cast<float>(d * scale));
+        break;
+      }
+      case seed_mode::per_client: {
+        const auto [streams, coeffs] = per_client_terms(st.results, plan);
+        for (const auto& r : st.results)
+          seeds.push_back(
+              client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client));
+        coefficients.assign(coeffs.begin(), coeffs.end());
+        break;
+      }
     }
-    apply_gradient(st, w, st.round);
-    update.version = st.replica->version;
-    record_update(st, update);
+    apply_baffle_update(st, w, std::move(seeds), std::move(coefficients), st.round);
   }
   st.now = end;
   if (complete_update(self, rec, round_events(st.plan, st.round, round_start, rec.participants)))
@@ -416,7 +395,7 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& ta
   for (const auto& p : st.plan.clients) {
     if (p.fate == client_fate::dropped) continue;
     st.round_bytes_down += p.down_bytes;
-    st.device_version[p.client] = st.replica->version;
+    st.device_version[p.client] = st.model.replica->version;
     if (p.fate == client_fate::counted) counted.push_back(&p);
   }
   st.pending = counted.size();
@@ -500,7 +479,7 @@ bool async_dispatch_one(self_ptr self) {
   async_entry e;
   e.seq = ++st.seq;
   e.client = c;
-  e.version = st.replica->version;
+  e.version = st.model.replica->version;
   e.dispatch = st.now;
   const model_download download = download_for(st, c);
   e.start = planned_start(w, c, st.now, st.costs, download);
@@ -518,7 +497,7 @@ bool async_dispatch_one(self_ptr self) {
   } else {
     e.down_bytes = download_bytes(st.costs, download);
     st.interval.bytes_down += e.down_bytes;
-    st.device_version[c] = st.replica->version;
+    st.device_version[c] = st.model.replica->version;
     st.interval_events.push_back(
         {st.now, r, k::dispatch, c, fmt::format("seq={} version={}", e.seq, e.version)});
   }
@@ -551,7 +530,7 @@ void async_aggregate(self_ptr self) {
     return std::tie(a->version, a->client, a->seq) < std::tie(b->version, b->client, b->seq);
   });
   round_record& rec = st.interval;
-  const uint64_t version = st.replica->version;
+  const uint64_t version = st.model.replica->version;
   std::vector<uint32_t> samples;
   std::vector<double> factor;
   double loss_weighted = 0.0, total = 0.0, stale_sum = 0.0;
@@ -643,7 +622,7 @@ void async_compute_then_aggregate(self_ptr self) {
   const world& w = *st.w;
   std::vector<async_entry*> todo;
   for (auto& [seq, e] : st.entries)
-    if (!e.dropped && !e.computed && e.version == st.replica->version) todo.push_back(&e);
+    if (!e.dropped && !e.computed && e.version == st.model.replica->version) todo.push_back(&e);
   st.pending = todo.size();
   if (todo.empty()) {
     async_aggregate(self);
@@ -655,7 +634,7 @@ void async_compute_then_aggregate(self_ptr self) {
       t.start_time = e->start;
       request_compute(self, *e, t, &async_entry::dense);
     } else {
-      round_task t = make_round_task(st, e->seq, st.replica->version + 1);
+      round_task t = make_round_task(st, e->seq, st.model.replica->version + 1);
       t.start_time = e->start;
       request_compute(self, *e, t, &async_entry::result);
     }
@@ -713,7 +692,7 @@ void async_advance(self_ptr self) {
       }
     } else {
       st.drops_in_a_row = 0;
-      const auto tau = static_cast<int64_t>(st.replica->version - e.version);
+      const auto tau = static_cast<int64_t>(st.model.replica->version - e.version);
       const sim_time link = transfer_time(w.downlink[e.client], e.down_bytes) +
                             transfer_time(w.uplink[e.client], st.costs.result_bytes);
       c.link_time += link;
@@ -752,15 +731,14 @@ void start_async(self_ptr self) {
 }  // namespace
 
 server_actor::behavior_type server_behavior(server_actor::stateful_pointer<server_state> self,
-                                            std::shared_ptr<const world> w,
-                                            std::shared_ptr<model_replica> replica,
+                                            std::shared_ptr<const world> w, model_state model,
                                             std::vector<client_actor> clients, metrics_sink* sink,
                                             tbb::task_arena* arena, workspace_pool* pool,
                                             run_control control) {
   auto& st = self->state;
   st.control = std::move(control);
   st.w = std::move(w);
-  st.replica = std::move(replica);
+  st.model = std::move(model);
   st.clients = std::move(clients);
   st.sink = sink;
   const world& wr = *st.w;

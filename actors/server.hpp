@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "actors/metrics.hpp"
+#include "actors/model_state.hpp"
 #include "actors/protocol.hpp"
 #include "actors/round_plan.hpp"
 #include "actors/world.hpp"
@@ -39,18 +40,20 @@ struct run_control {
   std::function<bool()> stop_requested;
   /// save_server_state bytes of a checkpoint to continue from; empty: start from round 1.
   std::string resume_state;
+  /// Sees every update the server applies, in order (what replicas must apply to follow it).
+  std::function<void(const model_update&)> on_update;
+  std::function<void(const dense_update&)> on_dense_update;
 };
 
 struct server_state {
   std::shared_ptr<const world> w;
   run_control control;
-  std::shared_ptr<model_replica> replica;
+  model_state model;  ///< the server's own model: weights, version, optimizer, EMA
   std::vector<client_actor> clients;
   metrics_sink* sink = nullptr;
   tbb::task_arena* arena = nullptr;
   workspace_pool* pool = nullptr;
 
-  optimizer_state opt;
   sim_time now;
   int64_t round = 0;  ///< the round in flight (1-based), 0 before the first
   std::vector<round_result> results;
@@ -61,9 +64,7 @@ struct server_state {
   uint64_t round_bytes_down = 0;  ///< bytes of the round's tasks
   run_outcome totals;
   caf::typed_response_promise<run_outcome> promise;
-  std::vector<float> grad;
   std::vector<client_record> clients_seen;  ///< per client, for clients.csv
-  std::vector<float> ema;                   ///< EMA of the weights when train.ema_decay > 0
 
   // download = "replay": the model version each client's device holds, and the size and replay
   // work of every update so far as prefix sums (index v: updates 1..v).
@@ -105,8 +106,7 @@ std::vector<uint32_t> select_clients(uint64_t seed, int64_t round, int count, in
 uint64_t round_seed(uint64_t seed, int64_t round);
 
 server_actor::behavior_type server_behavior(server_actor::stateful_pointer<server_state> self,
-                                            std::shared_ptr<const world> w,
-                                            std::shared_ptr<model_replica> replica,
+                                            std::shared_ptr<const world> w, model_state model,
                                             std::vector<client_actor> clients, metrics_sink* sink,
                                             tbb::task_arena* arena, workspace_pool* pool,
                                             run_control control = {});

@@ -1,0 +1,77 @@
+// The one update path of the model (see model_state.hpp).
+#include "actors/model_state.hpp"
+
+#include "models/estimator.hpp"
+#include "models/optimizer.hpp"
+
+namespace baffle {
+
+namespace {
+
+/// After the weights changed: the EMA follows them and the model takes the update's version.
+void commit(model_state& m, const world& w, uint64_t version) {
+  if (w.sc.train.ema_decay > 0.0) ema_update(m.ema, m.replica->view(), w.sc.train.ema_decay);
+  m.replica->version = version;
+}
+
+/// Clip m.grad, step the optimizer at update `step`'s learning rate, then commit.
+void apply_gradient(model_state& m, const world& w, int64_t step, uint64_t version) {
+  clip_inf(m.grad, w.sc.train.clip_inf);
+  optimizer_config cfg = w.optimizer;
+  cfg.lr = lr_at_round(w.schedule, step);
+  optimizer_step(cfg, m.opt, m.replica->view(), m.grad);
+  commit(m, w, version);
+}
+
+}  // namespace
+
+model_state initial_model(const world& w) {
+  model_state m;
+  m.replica = std::make_shared<model_replica>();
+  m.replica->params = xt::zeros<float>({static_cast<size_t>(w.net->param_count())});
+  w.net->init(m.replica->view(), derive_seed(w.sc.seed, purpose::init, 0));
+  return m;
+}
+
+bool apply_update(model_state& m, const world& w, const model_update& u, tbb::task_arena& arena) {
+  const size_t k = static_cast<size_t>(w.sc.baffle.k);
+  if (u.version != m.replica->version + 1 || u.seeds.empty() ||
+      u.coefficients.size() != u.seeds.size() * k)
+    return false;
+  std::vector<stream_id> streams;
+  std::vector<float> coeffs;
+  streams.reserve(u.coefficients.size());
+  coeffs.reserve(u.coefficients.size());
+  for (size_t g = 0; g < u.seeds.size(); ++g) {
+    for (size_t j = 0; j < k; ++j) {
+      streams.push_back(perturbation_stream(u.seeds[g], static_cast<int>(j)));
+      coeffs.push_back(static_cast<float>(u.coefficients[g * k + j]));
+    }
+  }
+  m.grad.resize(m.replica->params.size());
+  reconstruct_from_streams(streams, coeffs, m.grad, arena);
+  apply_gradient(m, w, u.step, u.version);
+  return true;
+}
+
+bool apply_update(model_state& m, const world& w, const dense_update& u) {
+  const size_t n = m.replica->params.size();
+  if (u.version != m.replica->version + 1 || u.values.size() != n) return false;
+  switch (w.sc.train.algorithm) {
+    case algorithm_kind::fedavg:
+      for (size_t i = 0; i < n; ++i)
+        m.replica->params[i] =
+            static_cast<float>(static_cast<double>(m.replica->params[i]) + u.values[i]);
+      commit(m, w, u.version);
+      return true;
+    case algorithm_kind::fedsgd:
+      m.grad.assign(u.values.begin(), u.values.end());
+      apply_gradient(m, w, u.step, u.version);
+      return true;
+    case algorithm_kind::baffle:
+      break;
+  }
+  return false;
+}
+
+}  // namespace baffle

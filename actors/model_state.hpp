@@ -1,0 +1,38 @@
+// The model as the server owns it, and as every replica that follows it must be: the weights and
+// their version, the optimizer's moments and the EMA. Every change to it is one update message -
+// `model_update` (BAFFLE: seeds and coefficients) or `dense_update` (the backprop baselines) -
+// applied by apply_update, the one code path for the server and anything that replays it, so a
+// replica fed the server's updates in order holds the server's model bit for bit.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <tbb/task_arena.h>
+
+#include "actors/protocol.hpp"
+#include "actors/world.hpp"
+
+namespace baffle {
+
+struct model_state {
+  std::shared_ptr<model_replica> replica;  ///< weights and version (clients read them)
+  optimizer_state opt;                     ///< moments and step count of the server optimizer
+  std::vector<float> ema;                  ///< EMA of the weights when train.ema_decay > 0
+  std::vector<float> grad;                 ///< scratch for the rebuilt gradient
+};
+
+/// A model at version 0: the scenario's initial weights (stream (seed, init, 0)).
+model_state initial_model(const world& w);
+
+/// BAFFLE's step: rebuilds g = sum over seeds s and k of coefficient(s, k) eps(s, k), clips it,
+/// steps the optimizer at update u.step's learning rate, updates the EMA and sets the version to
+/// u.version. Refuses (returns false, changes nothing) an update that is not the next version or
+/// whose coefficients do not match seeds x K.
+bool apply_update(model_state& m, const world& w, const model_update& u, tbb::task_arena& arena);
+
+/// A baseline's step: FedSGD's mean gradient goes through clipping and the optimizer; FedAvg's
+/// mean update is added (server learning rate 1). Same checks and version rule as above.
+bool apply_update(model_state& m, const world& w, const dense_update& u);
+
+}  // namespace baffle
