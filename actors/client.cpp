@@ -1,17 +1,24 @@
 // Client behaviour: a thin shell over compute_round.
 #include "actors/client.hpp"
 
-#include <cassert>
+#include <optional>
+#include <string>
 
 #include "actors/round_plan.hpp"
 #include "models/compute.hpp"
 
 namespace baffle {
 
+std::optional<std::string> task_problem(const client_state& st, uint64_t round,
+                                        uint64_t model_version) {
+  if (st.replica->version == model_version) return std::nullopt;
+  return "client " + std::to_string(st.id) + ": the task of round " + std::to_string(round) +
+         " is for model version " + std::to_string(model_version) + ", the replica holds " +
+         std::to_string(st.replica->version);
+}
+
 round_result compute_round(const client_state& st, const round_task& task) {
   const world& w = *st.w;
-  // The replica is updated only between rounds; a mismatch is a server bug.
-  assert(st.replica->version == task.model_version);
   const auto& shard = w.parts.clients[st.id];
   const auto batch_idx =
       client_minibatch(shard, static_cast<int>(task.batch_size), w.sc.seed, st.id, task.round);
@@ -40,13 +47,12 @@ round_result compute_round(const client_state& st, const round_task& task) {
   r.forward_passes = static_cast<uint32_t>(est.forward_passes);
   // Virtual time: from when the task and the model are on the device, the forward passes.
   const double flops = static_cast<double>(est.forward_passes) * w.net->forward_flops(b);
-  r.finish_time = task.start_time + compute_time(device_in_round(w, st.id, task.round), flops);
+  r.finish_time = compute_finish(w, st.id, task.round, task.start_time, flops);
   return r;
 }
 
 dense_result compute_backprop_round(const client_state& st, const backprop_task& task) {
   const world& w = *st.w;
-  assert(st.replica->version == task.model_version);
   enter_compute_thread();
   const network& net = *w.net;
   const auto& shard = w.parts.clients[st.id];
@@ -86,7 +92,7 @@ dense_result compute_backprop_round(const client_state& st, const backprop_task&
   r.forward_passes = static_cast<uint32_t>(steps);
   // Virtual time: from when the task and the weights are on the device, forward + backward passes.
   const double flops = steps * backprop_flops_factor * net.forward_flops(batch);
-  r.finish_time = task.start_time + compute_time(device_in_round(w, st.id, task.round), flops);
+  r.finish_time = compute_finish(w, st.id, task.round, task.start_time, flops);
   return r;
 }
 
@@ -100,8 +106,16 @@ client_actor::behavior_type client_behavior(client_actor::stateful_pointer<clien
   self->state.arena = arena;
   self->state.pool = pool;
   return {
-      [self](const round_task& task) -> round_result { return compute_round(self->state, task); },
-      [self](const backprop_task& task) -> dense_result {
+      // A task must be for the version the replica holds: checked in every build type, since
+      // a task is a message and may come from another process.
+      [self](const round_task& task) -> caf::result<round_result> {
+        if (auto why = task_problem(self->state, task.round, task.model_version))
+          return caf::make_error(caf::sec::invalid_argument, std::move(*why));
+        return compute_round(self->state, task);
+      },
+      [self](const backprop_task& task) -> caf::result<dense_result> {
+        if (auto why = task_problem(self->state, task.round, task.model_version))
+          return caf::make_error(caf::sec::invalid_argument, std::move(*why));
         return compute_backprop_round(self->state, task);
       },
   };

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "actors/protocol.hpp"
 #include "actors/world.hpp"
@@ -19,6 +21,10 @@ struct client_state {
 };
 
 /// Pure client step: minibatch of this round, K scalars, virtual finish time.
+/// Why a task for `model_version` cannot run on this client's replica, or nullopt.
+std::optional<std::string> task_problem(const client_state& st, uint64_t round,
+                                        uint64_t model_version);
+
 round_result compute_round(const client_state& st, const round_task& task);
 
 /// Pure baseline step: FedSGD's minibatch gradient, or FedAvg's weights after local SGD steps,

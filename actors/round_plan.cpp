@@ -24,10 +24,15 @@ sim_time planned_start(const world& w, uint32_t client, sim_time dispatch, const
 
 sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_time start,
                          const round_costs& cost, const model_download& download) {
-  return planned_start(w, client, start, cost, download) +
-         compute_time(device_in_round(w, client, static_cast<uint64_t>(round)),
-                      client_flops(w, client, cost)) +
+  return compute_finish(w, client, static_cast<uint64_t>(round),
+                        planned_start(w, client, start, cost, download),
+                        client_flops(w, client, cost)) +
          transfer_time(w.uplink[client], cost.result_bytes);
+}
+
+sim_time compute_finish(const world& w, uint32_t client, uint64_t round, sim_time start,
+                        double flops) {
+  return start + compute_time(device_in_round(w, client, round), flops);
 }
 
 double staleness_weight(const server_config& server, int64_t staleness) {

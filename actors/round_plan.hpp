@@ -72,6 +72,12 @@ double client_flops(const world& w, uint32_t client, const round_costs& cost);
 sim_time planned_start(const world& w, uint32_t client, sim_time dispatch, const round_costs& cost,
                        const model_download& download);
 
+/// When client c, computing in round (async: dispatch) `round` from `start` (task and model on the
+/// device), finishes `flops` of work: the one formula behind a client's reported finish_time and
+/// the server's planned arrivals, so the two cannot drift apart.
+sim_time compute_finish(const world& w, uint32_t client, uint64_t round, sim_time start,
+                        double flops);
+
 /// Arrival of client c's result when the round starts at `start` (weights download, or replay
 /// with nothing missed unless `download` says otherwise).
 sim_time planned_arrival(const world& w, uint32_t client, int64_t round, sim_time start,

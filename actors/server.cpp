@@ -2,7 +2,6 @@
 #include "actors/server.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <optional>
 #include <tuple>
 
@@ -72,9 +71,59 @@ void start_round(self_ptr self);
 
 void finish_run(self_ptr self) {
   auto& st = self->state;
+  st.over = true;
   if (st.sink) st.sink->on_clients(st.clients_seen);
   st.totals.model_digest = params_digest(st.model.replica->view());
   st.promise.deliver(st.totals);
+}
+
+/// Ends the run with an error (the message says what went wrong and where).
+void fail_run(self_ptr self, std::string why) {
+  auto& st = self->state;
+  if (st.over) return;
+  st.totals.error = std::move(why);
+  finish_run(self);
+}
+
+/// A client's refusal of a task (it names the reason), as opposed to a client that vanished.
+std::optional<std::string> refusal(const caf::error& e) {
+  if (e.category() != caf::atom("system") ||
+      e.code() != static_cast<uint8_t>(caf::sec::invalid_argument))
+    return std::nullopt;
+  const caf::message& m = e.context();
+  if (m.size() == 1 && m.match_element<std::string>(0)) return m.get_as<std::string>(0);
+  return std::string("a client refused its task");
+}
+
+/// What is wrong with a result, checked in every build type because results are messages: the
+/// client, the round and the sizes must be what was asked, and the virtual finish time what the
+/// plan said (the same compute_finish formula on both sides).
+template <class Result>
+std::optional<std::string> result_problem(const server_state& st, const Result& r, uint32_t client,
+                                          uint64_t round, sim_time arrival) {
+  const world& w = *st.w;
+  std::string why;
+  if (r.client != client) {
+    why = "answered for client " + std::to_string(r.client);
+  } else if (r.round != round) {
+    why = "answered round " + std::to_string(r.round) + " instead of " + std::to_string(round);
+  } else if (r.samples == 0 || r.samples > static_cast<uint32_t>(w.sc.train.batch_size) *
+                                               std::max(1, baseline_steps(w))) {
+    why = "reported " + std::to_string(r.samples) + " samples";
+  } else if (r.finish_time + transfer_time(w.uplink[client], st.costs.result_bytes) != arrival) {
+    why = fmt::format("finished at {:.9f} s, the plan says its result arrives at {:.9f} s",
+                      r.finish_time.seconds(), arrival.seconds());
+  } else if constexpr (std::is_same_v<Result, round_result>) {
+    if (r.scalars.size() != static_cast<size_t>(w.sc.baffle.k))
+      why = "sent " + std::to_string(r.scalars.size()) +
+            " scalars for K = " + std::to_string(w.sc.baffle.k);
+  } else {
+    if (r.values.size() != st.model.replica->params.size())
+      why = "sent " + std::to_string(r.values.size()) + " values for a model of " +
+            std::to_string(st.model.replica->params.size());
+  }
+  if (why.empty()) return std::nullopt;
+  return "client " + std::to_string(client) + ": " + why;
 }
 
 }  // namespace
@@ -304,8 +353,6 @@ void finish_round(self_ptr self) {
     // Every result of a round has the size the link model charged (K scalars, or the model's
     // values): serializing each one again only to measure it cost ~0.7 ms a round of 1,000.
     const uint64_t up = st.costs.result_bytes;
-    assert(wire_size(r) == up);
-    assert(r.finish_time + transfer_time(w.uplink[r.client], up) <= end);
     rec.bytes_up += up;
     rec.forward_passes += r.forward_passes;
     loss_weighted += static_cast<double>(r.samples) * r.base_loss;
@@ -409,16 +456,25 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& ta
     t.start_time = p->start;
     self->request(st.clients[p->client], caf::infinite, t)
         .then(
-            [self, this_round, into](Result& r) {
+            [self, this_round, into, client = p->client, arrival = p->arrival](Result& r) {
               auto& s = self->state;
-              if (static_cast<int64_t>(r.round) != this_round) return;
+              if (s.over || s.round != this_round) return;
+              if (auto why =
+                      result_problem(s, r, client, static_cast<uint64_t>(this_round), arrival)) {
+                fail_run(self, *why);
+                return;
+              }
               (s.*into).push_back(std::move(r));
               if (--s.pending == 0) finish_round(self);
             },
-            [self, this_round](caf::error&) {
-              // A client that fails to answer simply does not contribute to this round.
+            [self, this_round](caf::error& e) {
               auto& s = self->state;
-              if (s.round != this_round) return;
+              if (s.over || s.round != this_round) return;
+              if (auto why = refusal(e)) {
+                fail_run(self, *why);
+                return;
+              }
+              // A client that vanished simply does not contribute to this round.
               if (--s.pending == 0) finish_round(self);
             });
   }
@@ -601,6 +657,7 @@ void request_compute(self_ptr self, const async_entry& e, const Task& task,
   const uint64_t seq = e.seq;
   const auto done = [self, seq](bool ok) {
     auto& s = self->state;
+    if (s.over) return;
     auto& entry = s.entries.at(seq);
     entry.computed = ok;
     entry.failed = !ok;  // a client that does not answer contributes nothing
@@ -608,11 +665,23 @@ void request_compute(self_ptr self, const async_entry& e, const Task& task,
   };
   self->request(self->state.clients[e.client], caf::infinite, task)
       .then(
-          [self, seq, into, done](Result& r) {
-            self->state.entries.at(seq).*into = std::move(r);
+          [self, seq, into, done, client = e.client, arrival = e.arrival](Result& r) {
+            auto& s = self->state;
+            if (s.over) return;
+            if (auto why = result_problem(s, r, client, seq, arrival)) {
+              fail_run(self, *why);
+              return;
+            }
+            s.entries.at(seq).*into = std::move(r);
             done(true);
           },
-          [done](caf::error&) { done(false); });
+          [self, done](caf::error& e) {
+            if (auto why = refusal(e)) {
+              fail_run(self, *why);
+              return;
+            }
+            done(false);
+          });
 }
 
 /// Computes every dispatch made on the current model that is not computed yet (the replica is

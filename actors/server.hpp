@@ -63,6 +63,7 @@ struct server_state {
   size_t pending = 0;
   uint64_t round_bytes_down = 0;  ///< bytes of the round's tasks
   run_outcome totals;
+  bool over = false;  ///< the outcome is delivered (finished, stopped or failed): ignore replies
   caf::typed_response_promise<run_outcome> promise;
   std::vector<client_record> clients_seen;  ///< per client, for clients.csv
 
