@@ -33,6 +33,30 @@ model_state initial_model(const world& w) {
   return m;
 }
 
+model_snapshot snapshot_of(const model_state& m) {
+  model_snapshot s;
+  s.version = m.replica->version;
+  s.params.assign(m.replica->params.begin(), m.replica->params.end());
+  s.opt_m = m.opt.m;
+  s.opt_v = m.opt.v;
+  s.opt_step = m.opt.step;
+  s.ema = m.ema;
+  return s;
+}
+
+bool restore(model_state& m, const model_snapshot& s) {
+  const size_t n = m.replica->params.size();
+  const auto fits = [n](const std::vector<float>& v) { return v.empty() || v.size() == n; };
+  if (s.params.size() != n || !fits(s.opt_m) || !fits(s.opt_v) || !fits(s.ema)) return false;
+  std::copy(s.params.begin(), s.params.end(), m.replica->params.begin());
+  m.replica->version = s.version;
+  m.opt.m = s.opt_m;
+  m.opt.v = s.opt_v;
+  m.opt.step = s.opt_step;
+  m.ema = s.ema;
+  return true;
+}
+
 bool apply_update(model_state& m, const world& w, const model_update& u, tbb::task_arena& arena) {
   const size_t k = static_cast<size_t>(w.sc.baffle.k);
   if (u.version != m.replica->version + 1 || u.seeds.empty() ||

@@ -25,6 +25,11 @@ struct model_state {
 /// A model at version 0: the scenario's initial weights (stream (seed, init, 0)).
 model_state initial_model(const world& w);
 
+/// The whole state as a message, and back (the weights are copied into the existing replica, so
+/// clients reading it keep their pointer). Returns false if the sizes do not fit the model.
+model_snapshot snapshot_of(const model_state& m);
+bool restore(model_state& m, const model_snapshot& s);
+
 /// BAFFLE's step: rebuilds g = sum over seeds s and k of coefficient(s, k) eps(s, k), clips it,
 /// steps the optimizer at update u.step's learning rate, updates the EMA and sets the version to
 /// u.version. Refuses (returns false, changes nothing) an update that is not the next version or

@@ -162,6 +162,58 @@ typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
 using client_actor = caf::typed_actor<caf::replies_to<round_task>::with<round_result>,
                                       caf::replies_to<backprop_task>::with<dense_result>>;
 
+/// server -> node: a task for one of the node's clients, which the node hands to that client's
+/// actor (the client's reply goes straight back to the server). Tasks travel through the node so
+/// that they arrive after every update sent before them: CAF keeps the order between two actors.
+struct node_round_task {
+  uint32_t client = 0;
+  round_task task;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_round_task& x) {
+  return f(caf::meta::type_name("node_round_task"), x.client, x.task);
+}
+
+struct node_backprop_task {
+  uint32_t client = 0;
+  backprop_task task;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_backprop_task& x) {
+  return f(caf::meta::type_name("node_backprop_task"), x.client, x.task);
+}
+
+/// server -> node: the whole model state at a version (weights, optimizer moments and step, EMA),
+/// for a node that starts from the middle of a run (a resumed run; later, a joining worker).
+struct model_snapshot {
+  uint64_t version = 0;
+  std::vector<float> params;
+  std::vector<float> opt_m;
+  std::vector<float> opt_v;
+  int64_t opt_step = 0;
+  std::vector<float> ema;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
+  return f(caf::meta::type_name("model_snapshot"), x.version, x.params, x.opt_m, x.opt_v,
+           x.opt_step, x.ema);
+}
+
+/// server -> node: the digest of the replica at this version, to compare with the server's.
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+
+/// A node: one model replica, kept in step by the server's updates (each answered with the
+/// version it now holds), and the client actors of its share of the fleet.
+using node_actor = caf::typed_actor<caf::replies_to<model_snapshot>::with<uint64_t>,
+                                    caf::replies_to<model_update>::with<uint64_t>,
+                                    caf::replies_to<dense_update>::with<uint64_t>,
+                                    caf::replies_to<node_round_task>::with<round_result>,
+                                    caf::replies_to<node_backprop_task>::with<dense_result>,
+                                    caf::replies_to<verify_atom, uint64_t>::with<std::string>>;
+
 /// The server: drives every round of the scenario when asked to run.
 using server_actor = caf::typed_actor<caf::replies_to<run_atom>::with<run_outcome>>;
 

@@ -1,7 +1,7 @@
 // Wiring: actor system, clients, server, and the initial model.
 #include "actors/run.hpp"
 
-#include "actors/client.hpp"
+#include "actors/node.hpp"
 #include "actors/server.hpp"
 
 namespace baffle {
@@ -12,19 +12,18 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
   federation f;
   model_state model = initial_model(*w);
   f.replica = model.replica;
-  f.clients.reserve(w->sc.clients.count);
-  for (int c = 0; c < w->sc.clients.count; ++c) {
-    f.clients.push_back(sys.spawn(client_behavior, static_cast<uint32_t>(c), w,
-                                  std::shared_ptr<const model_replica>(f.replica), arena, pool));
-  }
+  const auto nodes = static_cast<uint32_t>(std::max(1, opt != nullptr ? opt->nodes : 1));
+  for (uint32_t n = 0; n < nodes; ++n)
+    f.nodes.push_back(sys.spawn(node_behavior, n, nodes, w, arena, pool));
   run_control control;
   if (opt != nullptr) {
     control.stop_requested = opt->stop_requested;
     control.resume_state = opt->resume_state;
     control.on_update = opt->on_update;
     control.on_dense_update = opt->on_dense_update;
+    control.verify_every = opt->verify_every;
   }
-  f.server = sys.spawn(server_behavior, w, std::move(model), f.clients, sink, arena, pool,
+  f.server = sys.spawn(server_behavior, w, std::move(model), f.nodes, sink, arena, pool,
                        std::move(control));
   return f;
 }
@@ -46,7 +45,7 @@ run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& op
       .receive([&](run_outcome& o) { outcome = std::move(o); },
                [&](caf::error& e) { outcome.error = sys.render(e); });
   self->send_exit(f.server, caf::exit_reason::user_shutdown);
-  for (auto& c : f.clients) self->send_exit(c, caf::exit_reason::user_shutdown);
+  for (auto& n : f.nodes) self->send_exit(n, caf::exit_reason::user_shutdown);
   return outcome;
 }
 

@@ -16,6 +16,9 @@ struct run_options {
   run_options() = default;
   explicit run_options(int compute_threads) : threads(compute_threads) {}
   int threads = 1;  ///< compute threads (TBB arena) and CAF scheduler threads
+  int nodes = 1;    ///< in-process nodes; results do not depend on it
+  /// Compare the nodes' replica digests with the server's every N versions (0: at the end only).
+  int verify_every = 0;
   /// Polled after every round; true: checkpoint (through the sink) and stop (outcome.stopped).
   std::function<bool()> stop_requested;
   /// A checkpoint's server state (actors/checkpoint.hpp) to continue from; empty: a fresh run.
@@ -25,15 +28,16 @@ struct run_options {
   std::function<void(const dense_update&)> on_dense_update;
 };
 
-/// The actors of one process: clients, the server, and the model replica they share.
+/// The actors of one process: the server and the nodes (each with its replica and its clients).
 struct federation {
   server_actor server;
-  std::vector<client_actor> clients;
-  std::shared_ptr<model_replica> replica;
+  std::vector<node_actor> nodes;
+  std::shared_ptr<model_replica> replica;  ///< the server's own model (weights and version)
 };
 
-/// Initialises the model and spawns one client actor per client and the server in sys. The
-/// arena and sink must outlive the actors. Send run_atom to the server to start.
+/// Spawns `opt->nodes` nodes (each with its replica and its share of the client actors) and the
+/// server in sys. The arena and sink must outlive the actors. Send run_atom to the server to
+/// start; send an exit to the server and the nodes (their clients are linked) to stop.
 federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world> w,
                             metrics_sink* sink, tbb::task_arena* arena,
                             workspace_pool* pool = nullptr, const run_options* opt = nullptr);

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "actors/checkpoint.hpp"
+#include "actors/node.hpp"
 #include "models/partition.hpp"
 
 namespace baffle {
@@ -69,12 +70,65 @@ using self_ptr = server_actor::stateful_pointer<server_state>;
 
 void start_round(self_ptr self);
 
-void finish_run(self_ptr self) {
+void deliver_outcome(self_ptr self) {
   auto& st = self->state;
-  st.over = true;
   if (st.sink) st.sink->on_clients(st.clients_seen);
   st.totals.model_digest = params_digest(st.model.replica->view());
   st.promise.deliver(st.totals);
+}
+
+/// Asks every node for its replica's digest at the server's current version and compares it with
+/// the server's own; a mismatch (or a refusal) becomes the run's error. Then calls `done`.
+void verify_nodes(self_ptr self, std::function<void()> done) {
+  auto& st = self->state;
+  const uint64_t version = st.model.replica->version;
+  const std::string expected = params_digest(st.model.replica->view());
+  auto pending = std::make_shared<size_t>(st.nodes.size());
+  const auto finish_one = [self, pending, done]() {
+    if (--*pending == 0 && done) done();
+  };
+  for (uint32_t i = 0; i < st.nodes.size(); ++i) {
+    self->request(st.nodes[i], caf::infinite, verify_atom::value, version)
+        .then(
+            [self, i, version, expected, finish_one](const std::string& digest) {
+              auto& s = self->state;
+              if (digest != expected && s.totals.error.empty())
+                s.totals.error = "node " + std::to_string(i) + ": its replica's digest " + digest +
+                                 " differs from the server's " + expected + " at model version " +
+                                 std::to_string(version);
+              finish_one();
+            },
+            [self, i, finish_one](caf::error& e) {
+              auto& s = self->state;
+              if (s.totals.error.empty())
+                s.totals.error = "node " + std::to_string(i) +
+                                 " did not report its digest: " + caf::to_string(e);
+              finish_one();
+            });
+  }
+  if (st.nodes.empty() && done) done();
+}
+
+/// Ends the run: on success the nodes' replicas must match the server's model first.
+void finish_run(self_ptr self) {
+  auto& st = self->state;
+  st.over = true;
+  if (!st.totals.error.empty()) {
+    deliver_outcome(self);
+    return;
+  }
+  verify_nodes(self, [self] { deliver_outcome(self); });
+}
+
+uint32_t node_count(const server_state& st) {
+  return static_cast<uint32_t>(st.nodes.size());
+}
+
+node_round_task to_node(uint32_t client, const round_task& t) {
+  return {client, t};
+}
+node_backprop_task to_node(uint32_t client, const backprop_task& t) {
+  return {client, t};
 }
 
 /// Ends the run with an error (the message says what went wrong and where).
@@ -174,11 +228,35 @@ std::vector<double> result_weights(const std::vector<uint32_t>& samples,
   return w;
 }
 
+/// Sends an update the server has applied to every node, before any task on the new version (CAF
+/// keeps the order between two actors); a node that refuses it stops the run. Every
+/// `verify_every` versions the nodes' digests are compared with the server's.
+template <class Update>
+void broadcast(self_ptr self, const Update& u) {
+  auto& st = self->state;
+  for (const node_actor& node : st.nodes) {
+    self->request(node, caf::infinite, u)
+        .then([](uint64_t) {},
+              [self](caf::error& e) {
+                fail_run(self, refusal(e).value_or("a node did not apply an update: " +
+                                                   caf::to_string(e)));
+              });
+  }
+  const int every = st.control.verify_every;
+  if (every > 0 && u.version % static_cast<uint64_t>(every) == 0) {
+    verify_nodes(self, [self] {
+      auto& s = self->state;
+      if (!s.totals.error.empty() && !s.over) finish_run(self);
+    });
+  }
+}
+
 /// The baselines' server step from dense results (client-id order, or async buffer order) and
 /// their weights: the weighted mean, applied through the one update path.
-void apply_baseline_update(server_state& st, const world& w,
+void apply_baseline_update(self_ptr self, const world& w,
                            const std::vector<const dense_result*>& rs,
                            const std::vector<double>& weights, int64_t step) {
+  auto& st = self->state;
   const size_t n = st.model.replica->params.size();
   dense_update u;
   u.version = st.model.replica->version + 1;
@@ -189,6 +267,7 @@ void apply_baseline_update(server_state& st, const world& w,
       u.values[i] += weights[j] * static_cast<double>(rs[j]->values[i]);
   apply_update(st.model, w, u);
   if (st.control.on_dense_update) st.control.on_dense_update(u);
+  broadcast(self, u);
 }
 
 /// Records the update that produced the current version, for replaying clients.
@@ -202,8 +281,9 @@ void record_update(server_state& st, const model_update& u) {
 
 /// BAFFLE's server step from groups of (perturbation seed, K coefficients), through the one
 /// update path; the update is recorded for replaying devices.
-void apply_baffle_update(server_state& st, const world& w, std::vector<uint64_t> seeds,
+void apply_baffle_update(self_ptr self, const world& w, std::vector<uint64_t> seeds,
                          std::vector<double> coefficients, int64_t step) {
+  auto& st = self->state;
   model_update u;
   u.version = st.model.replica->version + 1;
   u.step = step;
@@ -212,6 +292,7 @@ void apply_baffle_update(server_state& st, const world& w, std::vector<uint64_t>
   apply_update(st.model, w, u, *st.arena);
   record_update(st, u);
   if (st.control.on_update) st.control.on_update(u);
+  broadcast(self, u);
 }
 
 /// How client c gets the current model: the weights, or (replay) the updates it missed since the
@@ -389,7 +470,7 @@ void finish_round(self_ptr self) {
       rs.push_back(&r);
       n.push_back(r.samples);
     }
-    apply_baseline_update(st, w, rs, result_weights(n, std::vector<double>(n.size(), 1.0)),
+    apply_baseline_update(self, w, rs, result_weights(n, std::vector<double>(n.size(), 1.0)),
                           st.round);
   } else if (!st.results.empty()) {
     perturbation_plan plan;
@@ -417,7 +498,7 @@ void finish_round(self_ptr self) {
         break;
       }
     }
-    apply_baffle_update(st, w, std::move(seeds), std::move(coefficients), st.round);
+    apply_baffle_update(self, w, std::move(seeds), std::move(coefficients), st.round);
   }
   st.now = end;
   if (complete_update(self, rec, round_events(st.plan, st.round, round_start, rec.participants)))
@@ -454,7 +535,8 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& ta
   for (const planned_client* p : counted) {
     Task t = task;
     t.start_time = p->start;
-    self->request(st.clients[p->client], caf::infinite, t)
+    self->request(st.nodes[node_of_client(p->client, node_count(st))], caf::infinite,
+                  to_node(p->client, t))
         .then(
             [self, this_round, into, client = p->client, arrival = p->arrival](Result& r) {
               auto& s = self->state;
@@ -614,7 +696,7 @@ void async_aggregate(self_ptr self) {
   } else if (w.sc.train.algorithm != algorithm_kind::baffle) {
     std::vector<const dense_result*> rs;
     for (const async_entry* e : buf) rs.push_back(&e->dense);
-    apply_baseline_update(st, w, rs, weights, rec.round);
+    apply_baseline_update(self, w, rs, weights, rec.round);
   } else {
     // One group per perturbation seed: shared seeds give one per model version in the buffer.
     const int k = w.sc.baffle.k;
@@ -632,7 +714,7 @@ void async_aggregate(self_ptr self) {
       double* c = coefficients.data() + coefficients.size() - static_cast<size_t>(k);
       for (int j = 0; j < k; ++j) c[j] += weights[i] * static_cast<double>(e.result.scalars[j]) * scale;
     }
-    apply_baffle_update(st, w, seeds, coefficients, rec.round);
+    apply_baffle_update(self, w, seeds, coefficients, rec.round);
   }
   st.interval_events.push_back(
       {st.now, rec.round, event_record::kind::aggregate, -1,
@@ -663,7 +745,8 @@ void request_compute(self_ptr self, const async_entry& e, const Task& task,
     entry.failed = !ok;  // a client that does not answer contributes nothing
     if (--s.pending == 0) async_aggregate(self);
   };
-  self->request(self->state.clients[e.client], caf::infinite, task)
+  self->request(self->state.nodes[node_of_client(e.client, node_count(self->state))], caf::infinite,
+                to_node(e.client, task))
       .then(
           [self, seq, into, done, client = e.client, arrival = e.arrival](Result& r) {
             auto& s = self->state;
@@ -801,14 +884,14 @@ void start_async(self_ptr self) {
 
 server_actor::behavior_type server_behavior(server_actor::stateful_pointer<server_state> self,
                                             std::shared_ptr<const world> w, model_state model,
-                                            std::vector<client_actor> clients, metrics_sink* sink,
+                                            std::vector<node_actor> nodes, metrics_sink* sink,
                                             tbb::task_arena* arena, workspace_pool* pool,
                                             run_control control) {
   auto& st = self->state;
   st.control = std::move(control);
   st.w = std::move(w);
   st.model = std::move(model);
-  st.clients = std::move(clients);
+  st.nodes = std::move(nodes);
   st.sink = sink;
   const world& wr = *st.w;
   const auto histograms = label_histograms(wr.data.train, wr.parts);
@@ -841,6 +924,8 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
             s.promise.deliver(s.totals);
             return s.promise;
           }
+          // The nodes start from the checkpoint's model, sent before any task.
+          broadcast(self, snapshot_of(s.model));
           if (async) {
             async_advance(self);
           } else {

@@ -43,13 +43,15 @@ struct run_control {
   /// Sees every update the server applies, in order (what replicas must apply to follow it).
   std::function<void(const model_update&)> on_update;
   std::function<void(const dense_update&)> on_dense_update;
+  /// Compare every node's replica digest with the server's every N versions (0: only at the end).
+  int verify_every = 0;
 };
 
 struct server_state {
   std::shared_ptr<const world> w;
   run_control control;
   model_state model;  ///< the server's own model: weights, version, optimizer, EMA
-  std::vector<client_actor> clients;
+  std::vector<node_actor> nodes;  ///< client c lives on node node_of_client(c, nodes.size())
   metrics_sink* sink = nullptr;
   tbb::task_arena* arena = nullptr;
   workspace_pool* pool = nullptr;
@@ -108,7 +110,7 @@ uint64_t round_seed(uint64_t seed, int64_t round);
 
 server_actor::behavior_type server_behavior(server_actor::stateful_pointer<server_state> self,
                                             std::shared_ptr<const world> w, model_state model,
-                                            std::vector<client_actor> clients, metrics_sink* sink,
+                                            std::vector<node_actor> nodes, metrics_sink* sink,
                                             tbb::task_arena* arena, workspace_pool* pool,
                                             run_control control = {});
 

@@ -700,7 +700,7 @@ int bench_scale(const scale_options& opt, std::ostream& out, std::ostream& err) 
     rss_spawned = settled_rss_bytes();
     caf::scoped_actor self{sys};
     self->send_exit(f.server, caf::exit_reason::user_shutdown);
-    for (auto& c : f.clients) self->send_exit(c, caf::exit_reason::user_shutdown);
+    for (auto& n : f.nodes) self->send_exit(n, caf::exit_reason::user_shutdown);
   }
   // The server's per-client record (clients.csv), built alone to split the actors' share.
   int64_t records_bytes = 0;

@@ -85,7 +85,9 @@ int run_command(const run_request& req) {
               << (async ? std::to_string(sc->server.concurrency) + " in flight"
                         : std::to_string(sc->clients.per_round) + " per round")
               << "), K = " << sc->baffle.k << ", " << rounds << (async ? " updates, " : " rounds, ")
-              << req.threads << " thread(s) -> " << dir.string() << "\n";
+              << req.threads << " thread(s)"
+              << (req.nodes > 1 ? ", " + std::to_string(req.nodes) + " nodes" : "") << " -> "
+              << dir.string() << "\n";
     if (resume)
       std::cerr << "resuming after round " << resume->round << " (checkpoint.bin)\n";
   }
@@ -105,6 +107,7 @@ int run_command(const run_request& req) {
                                        "press Ctrl-C again to stop at once\n"));
   rec.set_fault_wait([&signals] { signals.wait_for_stop(std::chrono::seconds(10)); });
   run_options opt{req.threads};
+  opt.nodes = req.nodes;
   opt.stop_requested = [&signals] { return signals.stop_requested(); };
   if (resume) opt.resume_state = std::move(resume->state);
   const run_outcome o = run_simulation(*w, opt, &rec);

@@ -20,7 +20,7 @@ namespace {
 /// system's destructor does not wait for them forever.
 void stop(federation& f, caf::scheduler::test_coordinator& sched) {
   caf::anon_send_exit(f.server, caf::exit_reason::user_shutdown);
-  for (auto& c : f.clients) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  for (auto& n : f.nodes) caf::anon_send_exit(n, caf::exit_reason::user_shutdown);
   sched.run();
 }
 

@@ -120,7 +120,7 @@ TEST(RoundPlan, DeadlineRunThroughTheActorsMatchesTheHandComputation) {
     EXPECT_EQ(r.end_time.ns, static_cast<int64_t>(i + 1) * deadline.ns);
   }
   caf::anon_send_exit(f.server, caf::exit_reason::user_shutdown);
-  for (auto& c : f.clients) caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
+  for (auto& n : f.nodes) caf::anon_send_exit(n, caf::exit_reason::user_shutdown);
   sched.run();
 }
 

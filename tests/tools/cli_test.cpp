@@ -174,12 +174,13 @@ TEST_F(Cli, RunWithADataPathWithoutIdxFilesExitsTwoNamesThePathAndWritesNothing)
   EXPECT_TRUE(work_entries().empty());
 }
 
-TEST_F(Cli, ResultsAreIdenticalForOneAndTwoThreadsAndReproduceFromTheSavedScenario) {
+TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScenario) {
   const cli_result one = baffle(
       concat({"run", quickstart_.string(), "--threads", "1", "--out", "t1", "-q"}, tiny_sets()));
   ASSERT_EQ(one.exit_code, 0) << show(one);
   const cli_result two = baffle(
-      concat({"run", quickstart_.string(), "--threads", "2", "--out", "t2", "-q"}, tiny_sets()));
+      concat({"run", quickstart_.string(), "--threads", "2", "--nodes", "3", "--out", "t2", "-q"},
+             tiny_sets()));
   ASSERT_EQ(two.exit_code, 0) << show(two);
   for (const char* f : {"scenario.toml", "rounds.csv", "summary.json"}) {
     EXPECT_TRUE(fs::exists(work_ / "t1" / f)) << f;

@@ -1,0 +1,152 @@
+// Tests for actors/node.hpp: runs give the same results with any number of in-process nodes and
+// threads, for every policy and algorithm; a node whose replica drifts from the server's is
+// named at the next digest check; updates out of order and tasks for foreign clients are refused.
+#include "actors/node.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "actors/run.hpp"
+#include "tests/actors/toy_world.hpp"
+
+namespace baffle {
+namespace {
+
+/// Every output of a run that must not depend on nodes or threads, as text.
+struct recording_sink final : metrics_sink {
+  std::ostringstream text;
+  void on_round(const round_record& r) override {
+    text << "round " << r.round << ' ' << r.end_time.ns << ' ' << r.train_loss << ' '
+         << r.test_acc.value_or(-1) << ' ' << r.test_loss.value_or(-1) << ' ' << r.selected << ' '
+         << r.participants << ' ' << r.dropped << ' ' << r.late << ' ' << r.stale_max << ' '
+         << r.bytes_up << ' ' << r.bytes_down << ' ' << r.forward_passes << '\n';
+  }
+  void on_clients(const std::vector<client_record>& clients) override {
+    for (const auto& c : clients)
+      text << "client " << c.client << ' ' << c.selected << ' ' << c.participated << ' '
+           << c.dropped << ' ' << c.late << ' ' << c.staleness_sum << ' ' << c.compute_time.ns
+           << ' ' << c.link_time.ns << '\n';
+  }
+  void on_events(const std::vector<event_record>& events) override {
+    for (const auto& e : events) text << format_event(e) << '\n';
+  }
+};
+
+scenario fleet(policy_kind policy, algorithm_kind algorithm) {
+  scenario sc = toy_scenario();
+  sc.train.rounds = 5;
+  sc.train.algorithm = algorithm;
+  sc.clients.count = 7;
+  sc.clients.per_round = 4;
+  sc.clients.dropout = 0.15;
+  sc.clients.compute.spread = distribution::uniform(0.5, 1.5);
+  sc.server.policy = policy;
+  if (policy == policy_kind::deadline) sc.server.deadline = sim_time::from_ms(400);
+  if (policy == policy_kind::first_m) sc.server.over_select = 1.5;
+  if (policy == policy_kind::async) {
+    sc.server.concurrency = 5;
+    sc.server.buffer = 2;
+    if (algorithm == algorithm_kind::baffle) sc.baffle.download = download_mode::replay;
+  }
+  return sc;
+}
+
+TEST(Nodes, EveryPolicyAndAlgorithmGivesTheSameRunWithOneTwoOrThreeNodes) {
+  for (policy_kind policy :
+       {policy_kind::sync, policy_kind::deadline, policy_kind::first_m, policy_kind::async}) {
+    for (algorithm_kind algorithm :
+         {algorithm_kind::baffle, algorithm_kind::fedsgd, algorithm_kind::fedavg}) {
+      auto w = build_world(fleet(policy, algorithm), toy_data(280, 60));
+      ASSERT_TRUE(w.ok());
+      const std::string what =
+          std::string(name_of(policy)) + " / " + std::string(name_of(algorithm));
+      std::string reference_text;
+      run_outcome reference;
+      for (int nodes : {1, 2, 3}) {
+        for (int threads : {1, 2}) {
+          recording_sink sink;
+          run_options opt{threads};
+          opt.nodes = nodes;
+          opt.verify_every = 1;  // every node's digest against the server's after every update
+          const run_outcome o = run_simulation(*w, opt, &sink);
+          ASSERT_TRUE(o.error.empty()) << what << ", " << nodes << " nodes: " << o.error;
+          if (nodes == 1 && threads == 1) {
+            reference = o;
+            reference_text = sink.text.str();
+            continue;
+          }
+          const std::string run = what + ", " + std::to_string(nodes) + " nodes, " +
+                                  std::to_string(threads) + " threads";
+          EXPECT_EQ(o.model_digest, reference.model_digest) << run;
+          EXPECT_EQ(o.sim_time_s, reference.sim_time_s) << run;
+          EXPECT_EQ(o.bytes_down_total, reference.bytes_down_total) << run;
+          EXPECT_EQ(sink.text.str(), reference_text) << run;
+        }
+      }
+    }
+  }
+}
+
+TEST(Nodes, AReplicaThatDriftsIsNamedAtTheNextDigestCheck) {
+  auto w = build_world(fleet(policy_kind::sync, algorithm_kind::baffle), toy_data(280, 60));
+  ASSERT_TRUE(w.ok());
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.set("scheduler.max-threads", size_t{2});
+  caf::actor_system sys{cfg};
+  tbb::task_arena arena(1);
+  workspace_pool pool;
+  run_options opt{1};
+  opt.nodes = 3;
+  opt.verify_every = 2;
+  auto f = spawn_federation(sys, *w, nullptr, &arena, &pool, &opt);
+  // Node 1's replica: the initial model with one weight changed, at the right version.
+  model_state wrong = initial_model(**w);
+  wrong.replica->params[17] += 1e-3f;
+  caf::scoped_actor self{sys};
+  self->request(f.nodes[1], caf::infinite, snapshot_of(wrong))
+      .receive([](uint64_t version) { EXPECT_EQ(version, 0u); },
+               [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  run_outcome o;
+  self->request(f.server, caf::infinite, run_atom::value)
+      .receive([&](const run_outcome& r) { o = r; },
+               [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  EXPECT_NE(o.error.find("node 1: its replica's digest"), std::string::npos) << o.error;
+  EXPECT_NE(o.error.find("at model version 2"), std::string::npos) << o.error;
+  EXPECT_LT(o.rounds, 5);
+  self->send_exit(f.server, caf::exit_reason::user_shutdown);
+  for (auto& n : f.nodes) self->send_exit(n, caf::exit_reason::user_shutdown);
+}
+
+TEST(Nodes, RefuseUpdatesOutOfOrderAndTasksForOtherNodesClients) {
+  auto w = build_world(fleet(policy_kind::sync, algorithm_kind::baffle), toy_data(280, 60));
+  ASSERT_TRUE(w.ok());
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.set("scheduler.max-threads", size_t{1});
+  caf::actor_system sys{cfg};
+  tbb::task_arena arena(1);
+  auto node = sys.spawn(node_behavior, uint32_t{1}, uint32_t{2}, *w, &arena, nullptr);
+  caf::scoped_actor self{sys};
+  std::string text = "accepted";
+  const auto on_error = [&](const caf::error& e) { text = e.context().get_as<std::string>(0); };
+  model_update future;
+  future.version = 3;
+  future.step = 3;
+  future.seeds = {1};
+  future.coefficients.assign(static_cast<size_t>((*w)->sc.baffle.k), 0.0);
+  self->request(node, caf::infinite, future).receive([](uint64_t) {}, on_error);
+  EXPECT_EQ(text,
+            "node 1: update to version 3 refused: the replica holds version 0 (updates must come "
+            "in order)");
+  node_round_task task;
+  task.client = 2;  // client 2 lives on node 0 of 2
+  text = "accepted";
+  self->request(node, caf::infinite, task).receive([](const round_result&) {}, on_error);
+  EXPECT_EQ(text, "node 1: client 2 does not live on this node");
+  self->send_exit(node, caf::exit_reason::user_shutdown);
+}
+
+}  // namespace
+}  // namespace baffle
