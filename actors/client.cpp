@@ -34,6 +34,7 @@ round_result compute_round(const client_state& st, const round_task& task) {
   plan.k = static_cast<int>(task.k);
   plan.sigma = task.sigma;
   plan.scheme = task.scheme;
+  plan.options = w.estimator;
   const auto est = baffle_client_step(*w.net, st.replica->view(),
                                       batch_view{{x.data(), x.size()}, {y.data(), y.size()}, b},
                                       plan, *st.arena, st.pool);

@@ -73,7 +73,7 @@ bool apply_update(model_state& m, const world& w, const model_update& u, tbb::ta
     }
   }
   m.grad.resize(m.replica->params.size());
-  reconstruct_from_streams(streams, coeffs, m.grad, arena);
+  reconstruct_from_streams(streams, coeffs, w.estimator, m.grad, arena);
   apply_gradient(m, w, u.step, u.version);
   return true;
 }

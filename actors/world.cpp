@@ -119,20 +119,8 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
                          " is smaller than the stored images (" + std::to_string(rows) +
                          "); it can only pad, e.g. 32 for 28x28 images as the reference does"};
   }
-  network_spec spec;
-  spec.arch = sc.model.arch;
-  spec.hidden = sc.model.hidden;
-  spec.inputs = static_cast<int>(input_features(*w));
-  spec.classes = w->data.train.num_classes;
-  spec.in_channels = w->data.train.channels;
-  spec.image_size = w->image_size;
-  spec.channels = sc.model.channels;
-  spec.act = sc.model.activation;
-  spec.norm = sc.model.norm;
-  spec.groups = sc.model.groups;
-  spec.depth = sc.model.depth;
-  spec.width = sc.model.width;
-  auto net = make_network(spec);
+  auto net = make_network(
+      network_spec_of(sc, w->data.train.channels, w->image_size, w->data.train.num_classes));
   if (!net) return error_message{net.error()};
   w->net = std::move(*net);
 
@@ -180,6 +168,8 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
                             sc.train.milestones, sc.train.gamma};
   w->scheme = sc.baffle.scheme;
   w->seeds = sc.baffle.seeds;
+  w->estimator = estimator_options{sc.baffle.distribution, sc.baffle.orthogonal, sc.baffle.sparsity,
+                                   sc.baffle.baseline};
   return std::shared_ptr<const world>(std::move(w));
 }
 

@@ -44,6 +44,7 @@ struct world {
   lr_schedule schedule;
   fd_scheme scheme = fd_scheme::forward;
   seed_mode seeds = seed_mode::shared;
+  estimator_options estimator;  ///< how clients and server draw the directions, and the baseline
 };
 
 /// Network input features per example: channels x image_size^2.

@@ -47,14 +47,30 @@ void run_tasks(int tasks, bool serial, tbb::task_arena& arena, workspace_pool* p
   });
 }
 
-/// Mean loss of the network at weights + sign * sigma * eps_k.
+/// Mean loss of the network at weights + sign * sigma * u_k.
 loss_stats perturbed_loss(const network& net, std::span<const float> weights,
-                          const batch_view& batch, const perturbation_plan& plan, int k, float sign,
-                          workspace& ws) {
+                          const batch_view& batch, const perturbation_plan& plan,
+                          const direction_set& dirs, int k, float sign, workspace& ws) {
   std::vector<float>& buffer = ws.params;
   buffer.resize(weights.size());
-  add_scaled_normal(perturbation_stream(plan.round_seed, k), 0, sign * plan.sigma, weights, buffer);
+  dirs.add_scaled(k, sign * plan.sigma, weights, buffer);
   return net.loss(buffer, batch, ws);
+}
+
+/// The K scalars from their double-precision differences, with the baseline applied.
+void set_scalars(std::span<const double> d, loss_baseline baseline, std::span<float> out) {
+  switch (baseline) {
+    case loss_baseline::none:
+      for (size_t k = 0; k < d.size(); ++k) out[k] = static_cast<float>(d[k]);
+      return;
+    case loss_baseline::mean: {
+      double mean = 0;
+      for (double x : d) mean += x;
+      mean /= static_cast<double>(d.size());
+      for (size_t k = 0; k < d.size(); ++k) out[k] = static_cast<float>(d[k] - mean);
+      return;
+    }
+  }
 }
 }  // namespace
 
@@ -73,20 +89,23 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
   out.scalars.assign(k_count, 0.f);
   out.forward_passes = forward_passes_per_round(k_count, plan.scheme);
   const bool serial = runs_serially(net, batch.size, plan);
+  const direction_set dirs(plan.round_seed, k_count, static_cast<int64_t>(weights.size()),
+                           plan.options, arena);
+  std::vector<double> d(k_count);
   if (plan.scheme == fd_scheme::forward) {
     // Task 0 is the unperturbed loss, task k+1 the k-th perturbation; differences afterwards.
     std::vector<loss_stats> losses(k_count + 1);
     run_tasks(k_count + 1, serial, arena, pool,
               [&](const tbb::blocked_range<int>& r, workspace& ws) {
                 for (int t = r.begin(); t != r.end(); ++t) {
-                  losses[t] = t == 0 ? net.loss(weights, batch, ws)
-                                     : perturbed_loss(net, weights, batch, plan, t - 1, 1.f, ws);
+                  losses[t] = t == 0
+                                  ? net.loss(weights, batch, ws)
+                                  : perturbed_loss(net, weights, batch, plan, dirs, t - 1, 1.f, ws);
                 }
               });
     out.base = losses[0];
     const double base = losses[0].mean_loss();
-    for (int k = 0; k < k_count; ++k)
-      out.scalars[k] = static_cast<float>(losses[k + 1].mean_loss() - base);
+    for (int k = 0; k < k_count; ++k) d[k] = losses[k + 1].mean_loss() - base;
   } else {
     std::vector<loss_stats> plus(k_count), minus(k_count);
     run_tasks(2 * k_count, serial, arena, pool,
@@ -94,15 +113,13 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
                 for (int t = r.begin(); t != r.end(); ++t) {
                   const int k = t / 2;
                   if (t % 2 == 0)
-                    plus[k] = perturbed_loss(net, weights, batch, plan, k, 1.f, ws);
+                    plus[k] = perturbed_loss(net, weights, batch, plan, dirs, k, 1.f, ws);
                   else
-                    minus[k] = perturbed_loss(net, weights, batch, plan, k, -1.f, ws);
+                    minus[k] = perturbed_loss(net, weights, batch, plan, dirs, k, -1.f, ws);
                 }
               });
     loss_stats mid;
-    for (int k = 0; k < k_count; ++k) {
-      out.scalars[k] = static_cast<float>((plus[k].mean_loss() - minus[k].mean_loss()) / 2.0);
-    }
+    for (int k = 0; k < k_count; ++k) d[k] = (plus[k].mean_loss() - minus[k].mean_loss()) / 2.0;
     // The unperturbed loss is not computed in the central scheme; report the mean of both sides
     // of the first direction, which equals it to O(sigma^2).
     if (k_count > 0) {
@@ -112,6 +129,7 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
     }
     out.base = mid;
   }
+  set_scalars(d, plan.options.baseline, out.scalars);
   return out;
 }
 
@@ -126,11 +144,12 @@ void baffle_reconstruct(std::span<const double> dbar, const perturbation_plan& p
     streams[k] = perturbation_stream(plan.round_seed, k);
     coeffs[k] = static_cast<float>(dbar[k] * scale);
   }
-  reconstruct_from_streams(streams, coeffs, grad, arena);
+  reconstruct_from_streams(streams, coeffs, plan.options, grad, arena);
 }
 
 void reconstruct_from_streams(std::span<const stream_id> streams, std::span<const float> coeffs,
-                              std::span<float> grad, tbb::task_arena& arena) {
+                              const estimator_options& options, std::span<float> grad,
+                              tbb::task_arena& arena) {
   assert(streams.size() == coeffs.size());
   std::fill(grad.begin(), grad.end(), 0.f);
   // Fixed chunking (not TBB's auto partition), so each element's sum is the same work whoever runs
@@ -138,14 +157,37 @@ void reconstruct_from_streams(std::span<const stream_id> streams, std::span<cons
   constexpr size_t chunk = 4096;
   const size_t n = grad.size();
   const size_t chunks = (n + chunk - 1) / chunk;
-  arena.execute([&] {
-    tbb::parallel_for(size_t{0}, chunks, [&](size_t c) {
-      enter_compute_thread();
-      const size_t first = c * chunk;
-      const size_t len = std::min(chunk, n - first);
-      accumulate_normals(streams, coeffs, first, grad.subspan(first, len));
+  auto over_chunks = [&](const auto& body) {
+    arena.execute([&] {
+      tbb::parallel_for(size_t{0}, chunks, [&](size_t c) {
+        enter_compute_thread();
+        const size_t first = c * chunk;
+        body(first, grad.subspan(first, std::min(chunk, n - first)));
+      });
     });
-  });
+  };
+  if (options.plain_gaussian()) {
+    over_chunks([&](size_t first, std::span<float> acc) {
+      accumulate_normals(streams, coeffs, first, acc);
+    });
+    return;
+  }
+  // Runs of one seed, in order: each element still sums the terms in order j = 0, 1, ...
+  for (size_t j = 0; j < streams.size();) {
+    size_t end = j;
+    int count = 0;
+    std::vector<int> ks;
+    while (end < streams.size() && streams[end].seed == streams[j].seed) {
+      assert(streams[end].what == purpose::perturbation);
+      ks.push_back(static_cast<int>(streams[end].stream));
+      count = std::max(count, ks.back() + 1);
+      ++end;
+    }
+    const direction_set dirs(streams[j].seed, count, static_cast<int64_t>(n), options, arena);
+    const std::span<const float> run = coeffs.subspan(j, end - j);
+    over_chunks([&](size_t first, std::span<float> acc) { dirs.accumulate(ks, run, first, acc); });
+    j = end;
+  }
 }
 
 }  // namespace baffle

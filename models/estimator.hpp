@@ -1,6 +1,7 @@
 // The BAFFLE estimator. Clients: K finite differences of the loss along Gaussian perturbations
 // regenerated from the round seed. Server: the gradient rebuilt from the seeds and the
-// aggregated differences (Stein's identity), g = 1/(K sigma) sum_k dbar_k eps_k.
+// aggregated differences (Stein's identity), g = 1/(K sigma) sum_k dbar_k eps_k. The directions'
+// variance-reduction options are in models/directions.hpp.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "models/directions.hpp"
 #include "models/enum_names.hpp"
 #include "models/network.hpp"
 #include "models/philox.hpp"
@@ -46,18 +48,14 @@ inline uint64_t client_perturbation_seed(uint64_t round_seed, seed_mode mode, ui
 }
 
 /// What a client's perturbations are: K directions from `round_seed` (for per-client seeds, the
-/// client's own seed from client_perturbation_seed), scale sigma.
+/// client's own seed from client_perturbation_seed), scale sigma, drawn as `options` say.
 struct perturbation_plan {
   uint64_t round_seed = 0;
   int k = 0;
   float sigma = 1e-4f;
   fd_scheme scheme = fd_scheme::forward;
+  estimator_options options{};
 };
-
-/// The stream of eps_k (shared seeds: every client of the round uses the same eps_k).
-inline stream_id perturbation_stream(uint64_t round_seed, int k) {
-  return stream_id{round_seed, purpose::perturbation, static_cast<uint32_t>(k)};
-}
 
 /// A client's answer: the K scalars, and the loss at the unperturbed weights (forward scheme;
 /// for central the mean of the two sides), on its minibatch.
@@ -79,20 +77,25 @@ inline int64_t forward_passes_per_round(int k, fd_scheme s) {
 bool runs_serially(const network& net, int batch, const perturbation_plan& plan);
 
 /// Client step: TBB-parallel over the perturbations inside `arena` (serial on the calling thread
-/// for tiny steps, see runs_serially); each task builds W + sigma eps_k in its own buffer and runs
-/// a serial forward, so the scalars are bit-identical whatever the thread count or path.
+/// for tiny steps, see runs_serially); each task builds W + sigma u_k in its own buffer and runs
+/// a serial forward, so the scalars are bit-identical whatever the thread count or path. With the
+/// mean baseline the scalars are returned with their mean over k subtracted (in double).
 client_estimate baffle_client_step(const network& net, std::span<const float> weights,
                                    const batch_view& batch, const perturbation_plan& plan,
                                    tbb::task_arena& arena, workspace_pool* pool = nullptr);
 
-/// Server step: grad = 1/(K sigma) sum_k dbar[k] eps_k, parallel over parameter chunks and
-/// deterministic (every element sums k in ascending order).
+/// Server step: grad = 1/(K sigma) sum_k dbar[k] u_k, parallel over parameter chunks and
+/// deterministic (every element sums k in ascending order). dbar is taken as given: the baseline
+/// is the client step's.
 void baffle_reconstruct(std::span<const double> dbar, const perturbation_plan& plan,
                         std::span<float> grad, tbb::task_arena& arena);
 
-/// The general form: grad = sum_j coeffs[j] eps_{streams[j]}, j in order, parallel over fixed
-/// parameter chunks (deterministic). Per-client seeds use one stream per (client, k).
+/// The general form: grad = sum_j coeffs[j] u_{streams[j]}, j in order, parallel over fixed
+/// parameter chunks (deterministic); streams[j] = perturbation_stream(seed, k) names direction k
+/// of a seed, drawn as `options` say. Per-client seeds use one stream per (client, k). Options
+/// other than plain Gaussian handle the streams by runs of equal seed, each run one direction_set.
 void reconstruct_from_streams(std::span<const stream_id> streams, std::span<const float> coeffs,
-                              std::span<float> grad, tbb::task_arena& arena);
+                              const estimator_options& options, std::span<float> grad,
+                              tbb::task_arena& arena);
 
 }  // namespace baffle

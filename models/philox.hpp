@@ -28,6 +28,8 @@ enum class purpose : uint32_t {
   straggler = 11,      ///< ranking clients to pick stragglers: stream = client, draw 0
   speed_jitter = 12,   ///< per-round speed jitter: stream = client, draw = round
   dropout = 13,        ///< per-round dropout: stream = client, draw = round
+
+  perturbation_mask = 14,  ///< baffle.sparsity: which parameters a perturbation seed perturbs
 };
 
 /// One random stream: Philox4x32-10 with key = seed (two 32-bit words) and counter

@@ -138,6 +138,56 @@ void concurrency_within_count(const scenario& s, rule_context& ctx) {
                                        "]: the clients in flight are distinct clients");
 }
 
+/// The parameter count the scenario's network will have on its data set's usual image shape
+/// (MNIST-format and synthetic: 1 x 28 x 28, CIFAR-10: 3 x 32 x 32; 10 classes), or 0 when the
+/// network cannot be built (other rules report why).
+int64_t expected_param_count(const scenario& s) {
+  int channels = 1, stored = 28;
+  switch (s.data.dataset) {
+    case dataset_kind::cifar10:
+      channels = 3;
+      stored = 32;
+      break;
+    case dataset_kind::fashion_mnist:
+    case dataset_kind::mnist:
+    case dataset_kind::synthetic:
+      break;
+  }
+  const int size = s.data.image_size > 0 ? s.data.image_size : stored;
+  const auto net = make_network(network_spec_of(s, channels, size, 10));
+  return net ? (*net)->param_count() : 0;
+}
+
+void orthogonal_fits(const scenario& s, rule_context& ctx) {
+  if (!s.baffle.orthogonal || !ctx.ok("baffle.k") || !ctx.ok("baffle.sparsity")) return;
+  const int64_t n = expected_param_count(s);
+  if (n <= 0) return;  // the model keys are wrong: their own rules say so
+  const double floats = static_cast<double>(s.baffle.k) * static_cast<double>(n);
+  if (floats > max_orthogonal_floats) {
+    ctx.fail("baffle.orthogonal",
+             "needs all K directions of a seed in memory at once: K x n = " +
+                 std::to_string(s.baffle.k) + " x " + std::to_string(n) + " floats (" +
+                 std::to_string(static_cast<int64_t>(floats * 4 / 1e9)) +
+                 " GB) on the server and on each client computing, above the 1e9-float (4 GB) "
+                 "limit; lower baffle.k or use independent directions");
+  } else if (static_cast<double>(s.baffle.k) > s.baffle.sparsity * static_cast<double>(n)) {
+    ctx.fail("baffle.orthogonal", "K = " + std::to_string(s.baffle.k) +
+                                      " orthonormal directions need at least K of "
+                                      "the n = " +
+                                      std::to_string(n) +
+                                      " parameters perturbed (sparsity x n); lower "
+                                      "baffle.k or raise baffle.sparsity");
+  }
+}
+
+void mean_baseline_needs_two_directions(const scenario& s, rule_context& ctx) {
+  if (s.baffle.baseline == loss_baseline::mean && s.baffle.k < 2 && ctx.ok("baffle.k") &&
+      ctx.present("baffle.baseline"))
+    ctx.fail("baffle.baseline",
+             "\"mean\" needs baffle.k >= 2: with one direction its difference is the mean, so "
+             "the estimate would be zero");
+}
+
 }  // namespace
 
 const std::vector<scenario_constraint>& scenario_constraints() {
@@ -161,6 +211,10 @@ const std::vector<scenario_constraint>& scenario_constraints() {
       {"download_modes_are_for_baffle",
        "baffle.download other than \"weights\" needs train.algorithm = \"baffle\"",
        download_modes_are_for_baffle},
+      {"orthogonal_fits",
+       "baffle.orthogonal needs K x n <= 1e9 floats and K <= baffle.sparsity x n", orthogonal_fits},
+      {"mean_baseline_needs_two_directions", "baffle.baseline = \"mean\" needs baffle.k >= 2",
+       mean_baseline_needs_two_directions},
       {"per_round_within_count", "clients.per_round <= clients.count", per_round_within_count},
       {"availability_trace_exists", "clients.availability.trace names an existing file",
        availability_trace_exists},

@@ -73,6 +73,11 @@ struct baffle_config {
   double sigma = 1e-4;             ///< perturbation scale
   fd_scheme scheme = fd_scheme::forward;  ///< finite differences
   seed_mode seeds = seed_mode::shared;    ///< eps_k the same for all clients, or per client
+  /// Entries of the directions before orthogonalisation (models/directions.hpp)
+  direction_distribution distribution = direction_distribution::gaussian;
+  bool orthogonal = false;                       ///< Gram-Schmidt over each seed's K directions
+  loss_baseline baseline = loss_baseline::none;  ///< control variate on the K differences
+  double sparsity = 1.0;  ///< fraction of the parameters each seed perturbs (1 = all)
   /// How a client gets the model: the full weights with every task, the (seed, scalars, step)
   /// updates it missed replayed on the device, or per client and task whichever is sooner
   download_mode download = download_mode::weights;
@@ -133,5 +138,25 @@ struct scenario {
   run_config run;
   std::string source_file;  ///< the file it was loaded from (for messages), not a key
 };
+
+/// The network the scenario's model keys describe, on images of in_channels x image_size^2
+/// (after padding) with `classes` labels.
+inline network_spec network_spec_of(const scenario& sc, int in_channels, int image_size,
+                                    int classes) {
+  network_spec spec;
+  spec.arch = sc.model.arch;
+  spec.hidden = sc.model.hidden;
+  spec.inputs = in_channels * image_size * image_size;
+  spec.classes = classes;
+  spec.in_channels = in_channels;
+  spec.image_size = image_size;
+  spec.channels = sc.model.channels;
+  spec.act = sc.model.activation;
+  spec.norm = sc.model.norm;
+  spec.groups = sc.model.groups;
+  spec.depth = sc.model.depth;
+  spec.width = sc.model.width;
+  return spec;
+}
 
 }  // namespace baffle

@@ -226,6 +226,36 @@ std::vector<key_spec> make_schema() {
                "weighted sum of scalar vectors); `per-client`: client c's eps_k come from a seed "
                "derived from (round seed, c), and the server regenerates K directions per client"));
   rows.push_back(
+      key("baffle.distribution", FIELD(baffle.distribution))
+          .doc("entries of the perturbation directions u_k: `gaussian` N(0, 1) (the paper's), "
+               "`rademacher` +-1 with equal odds, `sphere` Gaussian scaled onto the sphere of "
+               "radius sqrt(n), n the parameter count (each client and the server take every "
+               "direction's norm first: one more pass of n draws per direction). All have E[u u^T] "
+               "= I, so the estimate keeps its form (docs/algorithm.md)"));
+  rows.push_back(
+      key("baffle.orthogonal", FIELD(baffle.orthogonal))
+          .allowed_note("K x n at most 1e9 floats, and K at most `sparsity` x n")
+          .doc("orthonormalise each seed's K directions (Gram-Schmidt in order k = 0, 1, ..., then "
+               "scaled to radius sqrt(n)); this needs all K directions of a seed at once: K x n "
+               "floats (4 K n bytes) on the server and on every client computing at a time, and "
+               "about 4 K^2 n multiply-adds per seed. Under `sphere` it gives the same directions "
+               "as under `gaussian`"));
+  rows.push_back(
+      key("baffle.baseline", FIELD(baffle.baseline))
+          .allowed_note("`\"mean\"` needs K >= 2")
+          .doc("`mean`: each client subtracts the mean of its K loss differences from each before "
+               "sending them (a control variate; by linearity the same as subtracting it from the "
+               "aggregate). It removes what all K share (the forward scheme's sigma^2/2 u^T H u, "
+               "loss noise) and biases the estimate: its expectation is (1 - 1/K) times the plain "
+               "one's (docs/algorithm.md)"));
+  rows.push_back(
+      key("baffle.sparsity", FIELD(baffle.sparsity))
+          .range({0.0, 1.0, true, false})
+          .doc("fraction p of the parameters perturbed: each perturbation seed draws a mask "
+               "(parameter i kept with probability p, from the seed's own stream), and its "
+               "directions are zero off the mask and scaled by 1/sqrt(p) on it, so E[u u^T] = I "
+               "still; 1 = every parameter (off)"));
+  rows.push_back(
       key("baffle.download", FIELD(baffle.download))
           .allowed_note("BAFFLE only: the backprop baselines always download the weights")
           .doc("how a selected client gets the current model, charged on its downlink before it "

@@ -24,6 +24,20 @@ void stop(federation& f, caf::scheduler::test_coordinator& sched) {
   sched.run();
 }
 
+/// An actor system run by CAF's deterministic test coordinator (members built in this order).
+struct coordinated_system {
+  struct config : caf::actor_system_config {
+    config() {
+      baffle::add_message_types(*this);
+      set("scheduler.policy", caf::atom("testing"));
+    }
+  };
+  config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched =
+      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+};
+
 struct collecting_sink final : metrics_sink {
   std::vector<round_record> rounds;
   std::vector<client_record> clients;
@@ -31,43 +45,56 @@ struct collecting_sink final : metrics_sink {
   void on_clients(const std::vector<client_record>& c) override { clients = c; }
 };
 
+/// Round 1 of a shared-seed BAFFLE run, computed without actors from the same pure functions.
+struct direct_round {
+  round_task task;
+  std::vector<round_result> results;  ///< each selected client's, in client order
+  std::vector<float> params;          ///< the model after the server's update
+};
+
+direct_round direct_first_round(const std::shared_ptr<const world>& w, const model_replica& initial,
+                                tbb::task_arena& arena) {
+  direct_round out;
+  round_task& task = out.task;
+  task.round = 1;
+  task.model_version = 0;
+  task.round_seed = round_seed(w->sc.seed, 1);
+  task.k = static_cast<uint32_t>(w->sc.baffle.k);
+  task.sigma = static_cast<float>(w->sc.baffle.sigma);
+  task.batch_size = static_cast<uint32_t>(w->sc.train.batch_size);
+  auto replica_copy = std::make_shared<model_replica>(initial);
+  for (uint32_t c : select_clients(w->sc.seed, 1, w->sc.clients.count, w->sc.clients.per_round)) {
+    client_state cs{c, w, replica_copy, &arena};
+    out.results.push_back(compute_round(cs, task));
+  }
+  const int k = w->sc.baffle.k;
+  const perturbation_plan plan{task.round_seed, k, task.sigma, fd_scheme::forward, w->estimator};
+  out.params.assign(initial.params.begin(), initial.params.end());
+  std::vector<float> grad(out.params.size());
+  baffle_reconstruct(aggregate_scalars(out.results, k), plan, grad, arena);
+  optimizer_state opt;
+  optimizer_step(w->optimizer, opt, out.params, grad);
+  return out;
+}
+
 TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
   enter_compute_thread();
   auto built = build_world(toy_scenario(), toy_data(200, 60));
   ASSERT_TRUE(built.ok()) << built.error();
   auto w = *built;
 
-  caf::actor_system_config cfg;
-  add_message_types(cfg);
-  cfg.set("scheduler.policy", caf::atom("testing"));
-  caf::actor_system sys{cfg};
-  auto& sched = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  coordinated_system cs;
+  auto& sched = cs.sched;
   tbb::task_arena arena(1);
   collecting_sink sink;
-  auto f = spawn_federation(sys, w, &sink, &arena);
+  auto f = spawn_federation(cs.sys, w, &sink, &arena);
 
   // What round 1 must produce, computed without actors from the same pure functions.
-  const std::vector<float> initial(f.replica->params.begin(), f.replica->params.end());
-  const auto chosen = select_clients(w->sc.seed, 1, w->sc.clients.count, w->sc.clients.per_round);
-  ASSERT_EQ(chosen.size(), 3u);
-  auto replica_copy = std::make_shared<model_replica>(*f.replica);
-  round_task task;
-  task.round = 1;
-  task.model_version = 0;
-  task.round_seed = round_seed(w->sc.seed, 1);
-  task.k = 16;
-  task.sigma = 1e-3f;
-  task.batch_size = 8;
-  std::vector<round_result> expected_results;
-  for (uint32_t c : chosen) {
-    client_state cs{c, w, replica_copy, &arena};
-    expected_results.push_back(compute_round(cs, task));
-  }
-  perturbation_plan plan{task.round_seed, 16, 1e-3f, fd_scheme::forward};
-  std::vector<float> grad(initial.size()), expected_params = initial;
-  baffle_reconstruct(aggregate_scalars(expected_results, 16), plan, grad, arena);
-  optimizer_state opt;
-  optimizer_step(w->optimizer, opt, expected_params, grad);
+  const direct_round expected = direct_first_round(w, *f.replica, arena);
+  ASSERT_EQ(expected.results.size(), 3u);
+  const round_task& task = expected.task;
+  const std::vector<round_result>& expected_results = expected.results;
+  const std::vector<float>& expected_params = expected.params;
 
   caf::anon_send(f.server, run_atom::value);
   sched.run();
@@ -95,14 +122,14 @@ TEST(Federation, RoundTripUnderTestCoordinatorMatchesDirectComputation) {
   EXPECT_EQ(sink.rounds[2].end_time.ns, 3 * per_round.ns);
 
   // Rerun with a fresh system to check round 1 alone gives the hand-computed parameters.
-  caf::actor_system sys2{cfg};
-  auto& sched2 = dynamic_cast<caf::scheduler::test_coordinator&>(sys2.scheduler());
+  coordinated_system cs2;
+  auto& sched2 = cs2.sched;
   scenario one = toy_scenario();
   one.train.rounds = 1;
   auto w1 = build_world(one, toy_data(200, 60));
   ASSERT_TRUE(w1.ok());
   collecting_sink sink1;
-  auto f1 = spawn_federation(sys2, *w1, &sink1, &arena);
+  auto f1 = spawn_federation(cs2.sys, *w1, &sink1, &arena);
   caf::anon_send(f1.server, run_atom::value);
   sched2.run();
   ASSERT_EQ(sink1.rounds.size(), 1u);
@@ -167,6 +194,61 @@ TEST(Federation, EveryEstimatorAndOptimizerKnobIsThreadIndependentAndTakesEffect
   EXPECT_NE(a.model_digest, c.model_digest);
   // Central differences cost 2K forward passes per client instead of K + 1.
   EXPECT_EQ(a.forward_passes_total, 6 * 3 * 2 * sc.baffle.k);
+}
+
+TEST(Federation, EstimatorOptionsReachClientsAndServerAlike) {
+  enter_compute_thread();
+  estimator_options sparse_rademacher{direction_distribution::rademacher, false, 0.5,
+                                      loss_baseline::mean};
+  estimator_options orthogonal_sphere{direction_distribution::sphere, true, 1.0,
+                                      loss_baseline::none};
+  for (const estimator_options& o : {sparse_rademacher, orthogonal_sphere}) {
+    scenario sc = toy_scenario();
+    sc.train.rounds = 1;
+    sc.baffle.distribution = o.distribution;
+    sc.baffle.orthogonal = o.orthogonal;
+    sc.baffle.sparsity = o.sparsity;
+    sc.baffle.baseline = o.baseline;
+    auto built = build_world(sc, toy_data(200, 60));
+    ASSERT_TRUE(built.ok()) << built.error();
+    auto w = *built;
+    ASSERT_EQ(w->estimator, o);
+
+    coordinated_system cs;
+    tbb::task_arena arena(2);
+    collecting_sink sink;
+    auto f = spawn_federation(cs.sys, w, &sink, &arena);
+    const direct_round expected = direct_first_round(w, *f.replica, arena);
+    caf::anon_send(f.server, run_atom::value);
+    cs.sched.run();
+    ASSERT_EQ(sink.rounds.size(), 1u);
+    EXPECT_EQ(std::vector<float>(f.replica->params.begin(), f.replica->params.end()),
+              expected.params);
+    stop(f, cs.sched);
+  }
+}
+
+TEST(Federation, EstimatorOptionsAreThreadIndependentAndTakeEffectUnderEverySeedMode) {
+  scenario sc = toy_scenario();
+  sc.train.rounds = 4;
+  sc.train.eval_every = 4;
+  const auto plain = run_simulation(*build_world(sc, toy_data(300, 90)), run_options{2}, nullptr);
+  sc.baffle.distribution = direction_distribution::sphere;
+  sc.baffle.orthogonal = true;
+  sc.baffle.sparsity = 0.7;
+  sc.baffle.baseline = loss_baseline::mean;
+  for (seed_mode seeds : {seed_mode::shared, seed_mode::per_client}) {
+    for (policy_kind policy : {policy_kind::sync, policy_kind::async}) {
+      sc.baffle.seeds = seeds;
+      sc.server.policy = policy;
+      auto w = build_world(sc, toy_data(300, 90));
+      ASSERT_TRUE(w.ok()) << w.error();
+      const auto a = run_simulation(*w, run_options{1}, nullptr);
+      const auto b = run_simulation(*w, run_options{2}, nullptr);
+      EXPECT_EQ(a.model_digest, b.model_digest) << name_of(seeds) << " " << name_of(policy);
+      EXPECT_NE(a.model_digest, plain.model_digest) << name_of(seeds) << " " << name_of(policy);
+    }
+  }
 }
 
 TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
@@ -357,7 +439,7 @@ TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
   ASSERT_EQ(streams.size(), 6u);
   const size_t n = 5000;
   std::vector<float> g(n);
-  reconstruct_from_streams(streams, coeffs, g, arena);
+  reconstruct_from_streams(streams, coeffs, estimator_options{}, g, arena);
   // The same as each client's own shared-seed reconstruction, weighted by samples.
   std::vector<float> expected(n, 0.f), part(n);
   for (const auto& r : results) {

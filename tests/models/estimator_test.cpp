@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
 
 #include "models/compute.hpp"
 #include "models/mlp.hpp"
@@ -269,6 +270,177 @@ TEST(BaffleEstimator, MeanOverSeedsConvergesToTheQuadraticsGradientAsOneOverSqrt
     EXPECT_GT(e256 / e4096, 2.5);
     EXPECT_LT(e256 / e4096, 6.5);
   }
+}
+
+}  // namespace
+}  // namespace baffle
+
+namespace baffle {
+namespace {
+
+/// One of each variance-reduction option, and a few combinations.
+std::vector<estimator_options> every_option() {
+  using dd = direction_distribution;
+  std::vector<estimator_options> out(7);
+  out[1].distribution = dd::rademacher;
+  out[2].distribution = dd::sphere;
+  out[3].orthogonal = true;
+  out[4].sparsity = 0.5;
+  out[5].baseline = loss_baseline::mean;
+  out[6] = {dd::sphere, true, 0.5, loss_baseline::mean};
+  return out;
+}
+
+std::string describe(const estimator_options& o) {
+  return std::string(name_of(o.distribution)) + (o.orthogonal ? " orthogonal" : "") + " sparsity " +
+         std::to_string(o.sparsity) + " baseline " + std::string(name_of(o.baseline));
+}
+
+TEST(BaffleEstimator, EveryOptionGivesIdenticalScalarsAndGradientForOneAndTwoThreads) {
+  enter_compute_thread();
+  problem p;
+  const heavy big(p.net);  // takes the parallel client path
+  tbb::task_arena one(1), two(2);
+  for (const auto& o : every_option()) {
+    for (fd_scheme scheme : {fd_scheme::forward, fd_scheme::central}) {
+      perturbation_plan plan{42, 37, 1e-3f, scheme, o};
+      const auto serial = baffle_client_step(p.net, p.params, p.batch(), plan, one);
+      const auto a = baffle_client_step(big, p.params, p.batch(), plan, one);
+      const auto b = baffle_client_step(big, p.params, p.batch(), plan, two);
+      EXPECT_EQ(a.scalars, b.scalars) << describe(o);
+      EXPECT_EQ(serial.scalars, b.scalars) << describe(o);
+      std::vector<double> dbar(a.scalars.begin(), a.scalars.end());
+      std::vector<float> ga(p.net.param_count()), gb(p.net.param_count());
+      baffle_reconstruct(dbar, plan, ga, one);
+      baffle_reconstruct(dbar, plan, gb, two);
+      EXPECT_EQ(ga, gb) << describe(o);
+    }
+  }
+}
+
+TEST(BaffleEstimator, ClientsPerturbAlongTheDirectionsTheServerRebuildsFrom) {
+  enter_compute_thread();
+  problem p;
+  tbb::task_arena arena(2);
+  for (const auto& o : every_option()) {
+    const perturbation_plan plan{7, 9, 1e-3f, fd_scheme::forward, o};
+    const auto est = baffle_client_step(p.net, p.params, p.batch(), plan, arena);
+    const direction_set dirs(plan.round_seed, plan.k, p.net.param_count(), o, arena);
+    workspace ws;
+    std::vector<float> w(p.params.size());
+    const double base = p.net.loss(p.params, p.batch(), ws).mean_loss();
+    std::vector<double> d(plan.k);
+    double mean = 0;
+    for (int k = 0; k < plan.k; ++k) {
+      dirs.add_scaled(k, plan.sigma, p.params, w);
+      d[k] = p.net.loss(w, p.batch(), ws).mean_loss() - base;
+      mean += d[k] / plan.k;
+    }
+    for (int k = 0; k < plan.k; ++k) {
+      const double expect = o.baseline == loss_baseline::mean ? d[k] - mean : d[k];
+      EXPECT_NEAR(est.scalars[k], expect, 1e-7) << describe(o) << " k " << k;
+    }
+    // The server's g = 1/(K sigma) sum_k d_k u_k, from the same directions.
+    std::vector<double> dbar(est.scalars.begin(), est.scalars.end());
+    std::vector<float> g(p.net.param_count()), u(p.net.param_count());
+    baffle_reconstruct(dbar, plan, g, arena);
+    std::vector<double> expect(g.size(), 0.0);
+    for (int k = 0; k < plan.k; ++k) {
+      dirs.fill(k, 0, u);
+      for (size_t i = 0; i < g.size(); ++i) expect[i] += dbar[k] / (plan.k * plan.sigma) * u[i];
+    }
+    for (size_t i = 0; i < g.size(); ++i)
+      ASSERT_NEAR(g[i], expect[i], 1e-4 * (1 + std::abs(expect[i]))) << describe(o) << " " << i;
+  }
+}
+
+/// Single estimates from `seeds` round seeds on a quadratic, against its gradient.
+struct estimate_stats {
+  double relative_mse = 0;   ///< mean of |g - truth|^2 / |truth|^2
+  double mean_cosine = 0;    ///< mean of cos(g, truth)
+  std::vector<double> mean;  ///< the mean estimate
+};
+
+estimate_stats estimate_on_quadratic(const quadratic& q, perturbation_plan plan, int seeds,
+                                     tbb::task_arena& arena) {
+  const size_t n = static_cast<size_t>(q.param_count());
+  std::vector<float> w(n), truth(n), g(n);
+  q.init(w, 0);
+  workspace ws;
+  q.loss_and_grad(w, batch_view{}, truth, ws);
+  double truth2 = 0;
+  for (float t : truth) truth2 += double(t) * t;
+  estimate_stats out;
+  out.mean.assign(n, 0.0);
+  for (int s = 0; s < seeds; ++s) {
+    plan.round_seed = derive_seed(123, purpose::round_seed, s);
+    const auto est = baffle_client_step(q, w, batch_view{}, plan, arena);
+    baffle_reconstruct(std::vector<double>(est.scalars.begin(), est.scalars.end()), plan, g, arena);
+    double err = 0;
+    for (size_t i = 0; i < n; ++i) {
+      err += (g[i] - double(truth[i])) * (g[i] - double(truth[i]));
+      out.mean[i] += g[i] / static_cast<double>(seeds);
+    }
+    out.relative_mse += err / truth2 / seeds;
+    out.mean_cosine += cosine(g, truth) / seeds;
+  }
+  return out;
+}
+
+TEST(BaffleEstimator, EveryOptionPointsTheRightWayOnAQuadratic) {
+  enter_compute_thread();
+  tbb::task_arena arena(2);
+  const quadratic q(256);
+  for (const auto& o : every_option()) {
+    for (fd_scheme scheme : {fd_scheme::forward, fd_scheme::central}) {
+      const auto st = estimate_on_quadratic(q, {0, 64, 1e-2f, scheme, o}, 8, arena);
+      // Gaussian directions give about sqrt(K / (K + n)) = 0.45 at K = 64, n = 256; half the
+      // parameters perturbed, about sqrt(p K / (K + p n)) = 0.41.
+      EXPECT_GT(st.mean_cosine, 0.3) << describe(o) << " " << name_of(scheme);
+    }
+  }
+}
+
+TEST(BaffleEstimator, MeanBaselineCutsTheErrorOfForwardDifferencesOnAQuadratic) {
+  enter_compute_thread();
+  tbb::task_arena arena(2);
+  const quadratic q(64);
+  // With a large sigma the forward differences share sigma^2 / 2 u^T A u (about 0.045 tr A here),
+  // which the plain estimate turns into noise along the mean direction; the baseline removes it.
+  for (auto dist : {direction_distribution::gaussian, direction_distribution::rademacher}) {
+    estimator_options none, mean;
+    none.distribution = mean.distribution = dist;
+    mean.baseline = loss_baseline::mean;
+    const auto a = estimate_on_quadratic(q, {0, 10, 0.3f, fd_scheme::forward, none}, 256, arena);
+    const auto b = estimate_on_quadratic(q, {0, 10, 0.3f, fd_scheme::forward, mean}, 256, arena);
+    EXPECT_LT(b.relative_mse, 0.5 * a.relative_mse) << name_of(dist);
+    EXPECT_GT(b.mean_cosine, a.mean_cosine) << name_of(dist);
+  }
+}
+
+TEST(BaffleEstimator, MeanBaselineShrinksTheExpectedEstimateByOneMinusOneOverK) {
+  enter_compute_thread();
+  tbb::task_arena arena(2);
+  const quadratic q(64);
+  std::vector<float> w(64), truth(64);
+  q.init(w, 0);
+  workspace ws;
+  q.loss_and_grad(w, batch_view{}, truth, ws);
+  estimator_options mean;
+  mean.baseline = loss_baseline::mean;
+  // K = 4: the baseline's expectation is 3/4 of the gradient. The mean of S = 4096 estimates is
+  // within about sqrt((n + 1) / (K S)) = 0.06 of its expectation (relative).
+  const auto st = estimate_on_quadratic(q, {0, 4, 1e-3f, fd_scheme::central, mean}, 4096, arena);
+  auto relative_distance = [&](double factor) {
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < truth.size(); ++i) {
+      err += (st.mean[i] - factor * truth[i]) * (st.mean[i] - factor * truth[i]);
+      norm += double(truth[i]) * truth[i];
+    }
+    return std::sqrt(err / norm);
+  };
+  EXPECT_LT(relative_distance(0.75), 0.12);
+  EXPECT_GT(relative_distance(1.0), 0.15);
 }
 
 }  // namespace

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "scenarios/schema.hpp"
+
 namespace baffle {
 namespace {
 
@@ -78,6 +80,10 @@ void expect_same(const scenario& a, const scenario& b) {
   EXPECT_EQ(a.baffle.sigma, b.baffle.sigma);
   EXPECT_EQ(a.baffle.scheme, b.baffle.scheme);
   EXPECT_EQ(a.baffle.seeds, b.baffle.seeds);
+  EXPECT_EQ(a.baffle.distribution, b.baffle.distribution);
+  EXPECT_EQ(a.baffle.orthogonal, b.baffle.orthogonal);
+  EXPECT_EQ(a.baffle.baseline, b.baffle.baseline);
+  EXPECT_EQ(a.baffle.sparsity, b.baffle.sparsity);
   EXPECT_EQ(a.clients.count, b.clients.count);
   EXPECT_EQ(a.clients.per_round, b.clients.per_round);
   EXPECT_EQ(a.clients.link.latency, b.clients.link.latency);
@@ -494,6 +500,9 @@ TEST(ScenarioLoader, ToTomlRoundTrips) {
   s.train.eval_every = 1;
   s.baffle.k = 100000;
   s.baffle.sigma = 5e-5;
+  s.baffle.distribution = direction_distribution::sphere;
+  s.baffle.baseline = loss_baseline::mean;
+  s.baffle.sparsity = 0.125;
   s.clients.count = 1000;
   s.clients.per_round = 1000;
   s.clients.link.latency = distribution::constant(sim_time{1'500'001}.seconds());
@@ -521,7 +530,7 @@ TEST(ScenarioLoader, KnownKeysCoverEveryKey) {
   for (const std::string& key : keys) {
     // Every known key is read and checked: a boolean is the wrong type for all but the boolean
     // keys, and a string is wrong for those.
-    const bool boolean_key = key == "train.nesterov";
+    const bool boolean_key = find_key(key)->type == value_type::boolean;
     const load_result r = parse("", {key + (boolean_key ? "=\"wrong\"" : "=true")});
     ASSERT_EQ(r.errors.size(), 1u) << key << "\n" << all_errors(r);
     EXPECT_TRUE(r.errors[0].key == key || r.errors[0].key.rfind(key + "[", 0) == 0) << key;
@@ -543,6 +552,47 @@ TEST(ScenarioLoader, NesterovWithoutSgdMomentumIsRejected) {
       single_error(parse("[train]\nnesterov = true\noptimizer = \"adam\"\n"), "train.nesterov");
   EXPECT_TRUE(contains(e.message, "momentum")) << e.message;
   EXPECT_TRUE(parse("[train]\nnesterov = true\noptimizer = \"sgd\"\nmomentum = 0.9\n").ok());
+}
+
+TEST(ScenarioLoader, EstimatorOptionsAreReadAndDefaultToThePlainGaussianEstimator) {
+  const load_result plain = parse("");
+  ASSERT_TRUE(plain.ok()) << all_errors(plain);
+  EXPECT_EQ(plain.value->baffle.distribution, direction_distribution::gaussian);
+  EXPECT_FALSE(plain.value->baffle.orthogonal);
+  EXPECT_EQ(plain.value->baffle.baseline, loss_baseline::none);
+  EXPECT_EQ(plain.value->baffle.sparsity, 1.0);
+  const load_result r = parse(
+      "[baffle]\ndistribution = \"rademacher\"\northogonal = true\nbaseline = \"mean\"\n"
+      "sparsity = 0.25\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.value->baffle.distribution, direction_distribution::rademacher);
+  EXPECT_TRUE(r.value->baffle.orthogonal);
+  EXPECT_EQ(r.value->baffle.baseline, loss_baseline::mean);
+  EXPECT_EQ(r.value->baffle.sparsity, 0.25);
+  single_error(parse("[baffle]\nsparsity = 0\n"), "baffle.sparsity");
+  single_error(parse("[baffle]\nsparsity = 1.5\n"), "baffle.sparsity");
+  single_error(parse("[baffle]\ndistribution = \"uniform\"\n"), "baffle.distribution");
+}
+
+TEST(ScenarioLoader, OrthogonalDirectionsThatWouldNotFitInMemoryAreRejectedWithWhy) {
+  // The quickstart's mlp 784-32-10 has 25,450 parameters: K = 40,000 needs 1.02e9 floats.
+  const scenario_error e =
+      single_error(parse("[baffle]\northogonal = true\nk = 40000\n"), "baffle.orthogonal");
+  EXPECT_TRUE(contains(e.message, "in memory at once")) << e.message;
+  EXPECT_TRUE(contains(e.message, "40000 x 25450")) << e.message;
+  EXPECT_TRUE(parse("[baffle]\northogonal = true\nk = 20000\n").ok());
+  EXPECT_TRUE(parse("[baffle]\nk = 40000\n").ok()) << "independent directions need no memory";
+  // More orthonormal directions than perturbed parameters do not exist.
+  const scenario_error few = single_error(
+      parse("[baffle]\northogonal = true\nk = 300\nsparsity = 0.01\n"), "baffle.orthogonal");
+  EXPECT_TRUE(contains(few.message, "sparsity x n")) << few.message;
+}
+
+TEST(ScenarioLoader, MeanBaselineNeedsTwoDirections) {
+  const scenario_error e =
+      single_error(parse("[baffle]\nbaseline = \"mean\"\nk = 1\n"), "baffle.baseline");
+  EXPECT_TRUE(contains(e.message, "would be zero")) << e.message;
+  EXPECT_TRUE(parse("[baffle]\nbaseline = \"mean\"\nk = 2\n").ok());
 }
 
 TEST(ScenarioLoader, PolicyKnobsUnderAnotherPolicyAreRejected) {
