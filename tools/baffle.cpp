@@ -186,6 +186,20 @@ int main(int argc, char** argv) {
       ->add_option("--data", bench_est.data,
                    "MNIST-format folder (seeded synthetic images if it cannot be loaded)")
       ->capture_default_str();
+  bench_estimator_cmd
+      ->add_option("--distribution", bench_est.estimator.distribution,
+                   "Entries of the directions, as baffle.distribution (default gaussian)")
+      ->transform(enum_names_option<direction_distribution>("a distribution"));
+  bench_estimator_cmd->add_flag("--orthogonal", bench_est.estimator.orthogonal,
+                                "Orthonormalise the K directions, as baffle.orthogonal");
+  bench_estimator_cmd
+      ->add_option("--baseline", bench_est.estimator.baseline,
+                   "Control variate on the K differences, as baffle.baseline (default none)")
+      ->transform(enum_names_option<loss_baseline>("a baseline"));
+  bench_estimator_cmd
+      ->add_option("--sparsity", bench_est.estimator.sparsity,
+                   "Fraction of the parameters perturbed, as baffle.sparsity")
+      ->capture_default_str();
 
   bool schema_markdown_out = false;
   bool schema_json_out = false;

@@ -332,6 +332,10 @@ std::string check_bench_options(const bench_options& o) {
   if (o.threads < 1) return "--threads " + std::to_string(o.threads) + " must be at least 1";
   if (o.threads > 256) return "--threads " + std::to_string(o.threads) + " must be at most 256";
   if (o.k < 1) return "--k " + std::to_string(o.k) + " must be at least 1";
+  if (!(o.estimator.sparsity > 0) || o.estimator.sparsity > 1)
+    return "--sparsity " + std::to_string(o.estimator.sparsity) + " must be in (0, 1]";
+  if (o.estimator.baseline == loss_baseline::mean && o.k < 2)
+    return "--baseline mean needs --k of at least 2 (with one direction the estimate is zero)";
   if (!(o.seconds > 0) || o.seconds > 3600)
     return "--seconds " + std::to_string(o.seconds) + " must be more than 0 and at most 3600";
   return {};
@@ -419,7 +423,7 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
   tbb::task_arena single(1);
   const double budget = o.seconds / 4;  // per timed quantity
   const float sigma = static_cast<float>(scenario{}.baffle.sigma);
-  const perturbation_plan plan{7, o.k, sigma, fd_scheme::forward};
+  const perturbation_plan plan{7, o.k, sigma, fd_scheme::forward, o.estimator};
   const int64_t p = net.param_count();
 
   // One unperturbed forward on this thread, in blocks of K forwards.
@@ -484,7 +488,7 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
   double cos_sum = 0.0;
   for (int seed = 0; seed < cosine_seeds; ++seed) {
     const perturbation_plan pp{derive_seed(1, purpose::round_seed, static_cast<uint64_t>(seed)),
-                               o.k, sigma, fd_scheme::forward};
+                               o.k, sigma, fd_scheme::forward, o.estimator};
     const client_estimate e = baffle_client_step(net, s.params, s.view(), pp, arena);
     std::vector<double> d(e.scalars.begin(), e.scalars.end());
     baffle_reconstruct(d, pp, grad, arena);
@@ -498,6 +502,10 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
   j["k"] = o.k;
   j["sigma"] = scenario{}.baffle.sigma;
   j["scheme"] = "forward";
+  j["distribution"] = name_of(o.estimator.distribution);
+  j["orthogonal"] = o.estimator.orthogonal;
+  j["baseline"] = name_of(o.estimator.baseline);
+  j["sparsity"] = o.estimator.sparsity;
   j["flops_per_forward"] = flops_value(net.forward_flops(o.batch));
   j["forward_ms"] = round5(forward_ms);
   j["client_step_ms"] = round5(client_ms);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "models/directions.hpp"
 #include "models/network.hpp"
 
 namespace baffle {
@@ -24,6 +25,9 @@ struct bench_options {
   double seconds = 2.0;  ///< time budget of the repeated timed blocks of each measurement
   std::string data =
       "/usr/share/datasets/fashion-mnist";  ///< MNIST-format folder; synthetic if missing
+  /// estimator: the directions and baseline, as the baffle.distribution, orthogonal, baseline and
+  /// sparsity scenario keys set them (default: the plain Gaussian estimator)
+  estimator_options estimator;
 };
 
 /// Empty when the options are usable; otherwise a message naming the option and what is allowed.

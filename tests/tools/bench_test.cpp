@@ -157,6 +157,23 @@ TEST_F(Bench, EstimatorMlpOnTwoThreadsAlsoTimesTheOneThreadStep) {
   expect_estimator_fields(j, 4, 2);
 }
 
+TEST_F(Bench, EstimatorTakesTheScenarioKeysEstimatorOptionsAndReportsThem) {
+  const json plain = bench_json({"estimator", "--model", "mlp", "--k", "4", "--seconds", "0.1"});
+  EXPECT_EQ(plain.value("distribution", ""), "gaussian");
+  EXPECT_EQ(plain.value("orthogonal", true), false);
+  EXPECT_EQ(plain.value("baseline", ""), "none");
+  EXPECT_EQ(plain.value("sparsity", 0.0), 1.0);
+  const json j =
+      bench_json({"estimator", "--model", "mlp", "--k", "4", "--seconds", "0.1", "--distribution",
+                  "rademacher", "--orthogonal", "--baseline", "mean", "--sparsity", "0.5"});
+  expect_estimator_fields(j, 4, 1);
+  EXPECT_EQ(j.value("distribution", ""), "rademacher");
+  EXPECT_EQ(j.value("orthogonal", false), true);
+  EXPECT_EQ(j.value("baseline", ""), "mean");
+  EXPECT_EQ(j.value("sparsity", 0.0), 0.5);
+  EXPECT_NE(j["cosine_seeds"], plain["cosine_seeds"]);
+}
+
 TEST_F(Bench, ScaleRunsASmallFederationAndReportsConsistentFigures) {
   const json j = bench_json(
       {"scale", "--clients", "2000", "--per-round", "50", "--rounds", "3", "--threads", "2"});
@@ -228,6 +245,9 @@ TEST_F(Bench, BadOptionsExitTwoWithAMessageAndNothingOnStdout) {
       {"bench", "estimator", "--model", "vgg", "--k", "4"},
       {"bench", "estimator", "--model", "mlp", "--batch", "-1"},
       {"bench", "estimator", "--model", "mlp", "--threads", "0"},
+      {"bench", "estimator", "--model", "mlp", "--sparsity", "0"},
+      {"bench", "estimator", "--model", "mlp", "--distribution", "uniform"},
+      {"bench", "estimator", "--model", "mlp", "--baseline", "mean", "--k", "1"},
       {"bench", "forward"},
       {"bench"},
       {"bench", "backward", "--model", "mlp"},
