@@ -9,7 +9,7 @@ namespace baffle {
 namespace {
 
 /// Bumped whenever the layout below changes: an old checkpoint is refused, not misread.
-constexpr uint32_t state_format = 1;
+constexpr uint32_t state_format = 2;  // 2: node_bytes_total
 
 void put_optional(byte_writer& o, const std::optional<double>& v) {
   o.put<uint8_t>(v.has_value() ? 1 : 0);
@@ -130,6 +130,7 @@ std::string save_server_state(const server_state& st) {
   o.put(t.final_test_acc);
   o.put(t.bytes_up_total);
   o.put(t.bytes_down_total);
+  o.put(t.node_bytes_total);
   o.put(t.forward_passes_total);
   o.put<uint64_t>(st.clients_seen.size());
   for (const client_record& c : st.clients_seen) {
@@ -215,6 +216,7 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   t.final_test_acc = in.get<double>();
   t.bytes_up_total = in.get<uint64_t>();
   t.bytes_down_total = in.get<uint64_t>();
+  t.node_bytes_total = in.get<uint64_t>();
   t.forward_passes_total = in.get<int64_t>();
   const auto clients = in.get<uint64_t>();
   if (in.ok() && clients != st.clients_seen.size()) {

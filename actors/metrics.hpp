@@ -29,6 +29,9 @@ struct round_record {
   uint64_t bytes_up = 0;
   uint64_t bytes_down = 0;
   int64_t forward_passes = 0;
+  /// Bytes the server exchanged with its nodes for this round (tasks, results, the update sent
+  /// to every node); depends on the number of nodes, unlike every other column.
+  uint64_t node_bytes = 0;
 };
 
 /// One row of clients.csv: a client's profile, data and what happened to it over the run.

@@ -142,6 +142,9 @@ struct run_outcome {
   double final_test_acc = 0.0;
   uint64_t bytes_up_total = 0;
   uint64_t bytes_down_total = 0;
+  /// Bytes the server exchanged with its nodes (tasks, results, updates to every node), as
+  /// serialized: the traffic between machines once nodes are worker processes.
+  uint64_t node_bytes_total = 0;
   int64_t forward_passes_total = 0;
   std::string model_digest;
   std::string error;  ///< empty on success
@@ -153,8 +156,8 @@ struct run_outcome {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("run_outcome"), x.rounds, x.sim_time_s, x.final_test_loss,
-           x.final_test_acc, x.bytes_up_total, x.bytes_down_total, x.forward_passes_total,
-           x.model_digest, x.error, x.error_class, x.stopped);
+           x.final_test_acc, x.bytes_up_total, x.bytes_down_total, x.node_bytes_total,
+           x.forward_passes_total, x.model_digest, x.error, x.error_class, x.stopped);
 }
 
 /// A client: answers each round_task with its round_result (BAFFLE) and each backprop_task with

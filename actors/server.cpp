@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <optional>
 #include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -234,6 +235,7 @@ std::vector<double> result_weights(const std::vector<uint32_t>& samples,
 template <class Update>
 void broadcast(self_ptr self, const Update& u) {
   auto& st = self->state;
+  st.node_bytes += wire_size(u) * st.nodes.size();
   for (const node_actor& node : st.nodes) {
     self->request(node, caf::infinite, u)
         .then([](uint64_t) {},
@@ -366,6 +368,8 @@ bool complete_update(self_ptr self, round_record& rec, std::vector<event_record>
   auto& st = self->state;
   const world& w = *st.w;
   rec.end_time = st.now;
+  rec.node_bytes = std::exchange(st.node_bytes, 0);
+  st.totals.node_bytes_total += rec.node_bytes;
   const bool last = rec.round >= w.sc.train.rounds;
   if (last || rec.round % w.sc.train.eval_every == 0) {
     // With an EMA the evaluated model is the average, as in the reference code.
@@ -535,6 +539,7 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& ta
   for (const planned_client* p : counted) {
     Task t = task;
     t.start_time = p->start;
+    st.node_bytes += wire_size(to_node(p->client, t)) + st.costs.result_bytes;
     self->request(st.nodes[node_of_client(p->client, node_count(st))], caf::infinite,
                   to_node(p->client, t))
         .then(
@@ -745,6 +750,7 @@ void request_compute(self_ptr self, const async_entry& e, const Task& task,
     entry.failed = !ok;  // a client that does not answer contributes nothing
     if (--s.pending == 0) async_aggregate(self);
   };
+  self->state.node_bytes += wire_size(to_node(e.client, task)) + self->state.costs.result_bytes;
   self->request(self->state.nodes[node_of_client(e.client, node_count(self->state))], caf::infinite,
                 to_node(e.client, task))
       .then(
@@ -924,8 +930,11 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
             s.promise.deliver(s.totals);
             return s.promise;
           }
-          // The nodes start from the checkpoint's model, sent before any task.
+          // The nodes start from the checkpoint's model, sent before any task. That transfer is
+          // the cost of resuming, not of a round: it is left out of node_bytes.
+          const uint64_t before = s.node_bytes;
           broadcast(self, snapshot_of(s.model));
+          s.node_bytes = before;
           if (async) {
             async_advance(self);
           } else {

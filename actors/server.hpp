@@ -65,6 +65,7 @@ struct server_state {
   size_t pending = 0;
   uint64_t round_bytes_down = 0;  ///< bytes of the round's tasks
   run_outcome totals;
+  uint64_t node_bytes = 0;  ///< exchanged with the nodes since the last round record
   bool over = false;  ///< the outcome is delivered (finished, stopped or failed): ignore replies
   caf::typed_response_promise<run_outcome> promise;
   std::vector<client_record> clients_seen;  ///< per client, for clients.csv

@@ -127,7 +127,7 @@ run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet
     std::fputs(
         "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
         "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
-        "wasted_forward_passes,stale_mean,stale_max\n",
+        "wasted_forward_passes,stale_mean,stale_max,node_bytes\n",
         csv_);
     std::fflush(csv_);
   }
@@ -173,12 +173,12 @@ void run_recorder::on_round(const round_record& r) {
   const double wall = wall_seconds();
   if (csv_) {
     // One fputs per row: a crash never leaves half a row behind the last flush.
-    const std::string row = fmt::format(
-        "{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{}\n", r.round,
-        r.end_time.seconds(), wall, r.train_loss, fmt_opt(r.test_loss), fmt_opt(r.test_acc),
-        fmt_opt(r.val_loss), fmt_opt(r.val_acc), r.selected, r.participants, r.dropped, r.late,
-        r.bytes_up, r.bytes_down, r.forward_passes, r.wasted_forward_passes, r.stale_mean,
-        r.stale_max);
+    const std::string row =
+        fmt::format("{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{},{}\n",
+                    r.round, r.end_time.seconds(), wall, r.train_loss, fmt_opt(r.test_loss),
+                    fmt_opt(r.test_acc), fmt_opt(r.val_loss), fmt_opt(r.val_acc), r.selected,
+                    r.participants, r.dropped, r.late, r.bytes_up, r.bytes_down, r.forward_passes,
+                    r.wasted_forward_passes, r.stale_mean, r.stale_max, r.node_bytes);
     std::fputs(row.c_str(), csv_);
     std::fflush(csv_);
     if (r.round == fault_round_ && !fault_.empty()) {
@@ -259,6 +259,7 @@ std::string summary_json(const scenario& sc, const run_outcome& o, double wall_t
   j["wall_time_s"] = wall_time_s;
   j["bytes_up_total"] = o.bytes_up_total;
   j["bytes_down_total"] = o.bytes_down_total;
+  j["node_bytes_total"] = o.node_bytes_total;
   j["forward_passes_total"] = o.forward_passes_total;
   j["model_digest"] = o.model_digest;
   j["version"] = BAFFLE_VERSION;
