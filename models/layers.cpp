@@ -27,6 +27,19 @@ dnnl::memory::dims dims4(int a, int b, int c, int d) {
   return {a, b, c, d};
 }
 
+/// The data type a precision feeds a convolution's source and weights in.
+dt input_type(forward_precision p) {
+  switch (p) {
+    case forward_precision::f32:
+      return dt::f32;
+    case forward_precision::bf16:
+      return dt::bf16;
+    case forward_precision::int8:
+      return dt::s8;
+  }
+  return dt::f32;
+}
+
 dnnl::primitive_attr user_scratchpad() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -40,9 +53,12 @@ struct conv2d_cache::impl {
 };
 
 /// A forward convolution in oneDNN's preferred layouts plus the reorders from and to NCHW/OIHW.
-/// Scratch layout: [src blocked][weights blocked][dst blocked][primitive scratchpad].
+/// Scratch layout: [src blocked][weights blocked][dst blocked][primitive scratchpad], and for bf16
+/// and int8 plans then [src converted, NCHW][weights converted, OIHW][int8: weight scales (OC)].
 struct conv2d_forward_plan {
   conv2d_shape shape;
+  forward_precision precision = forward_precision::f32;
+  size_t lowp_src_offset = 0, lowp_wei_offset = 0, scales_offset = 0;
   dnnl::engine engine;
   dnnl::memory::desc user_src, user_wei, user_dst, bias_md;
   dnnl::memory::desc src_md, wei_md, dst_md, scratchpad_md;
@@ -67,25 +83,32 @@ struct conv2d_backward_plan {
 conv2d_cache::conv2d_cache() : impl_(std::make_unique<impl>()) {}
 conv2d_cache::~conv2d_cache() = default;
 
-const conv2d_forward_plan& conv2d_cache::forward(const conv2d_shape& s) {
+const conv2d_forward_plan& conv2d_cache::forward(const conv2d_shape& s,
+                                                 forward_precision precision) {
   std::lock_guard lock(mutex_);
-  auto& slot = forward_[s];
+  auto& slot = forward_[{s, precision}];
   if (slot) return *slot;
   auto p = std::make_unique<conv2d_forward_plan>();
   p->shape = s;
+  p->precision = precision;
   p->engine = impl_->engine;
   const auto src_dims = dims4(s.batch, s.in_channels, s.height, s.width);
   const auto wei_dims = dims4(s.out_channels, s.in_channels, s.kernel, s.kernel);
   const auto dst_dims = dims4(s.batch, s.out_channels, s.out_height(), s.out_width());
-  p->user_src = {src_dims, dt::f32, tag::nchw};
-  p->user_wei = {wei_dims, dt::f32, tag::oihw};
+  const dt in_type = input_type(precision);
+  p->user_src = {src_dims, in_type, tag::nchw};
+  p->user_wei = {wei_dims, in_type, tag::oihw};
   p->user_dst = {dst_dims, dt::f32, tag::nchw};
   p->bias_md = {{s.out_channels}, dt::f32, tag::x};
   // With few input channels oneDNN's "any" picks an NHWC source (brgconv) whose reorder costs more
   // than the convolution; the plain NCHW source gets the direct jit kernel (~3x faster for IC=1).
-  const dnnl::memory::desc any_src{src_dims, dt::f32, s.in_channels < 8 ? tag::nchw : tag::any};
-  const dnnl::memory::desc any_wei{wei_dims, dt::f32, tag::any};
+  // The bf16 and int8 kernels want blocked or NHWC sources whatever the channel count.
+  const bool plain_src = s.in_channels < 8 && precision == forward_precision::f32;
+  const dnnl::memory::desc any_src{src_dims, in_type, plain_src ? tag::nchw : tag::any};
+  const dnnl::memory::desc any_wei{wei_dims, in_type, tag::any};
   const dnnl::memory::desc any_dst{dst_dims, dt::f32, tag::any};
+  // int8 adds the bias itself after scaling (conv2d_forward), so the primitive has none.
+  const bool primitive_bias = s.has_bias && precision != forward_precision::int8;
   const dnnl::memory::dims strides{s.stride, s.stride}, pad{s.padding, s.padding};
   // Right padding so that the output size is the floor formula's even when the last window would
   // overhang (oneDNN wants padding_r consistent with the output size).
@@ -93,12 +116,12 @@ const conv2d_forward_plan& conv2d_cache::forward(const conv2d_shape& s) {
                                  (s.out_width() - 1) * s.stride + s.kernel - s.width - s.padding};
   const auto attr = user_scratchpad();
   const auto desc =
-      s.has_bias ? dnnl::convolution_forward::desc(
-                       dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                       any_src, any_wei, p->bias_md, any_dst, strides, pad, pad_r)
-                 : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                   dnnl::algorithm::convolution_direct, any_src,
-                                                   any_wei, any_dst, strides, pad, pad_r);
+      primitive_bias ? dnnl::convolution_forward::desc(
+                           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                           any_src, any_wei, p->bias_md, any_dst, strides, pad, pad_r)
+                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                       dnnl::algorithm::convolution_direct, any_src,
+                                                       any_wei, any_dst, strides, pad, pad_r);
   const dnnl::convolution_forward::primitive_desc pd(desc, attr, p->engine);
   p->implementation = pd.impl_info_str();
   p->src_md = pd.src_desc();
@@ -132,7 +155,16 @@ const conv2d_forward_plan& conv2d_cache::forward(const conv2d_shape& s) {
   }
   p->pad_offset = at;
   p->scratchpad_md = {{static_cast<dnnl::memory::dim>(pad_bytes)}, dt::u8, tag::x};
-  p->bytes = at + align64(pad_bytes);
+  at += align64(pad_bytes);
+  if (precision != forward_precision::f32) {
+    p->lowp_src_offset = at;
+    at += align64(p->user_src.get_size());
+    p->lowp_wei_offset = at;
+    at += align64(p->user_wei.get_size());
+    p->scales_offset = at;
+    at += align64(sizeof(float) * static_cast<size_t>(s.out_channels));
+  }
+  p->bytes = at;
   slot = std::move(p);
   return *slot;
 }
@@ -192,15 +224,72 @@ const conv2d_shape& plan_shape(const conv2d_forward_plan& plan) {
 std::string plan_implementation(const conv2d_forward_plan& plan) {
   return plan.implementation;
 }
+forward_precision plan_precision(const conv2d_forward_plan& plan) {
+  return plan.precision;
+}
+
+namespace {
+
+/// Writes x and w at the plan's precision into the plan's scratch; returns the int8 input scale
+/// (1 for bf16). The int8 weight scales (OC) go to the plan's scales slot.
+float convert_inputs(const float* x, const float* w, const conv2d_forward_plan& plan, char* base) {
+  const conv2d_shape& s = plan.shape;
+  const std::span<const float> xs(x, static_cast<size_t>(s.in_count()));
+  const auto n_wei = static_cast<size_t>(s.weight_count());
+  switch (plan.precision) {
+    case forward_precision::f32:
+      return 1.f;
+    case forward_precision::bf16:
+      round_to_bf16({reinterpret_cast<uint16_t*>(base + plan.lowp_src_offset), xs.size()}, xs);
+      round_to_bf16({reinterpret_cast<uint16_t*>(base + plan.lowp_wei_offset), n_wei}, {w, n_wei});
+      return 1.f;
+    case forward_precision::int8: {
+      const float x_scale = int8_scale(max_abs(xs));
+      quantize_int8({reinterpret_cast<int8_t*>(base + plan.lowp_src_offset), xs.size()}, xs,
+                    x_scale);
+      auto* q = reinterpret_cast<int8_t*>(base + plan.lowp_wei_offset);
+      auto* scales = reinterpret_cast<float*>(base + plan.scales_offset);
+      const size_t per_channel = n_wei / static_cast<size_t>(s.out_channels);
+      for (int o = 0; o < s.out_channels; ++o) {
+        const std::span<const float> wo(w + o * per_channel, per_channel);
+        scales[o] = int8_scale(max_abs(wo));
+        quantize_int8({q + o * per_channel, per_channel}, wo, scales[o]);
+      }
+      return x_scale;
+    }
+  }
+  return 1.f;
+}
+
+/// int8 epilogue on y (B, OC, OH*OW) holding the integer sums: y = acc x_scale w_scale[o] + b[o].
+void dequantize_output(float* y, float x_scale, const float* w_scales, const float* bias,
+                       const conv2d_shape& s) {
+  const int64_t hw = static_cast<int64_t>(s.out_height()) * s.out_width();
+  for (int b = 0; b < s.batch; ++b)
+    for (int o = 0; o < s.out_channels; ++o) {
+      float* yo = y + (static_cast<int64_t>(b) * s.out_channels + o) * hw;
+      const float scale = x_scale * w_scales[o];
+      const float shift = bias ? bias[o] : 0.f;
+      for (int64_t i = 0; i < hw; ++i) yo[i] = yo[i] * scale + shift;
+    }
+}
+
+}  // namespace
 
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                     const conv2d_forward_plan& plan, void* scratch) {
   auto* base = static_cast<char*>(scratch);
   dnnl::stream stream(plan.engine);
   const auto& e = plan.engine;
+  const bool lowp = plan.precision != forward_precision::f32;
+  const float x_scale = convert_inputs(x, w, plan, base);
   // oneDNN takes non-const handles; inputs are only read.
-  dnnl::memory user_src(plan.user_src, e, const_cast<float*>(x));
-  dnnl::memory user_wei(plan.user_wei, e, const_cast<float*>(w));
+  dnnl::memory user_src(
+      plan.user_src, e,
+      lowp ? static_cast<void*>(base + plan.lowp_src_offset) : const_cast<float*>(x));
+  dnnl::memory user_wei(
+      plan.user_wei, e,
+      lowp ? static_cast<void*>(base + plan.lowp_wei_offset) : const_cast<float*>(w));
   dnnl::memory user_dst(plan.user_dst, e, y);
   dnnl::memory pad(plan.scratchpad_md, e, base + plan.pad_offset);
   dnnl::memory src = user_src, wei = user_wei, dst = user_dst;
@@ -219,7 +308,8 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                                              {DNNL_ARG_WEIGHTS, wei},
                                              {DNNL_ARG_DST, dst},
                                              {DNNL_ARG_SCRATCHPAD, pad}};
-  if (plan.shape.has_bias) {
+  const bool int8 = plan.precision == forward_precision::int8;
+  if (plan.shape.has_bias && !int8) {
     args.emplace(DNNL_ARG_BIAS, dnnl::memory(plan.bias_md, e, const_cast<float*>(bias)));
   }
   plan.conv.execute(stream, args);
@@ -228,6 +318,10 @@ void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
         stream, {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, user_dst}, {DNNL_ARG_SCRATCHPAD, pad}});
   }
   stream.wait();
+  if (int8) {
+    dequantize_output(y, x_scale, reinterpret_cast<const float*>(base + plan.scales_offset),
+                      plan.shape.has_bias ? bias : nullptr, plan.shape);
+  }
 }
 
 void conv2d_backward(float* dx, float* dw, float* dbias, const float* dy, const float* x,
@@ -303,6 +397,41 @@ void conv2d_backward_naive(T* dx, T* dw, T* dbias, const T* dy, const T* x, cons
                 if (dx) dx[xi] += g * w[wi];
               }
         }
+}
+
+void conv2d_forward_lowp_naive(double* y, const float* x, const float* w, const float* bias,
+                               const conv2d_shape& s, forward_precision p) {
+  std::vector<double> xd(x, x + s.in_count()), wd(w, w + s.weight_count());
+  std::vector<double> bd;
+  if (s.has_bias) bd.assign(bias, bias + s.out_channels);
+  switch (p) {
+    case forward_precision::f32:
+      break;
+    case forward_precision::bf16:
+      for (size_t i = 0; i < xd.size(); ++i) xd[i] = bf16_round_naive(x[i]);
+      for (size_t i = 0; i < wd.size(); ++i) wd[i] = bf16_round_naive(w[i]);
+      break;
+    case forward_precision::int8: {
+      float amax = 0.f;
+      for (int64_t i = 0; i < s.in_count(); ++i) amax = std::max(amax, std::fabs(x[i]));
+      const float x_scale = int8_scale(amax);
+      for (size_t i = 0; i < xd.size(); ++i)
+        xd[i] = static_cast<double>(quantize_int8_naive(x[i], x_scale)) * x_scale;
+      const int64_t per_channel = s.weight_count() / s.out_channels;
+      for (int o = 0; o < s.out_channels; ++o) {
+        float wmax = 0.f;
+        for (int64_t i = 0; i < per_channel; ++i)
+          wmax = std::max(wmax, std::fabs(w[o * per_channel + i]));
+        const float w_scale = int8_scale(wmax);
+        for (int64_t i = 0; i < per_channel; ++i) {
+          const int64_t at = o * per_channel + i;
+          wd[at] = static_cast<double>(quantize_int8_naive(w[at], w_scale)) * w_scale;
+        }
+      }
+      break;
+    }
+  }
+  conv2d_forward_naive(y, xd.data(), wd.data(), s.has_bias ? bd.data() : nullptr, s);
 }
 
 template void conv2d_forward_naive<float>(float*, const float*, const float*, const float*,

@@ -1,6 +1,7 @@
 // Convolutional building blocks on NCHW float tensors: conv2d (oneDNN primitives, created once per
-// shape in a caller-owned cache), GroupNorm, activations and pooling, each with a naive reference
-// (templated so tests can run it in double) and a backward pass.
+// shape and precision in a caller-owned cache; bf16 and int8 forwards too), GroupNorm, activations
+// and pooling, each with a naive reference (templated so tests can run it in double) and a
+// backward pass.
 #pragma once
 
 #include <compare>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "models/enum_names.hpp"
+#include "models/precision.hpp"
 
 namespace baffle {
 
@@ -58,9 +60,11 @@ class conv2d_cache {
   conv2d_cache(const conv2d_cache&) = delete;
   conv2d_cache& operator=(const conv2d_cache&) = delete;
 
-  /// The forward plan of shape s (inference; oneDNN picks the fastest blocked layouts and the plan
-  /// reorders NCHW in and out).
-  const conv2d_forward_plan& forward(const conv2d_shape& s);
+  /// The forward plan of shape s at precision p (inference; oneDNN picks the fastest blocked
+  /// layouts and the plan reorders NCHW in and out). bf16 and int8 plans take f32 inputs, convert
+  /// them (see conv2d_forward) and write f32 outputs.
+  const conv2d_forward_plan& forward(const conv2d_shape& s,
+                                     forward_precision p = forward_precision::f32);
   /// The backward plan of shape s (data, weights and bias gradients on plain layouts).
   const conv2d_backward_plan& backward(const conv2d_shape& s);
 
@@ -68,7 +72,8 @@ class conv2d_cache {
   struct impl;
   std::unique_ptr<impl> impl_;
   std::mutex mutex_;
-  std::map<conv2d_shape, std::unique_ptr<conv2d_forward_plan>> forward_;
+  std::map<std::pair<conv2d_shape, forward_precision>, std::unique_ptr<conv2d_forward_plan>>
+      forward_;
   std::map<conv2d_shape, std::unique_ptr<conv2d_backward_plan>> backward_;
 };
 
@@ -83,8 +88,28 @@ std::string plan_implementation(const conv2d_forward_plan& plan);
 
 /// y: (B, OC, OH, OW) = conv(x: (B, IC, H, W), w: (OC, IC, K, K)) + bias (OC) (null if no bias).
 /// scratch: conv2d_forward_scratch_bytes(plan) bytes, 64-byte aligned; one per concurrent call.
+/// At the plan's precision: bf16 rounds x and w with round_to_bf16 and accumulates in f32; int8
+/// quantises x with one scale for the whole tensor (int8_scale(max_abs(x)), calibrated on this
+/// call's input) and w with one scale per output channel, accumulates exactly in int32 and writes
+/// y = acc x scale_x x scale_w[o] + bias[o] in f32. The bias stays f32 in both.
 void conv2d_forward(float* y, const float* x, const float* w, const float* bias,
                     const conv2d_forward_plan& plan, void* scratch);
+
+/// The precision a plan was made for.
+forward_precision plan_precision(const conv2d_forward_plan& plan);
+
+/// A linear layer as a 1x1 convolution on 1x1 images: y (B, out) = x (B, in) . w^T + bias with
+/// w (out, in) row-major, the memory layout of a (B, in, 1, 1) image batch and (out, in, 1, 1)
+/// weights. The bf16 and int8 heads and MLP layers run through it.
+inline conv2d_shape linear_shape(int batch, int in, int out, bool has_bias = true) {
+  return conv2d_shape{batch, in, out, 1, 1, 1, 1, 0, has_bias};
+}
+
+/// Naive reference of conv2d_forward at precision p, in double on the converted values: x and w
+/// rounded by bf16_round_naive, or quantised by quantize_int8_naive with the scales defined above
+/// and multiplied back (dequantised) before the double convolution.
+void conv2d_forward_lowp_naive(double* y, const float* x, const float* w, const float* bias,
+                               const conv2d_shape& s, forward_precision p);
 
 /// dx: (B, IC, H, W), dw: (OC, IC, K, K), dbias: (OC) from dy: (B, OC, OH, OW), x and w.
 /// Any of dx, dbias may be null to skip it. Gradients are written, not accumulated.

@@ -65,6 +65,18 @@ double project(const std::vector<double>& y, const std::vector<double>& w_out) {
   return s;
 }
 
+/// y = conv2d_forward of the plan on x, w and (if the shape has one) bias, with its own scratch.
+std::vector<float> forward_of(const conv2d_forward_plan& plan, const std::vector<float>& x,
+                              const std::vector<float>& w, const std::vector<float>& bias) {
+  const conv2d_shape& s = plan_shape(plan);
+  std::vector<float> y(s.out_count());
+  std::vector<std::byte> scratch(conv2d_forward_scratch_bytes(plan) + 64);
+  void* aligned =
+      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
+  conv2d_forward(y.data(), x.data(), w.data(), s.has_bias ? bias.data() : nullptr, plan, aligned);
+  return y;
+}
+
 class Conv2d : public ::testing::TestWithParam<conv2d_shape> {
  protected:
   void SetUp() override { enter_compute_thread(); }
@@ -78,11 +90,7 @@ TEST_P(Conv2d, ForwardMatchesNaive) {
   const auto x = random_vector(s.in_count(), 1);
   const auto w = random_vector(s.weight_count(), 2, 0.3f);
   const auto bias = random_vector(s.out_channels, 3);
-  std::vector<float> y(s.out_count());
-  std::vector<std::byte> scratch(conv2d_forward_scratch_bytes(plan) + 64);
-  void* aligned =
-      reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(scratch.data()) + 63) & ~uintptr_t{63});
-  conv2d_forward(y.data(), x.data(), w.data(), s.has_bias ? bias.data() : nullptr, plan, aligned);
+  const std::vector<float> y = forward_of(plan, x, w, bias);
   std::vector<double> ref(s.out_count());
   const auto xd = to_double(x), wd = to_double(w), bd = to_double(bias);
   conv2d_forward_naive(ref.data(), xd.data(), wd.data(), s.has_bias ? bd.data() : nullptr, s);
@@ -156,6 +164,61 @@ INSTANTIATE_TEST_SUITE_P(
                       conv2d_shape{2, 2, 3, 7, 7, 4, 3, 2, true},      // overhanging last window
                       conv2d_shape{1, 4, 4, 6, 6, 3, 1, 0, false},     // valid conv
                       conv2d_shape{5, 32, 32, 8, 8, 3, 1, 1, true}));  // blocked channels
+
+/// Low-precision convolutions (and linear layers as 1x1 convolutions) against the naive
+/// reference on the same converted values.
+class Conv2dLowPrecision
+    : public ::testing::TestWithParam<std::tuple<conv2d_shape, forward_precision>> {
+ protected:
+  void SetUp() override { enter_compute_thread(); }
+};
+
+TEST_P(Conv2dLowPrecision, ForwardMatchesNaiveOnTheConvertedValues) {
+  const auto [s, p] = GetParam();
+  conv2d_cache cache;
+  const auto& plan = cache.forward(s, p);
+  EXPECT_EQ(plan_precision(plan), p);
+  EXPECT_NE(&plan, &cache.forward(s)) << "f32 and low-precision plans are distinct";
+  const auto x = random_vector(s.in_count(), 11);
+  const auto w = random_vector(s.weight_count(), 12, 0.3f);
+  const auto bias = random_vector(s.out_channels, 13);
+  const std::vector<float> y = forward_of(plan, x, w, bias);
+  std::vector<double> ref(s.out_count()), exact(s.out_count());
+  conv2d_forward_lowp_naive(ref.data(), x.data(), w.data(), s.has_bias ? bias.data() : nullptr, s,
+                            p);
+  // bf16: products of 8-bit significands are exact in f32, so only the f32 accumulation of up to
+  // IC*K*K = 400 terms of magnitude <= 0.3 errs (as for f32, 1e-5). int8: the integer sums are
+  // exact; the f32 epilogue (one multiply, one add) adds about one float ulp.
+  const double tol = p == forward_precision::bf16 ? 1e-5 : 2e-6;
+  EXPECT_EQ(first_mismatch(y.data(), ref.data(), s.out_count(), tol, tol,
+                           plan_implementation(plan).c_str()),
+            -1);
+  // And the conversion really happened: the result is not the f32 convolution.
+  conv2d_forward_lowp_naive(exact.data(), x.data(), w.data(), s.has_bias ? bias.data() : nullptr, s,
+                            forward_precision::f32);
+  double largest = 0;
+  for (int64_t i = 0; i < s.out_count(); ++i)
+    largest = std::max(largest, std::fabs(y[i] - exact[i]));
+  EXPECT_GT(largest, 1e-4) << plan_implementation(plan);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, Conv2dLowPrecision,
+    ::testing::Combine(
+        ::testing::Values(conv2d_shape{4, 1, 16, 32, 32, 5, 1, 2, true},   // LeNet conv1
+                          conv2d_shape{4, 16, 64, 16, 16, 5, 1, 2, true},  // LeNet conv2
+                          conv2d_shape{3, 3, 8, 11, 9, 3, 2, 1, true},     // odd sizes, stride 2
+                          conv2d_shape{2, 5, 7, 8, 8, 1, 1, 0, false},     // 1x1, no bias
+                          conv2d_shape{5, 32, 32, 8, 8, 3, 1, 1, true},    // blocked channels
+                          linear_shape(32, 784, 32),                       // MLP layer
+                          linear_shape(7, 64, 10)),                        // LeNet head
+        ::testing::Values(forward_precision::bf16, forward_precision::int8)),
+    [](const auto& info) {
+      const conv2d_shape& s = std::get<0>(info.param);
+      return std::to_string(s.batch) + "x" + std::to_string(s.in_channels) + "x" +
+             std::to_string(s.height) + "_to_" + std::to_string(s.out_channels) + "_k" +
+             std::to_string(s.kernel) + "_" + std::string(name_of(std::get<1>(info.param)));
+    });
 
 TEST(GroupNorm, ForwardMatchesNaive) {
   for (const auto& s : {group_norm_shape{3, 16, 4, 49}, group_norm_shape{2, 6, 3, 5},
