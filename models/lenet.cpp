@@ -72,10 +72,24 @@ double seconds_since(clock_type::time_point& t) {
   return s;
 }
 
+/// Mean softmax cross-entropy of logits z: (B, classes) in double, from the definition.
+double mean_cross_entropy_naive(const double* z, const int32_t* y, int batch, int classes) {
+  double total = 0.0;
+  for (int r = 0; r < batch; ++r) {
+    const double* zr = z + static_cast<size_t>(r) * classes;
+    const double mx = *std::max_element(zr, zr + classes);
+    double sum = 0.0;
+    for (int c = 0; c < classes; ++c) sum += std::exp(zr[c] - mx);
+    total += std::log(sum) + mx - zr[y[r]];
+  }
+  return total / batch;
+}
+
 }  // namespace
 
 lenet::lenet(int in_channels, int image_size, int c1, int c2, int classes, activation act,
-             norm_kind norm, int groups, bool norm_affine) {
+             norm_kind norm, int groups, bool norm_affine, forward_precision precision)
+    : network(precision) {
   auto& l = layout_;
   if (in_channels < 1 || image_size < 2 || c1 < 1 || c2 < 1 || classes < 2) {
     throw std::invalid_argument("lenet: sizes must be positive (image_size >= 2, classes >= 2)");
@@ -152,13 +166,13 @@ double lenet::forward_flops(int batch) const {
 }
 
 const float* lenet::forward(std::span<const float> params, const batch_view& b, workspace& ws,
-                            bool keep, stage_times* times) const {
+                            bool keep, stage_times* times, forward_precision prec) const {
   const auto& l = layout_;
   const float* p = params.data();
   const int B = b.size, S = l.image_size, S2 = S / 2;
   assert(static_cast<int64_t>(b.x.size()) >= static_cast<int64_t>(B) * l.in_channels * S * S);
-  const conv2d_forward_plan& plan1 = cache_.forward(conv1_shape(l, B));
-  const conv2d_forward_plan& plan2 = cache_.forward(conv2_shape(l, B));
+  const conv2d_forward_plan& plan1 = cache_.forward(conv1_shape(l, B), prec);
+  const conv2d_forward_plan& plan2 = cache_.forward(conv2_shape(l, B), prec);
   void* scr = aligned_scratch(
       ws, std::max(conv2d_forward_scratch_bytes(plan1), conv2d_forward_scratch_bytes(plan2)));
   const int64_t e1 = static_cast<int64_t>(B) * l.c1 * S * S;
@@ -204,22 +218,25 @@ const float* lenet::forward(std::span<const float> params, const batch_view& b, 
 
   // Head. logits: (B, classes) = gap (B, c2) . W^T (c2, classes) + bias
   float* out = ws.get(logits, static_cast<size_t>(B) * l.classes);
-  for (int r = 0; r < B; ++r) {
-    std::memcpy(out + static_cast<size_t>(r) * l.classes, p + l.fc_b, sizeof(float) * l.classes);
-  }
-  sgemm(false, true, B, l.classes, l.c2, 1.f, g, l.c2, p + l.fc_w, l.c2, 1.f, out, l.classes);
+  linear_forward(out, g, p + l.fc_w, p + l.fc_b, B, l.c2, l.classes, prec, cache_, ws, scratch);
   return out;
 }
 
-loss_stats lenet::loss(std::span<const float> params, const batch_view& b, workspace& ws) const {
-  const float* out = forward(params, b, ws, false, nullptr);
+loss_stats lenet::loss_at(forward_precision p, std::span<const float> params, const batch_view& b,
+                          workspace& ws) const {
+  const float* out = forward(params, b, ws, false, nullptr, p);
   return softmax_cross_entropy(out, b.y.data(), b.size, layout_.classes);
+}
+
+std::string lenet::implementations(int batch, forward_precision p) const {
+  return plan_implementation(cache_.forward(conv1_shape(layout_, batch), p)) + ", " +
+         plan_implementation(cache_.forward(conv2_shape(layout_, batch), p));
 }
 
 loss_stats lenet::timed_loss(std::span<const float> params, const batch_view& b, workspace& ws,
                              stage_times* times) const {
   auto t = clock_type::now();
-  const float* out = forward(params, b, ws, false, times);
+  const float* out = forward(params, b, ws, false, times, precision());
   const loss_stats st = softmax_cross_entropy(out, b.y.data(), b.size, layout_.classes);
   if (times) {
     const double total = seconds_since(t);
@@ -233,7 +250,7 @@ loss_stats lenet::loss_and_grad(std::span<const float> params, const batch_view&
                                 std::span<float> grad, workspace& ws) const {
   const auto& l = layout_;
   assert(static_cast<int64_t>(grad.size()) == l.count);
-  const float* out = forward(params, b, ws, true, nullptr);
+  const float* out = forward(params, b, ws, true, nullptr, forward_precision::f32);
   const int B = b.size, S = l.image_size, S2 = S / 2;
   const int64_t e1 = static_cast<int64_t>(B) * l.c1 * S * S;
   const int64_t e2 = static_cast<int64_t>(B) * l.c2 * S2 * S2;
@@ -306,10 +323,10 @@ std::string lenet::describe() const {
 
 result<std::unique_ptr<network>> make_lenet(int in_channels, int image_size, int c1, int c2,
                                             int classes, activation act, norm_kind norm, int groups,
-                                            bool norm_affine) {
+                                            bool norm_affine, forward_precision precision) {
   try {
     return std::unique_ptr<network>(std::make_unique<lenet>(
-        in_channels, image_size, c1, c2, classes, act, norm, groups, norm_affine));
+        in_channels, image_size, c1, c2, classes, act, norm, groups, norm_affine, precision));
   } catch (const std::invalid_argument& e) {
     return error_message{e.what()};
   }
@@ -354,8 +371,7 @@ double lenet_loss_naive(const lenet_layout& l, const double* params, const float
   for (double& v : h2) v = activation_naive(v, l.act);
   std::vector<double> g(static_cast<size_t>(batch) * l.c2);
   global_avg_pool_forward_naive(g.data(), h2.data(), batch * l.c2, S2 * S2);
-  double total = 0.0;
-  std::vector<double> z(l.classes);
+  std::vector<double> z(static_cast<size_t>(batch) * l.classes);
   for (int r = 0; r < batch; ++r) {
     for (int c = 0; c < l.classes; ++c) {
       double acc = params[l.fc_b + c];
@@ -363,14 +379,46 @@ double lenet_loss_naive(const lenet_layout& l, const double* params, const float
         acc += params[l.fc_w + static_cast<int64_t>(c) * l.c2 + k] *
                g[static_cast<size_t>(r) * l.c2 + k];
       }
-      z[c] = acc;
+      z[static_cast<size_t>(r) * l.classes + c] = acc;
     }
-    const double mx = *std::max_element(z.begin(), z.end());
-    double sum = 0.0;
-    for (double v : z) sum += std::exp(v - mx);
-    total += std::log(sum) + mx - z[y[r]];
   }
-  return total / batch;
+  return mean_cross_entropy_naive(z.data(), y, batch, l.classes);
+}
+
+double lenet_loss_naive(const lenet_layout& l, const float* params, const float* x,
+                        const int32_t* y, int batch, forward_precision p) {
+  const int S = l.image_size, S2 = S / 2;
+  const conv2d_shape s1 = conv1_shape(l, batch), s2 = conv2_shape(l, batch);
+  const std::vector<double> pd(params, params + l.count);
+  // Element-wise layers in double on a convolution's output; returns them as the floats the fast
+  // path hands the next convolution.
+  auto norm_act = [&](std::vector<double>& h, int channels, int hw, int64_t gamma) {
+    if (l.group_norm) {
+      std::vector<double> n(h.size());
+      group_norm_forward_naive(n.data(), h.data(), l.norm_affine ? pd.data() + gamma : nullptr,
+                               l.norm_affine ? pd.data() + gamma + channels : nullptr,
+                               group_norm_shape{batch, channels, l.groups, hw});
+      h.swap(n);
+    }
+    for (double& v : h) v = activation_naive(v, l.act);
+  };
+  std::vector<double> h1(s1.out_count());
+  conv2d_forward_lowp_naive(h1.data(), x, params + l.conv1_w, params + l.conv1_b, s1, p);
+  norm_act(h1, l.c1, S * S, l.norm1_g);
+  std::vector<double> pooled(s2.in_count());
+  max_pool2_forward_naive(pooled.data(), h1.data(), batch * l.c1, S, S);
+  const std::vector<float> pooled_f(pooled.begin(), pooled.end());
+  std::vector<double> h2(s2.out_count());
+  conv2d_forward_lowp_naive(h2.data(), pooled_f.data(), params + l.conv2_w, params + l.conv2_b, s2,
+                            p);
+  norm_act(h2, l.c2, S2 * S2, l.norm2_g);
+  std::vector<double> g(static_cast<size_t>(batch) * l.c2);
+  global_avg_pool_forward_naive(g.data(), h2.data(), batch * l.c2, S2 * S2);
+  const std::vector<float> g_f(g.begin(), g.end());
+  std::vector<double> z(static_cast<size_t>(batch) * l.classes);
+  conv2d_forward_lowp_naive(z.data(), g_f.data(), params + l.fc_w, params + l.fc_b,
+                            linear_shape(batch, l.c2, l.classes), p);
+  return mean_cross_entropy_naive(z.data(), y, batch, l.classes);
 }
 
 }  // namespace baffle

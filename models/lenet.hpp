@@ -44,12 +44,13 @@ class lenet final : public network {
   /// bad arguments (use make_lenet for an error value).
   lenet(int in_channels, int image_size, int c1 = 16, int c2 = 64, int classes = 10,
         activation act = activation::relu, norm_kind norm = norm_kind::none, int groups = 1,
-        bool norm_affine = false);
+        bool norm_affine = false, forward_precision precision = forward_precision::f32);
 
   int64_t param_count() const override { return layout_.count; }
   void init(std::span<float> params, uint64_t seed) const override;
   double forward_flops(int batch) const override;
-  loss_stats loss(std::span<const float> params, const batch_view& b, workspace& ws) const override;
+  loss_stats loss_at(forward_precision p, std::span<const float> params, const batch_view& b,
+                     workspace& ws) const override;
   loss_stats loss_and_grad(std::span<const float> params, const batch_view& b,
                            std::span<float> grad, workspace& ws) const override;
   std::string describe() const override;
@@ -63,12 +64,14 @@ class lenet final : public network {
   /// loss() with per-stage wall-clock times written to *times (benchmark use only).
   loss_stats timed_loss(std::span<const float> params, const batch_view& b, workspace& ws,
                         stage_times* times) const;
+  /// oneDNN's implementation names of the two convolutions at precision p (for the benchmark).
+  std::string implementations(int batch, forward_precision p) const;
 
  private:
   /// Forward; all intermediate tensors stay in ws (see lenet.cpp for the buffer map). Returns
   /// the logits (B, classes).
   const float* forward(std::span<const float> params, const batch_view& b, workspace& ws, bool keep,
-                       stage_times* times) const;
+                       stage_times* times, forward_precision p) const;
 
   lenet_layout layout_;
   mutable conv2d_cache cache_;
@@ -77,7 +80,8 @@ class lenet final : public network {
 /// Builds a lenet or says which argument is not allowed.
 result<std::unique_ptr<network>> make_lenet(int in_channels, int image_size, int c1, int c2,
                                             int classes, activation act, norm_kind norm, int groups,
-                                            bool norm_affine = false);
+                                            bool norm_affine = false,
+                                            forward_precision precision = forward_precision::f32);
 
 /// out: (B, C, to, to) = in: (B, C, from, from) centred in zeros (28 -> 32 pads 2 on every side,
 /// as the reference code does). to >= from, to - from even.
@@ -86,5 +90,11 @@ void pad_images(float* out, const float* in, int batch, int channels, int from_s
 /// Mean cross-entropy of a lenet computed naively in double from the definitions (tests' oracle).
 double lenet_loss_naive(const lenet_layout& l, const double* params, const float* x,
                         const int32_t* y, int batch);
+
+/// The same oracle at precision p: every convolution and the linear head through
+/// conv2d_forward_lowp_naive (inputs and weights converted plainly, then double arithmetic); the
+/// element-wise layers in double, their outputs rounded to float where the fast path stores them.
+double lenet_loss_naive(const lenet_layout& l, const float* params, const float* x,
+                        const int32_t* y, int batch, forward_precision p);
 
 }  // namespace baffle

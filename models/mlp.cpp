@@ -14,7 +14,8 @@
 
 namespace baffle {
 
-mlp::mlp(int inputs, std::vector<int> hidden, int classes) {
+mlp::mlp(int inputs, std::vector<int> hidden, int classes, forward_precision precision)
+    : network(precision) {
   int in = inputs;
   hidden.push_back(classes);
   for (int out : hidden) {
@@ -53,16 +54,32 @@ double mlp::forward_flops(int batch) const {
   return f;
 }
 
-const float* mlp::forward(std::span<const float> params, const batch_view& b, workspace& ws) const {
+void linear_forward(float* y, const float* x, const float* w, const float* bias, int batch, int in,
+                    int out, forward_precision p, conv2d_cache& cache, workspace& ws,
+                    size_t scratch_buffer) {
+  if (p == forward_precision::f32) {
+    for (int r = 0; r < batch; ++r)
+      std::memcpy(y + static_cast<size_t>(r) * out, bias, sizeof(float) * out);
+    sgemm(false, true, batch, out, in, 1.f, x, in, w, in, 1.f, y, out);
+    return;
+  }
+  const conv2d_forward_plan& plan = cache.forward(linear_shape(batch, in, out), p);
+  const size_t bytes = conv2d_forward_scratch_bytes(plan);
+  float* raw = ws.get(scratch_buffer, bytes / sizeof(float) + 16);
+  const auto at = (reinterpret_cast<uintptr_t>(raw) + 63) & ~uintptr_t{63};
+  conv2d_forward(y, x, w, bias, plan, reinterpret_cast<void*>(at));
+}
+
+const float* mlp::forward(std::span<const float> params, const batch_view& b, workspace& ws,
+                          forward_precision prec) const {
   const float* a = b.x.data();
   const float* p = params.data();
   for (size_t li = 0; li < layers_.size(); ++li) {
     const auto& l = layers_[li];
-    // z: (B, out) = a (B, in) . W^T (in, out) + bias
+    // z: (B, out) = a (B, in) . W^T (in, out) + bias; buffer 0 is the low-precision scratch.
     float* z = ws.get(li + 1, static_cast<size_t>(b.size) * l.out);
-    for (int r = 0; r < b.size; ++r)
-      std::memcpy(z + static_cast<size_t>(r) * l.out, p + l.bias_offset, sizeof(float) * l.out);
-    sgemm(false, true, b.size, l.out, l.in, 1.f, a, l.in, p + l.weight_offset, l.in, 1.f, z, l.out);
+    linear_forward(z, a, p + l.weight_offset, p + l.bias_offset, b.size, l.in, l.out, prec, cache_,
+                   ws, 0);
     if (li + 1 < layers_.size()) {
       const size_t n = static_cast<size_t>(b.size) * l.out;
       for (size_t i = 0; i < n; ++i) z[i] = z[i] > 0.f ? z[i] : 0.f;
@@ -103,15 +120,16 @@ loss_stats softmax_cross_entropy(const float* logits, const int32_t* labels, int
   return st;
 }
 
-loss_stats mlp::loss(std::span<const float> params, const batch_view& b, workspace& ws) const {
-  const float* logits = forward(params, b, ws);
+loss_stats mlp::loss_at(forward_precision p, std::span<const float> params, const batch_view& b,
+                        workspace& ws) const {
+  const float* logits = forward(params, b, ws, p);
   return softmax_cross_entropy(logits, b.y.data(), b.size, layers_.back().out);
 }
 
 loss_stats mlp::loss_and_grad(std::span<const float> params, const batch_view& b,
                               std::span<float> grad, workspace& ws) const {
   assert(static_cast<int64_t>(grad.size()) == param_count_);
-  const float* logits = forward(params, b, ws);
+  const float* logits = forward(params, b, ws, forward_precision::f32);
   const size_t nl = layers_.size();
   const int classes = layers_.back().out;
   // Gradient buffers live after the activations: dz of the current layer, da of the one below.
@@ -160,7 +178,8 @@ result<std::unique_ptr<network>> make_mlp(const network_spec& spec) {
   for (int h : spec.hidden) {
     if (h <= 0) return error_message{"model.hidden widths must be >= 1, got " + std::to_string(h)};
   }
-  return std::unique_ptr<network>(std::make_unique<mlp>(spec.inputs, spec.hidden, spec.classes));
+  return std::unique_ptr<network>(
+      std::make_unique<mlp>(spec.inputs, spec.hidden, spec.classes, spec.precision));
 }
 
 result<std::unique_ptr<network>> make_lenet_from(const network_spec& spec) {
@@ -172,7 +191,8 @@ result<std::unique_ptr<network>> make_lenet_from(const network_spec& spec) {
                          std::to_string(spec.inputs)};
   }
   return make_lenet(spec.in_channels, spec.image_size, spec.channels[0], spec.channels[1],
-                    spec.classes, spec.act, spec.norm, spec.groups > 0 ? spec.groups : 2);
+                    spec.classes, spec.act, spec.norm, spec.groups > 0 ? spec.groups : 2,
+                    /*norm_affine=*/false, spec.precision);
 }
 
 }  // namespace
@@ -185,7 +205,7 @@ result<std::unique_ptr<network>> make_network(const network_spec& spec) {
       return make_lenet_from(spec);
     case arch_kind::wrn:
       return make_wrn(spec.in_channels, spec.image_size, spec.depth, spec.width, spec.classes,
-                      spec.act, spec.groups);
+                      spec.act, spec.groups, spec.precision);
   }
   return error_message{"unknown model.arch"};
 }

@@ -11,6 +11,7 @@
 
 #include "models/enum_names.hpp"
 #include "models/layers.hpp"
+#include "models/precision.hpp"
 #include "models/result.hpp"
 
 namespace baffle {
@@ -129,12 +130,16 @@ struct network_spec {
   int groups = 0;                        ///< GroupNorm groups (0 = the architecture's default)
   int depth = 10;                        ///< wrn
   int width = 2;                         ///< wrn
+  /// Precision of loss(), the forward the BAFFLE clients run (loss_at takes any).
+  forward_precision precision = forward_precision::f32;
 };
 
 /// A network: pure functions of (parameters, batch); holds only its shape, so one instance is
 /// shared read-only by every thread and client of a process.
 class network {
  public:
+  /// `precision` is the precision loss() runs at: the clients' forward passes.
+  explicit network(forward_precision precision = forward_precision::f32) : precision_(precision) {}
   virtual ~network() = default;
   /// Number of float parameters in the flat buffer.
   virtual int64_t param_count() const = 0;
@@ -142,14 +147,24 @@ class network {
   virtual void init(std::span<float> params, uint64_t seed) const = 0;
   /// Floating-point operations of one forward pass on `batch` examples (multiply-add = 2).
   virtual double forward_flops(int batch) const = 0;
-  /// Forward pass with softmax cross-entropy.
-  virtual loss_stats loss(std::span<const float> params, const batch_view& b,
-                          workspace& ws) const = 0;
+  /// Forward pass with softmax cross-entropy at the network's precision (what the BAFFLE
+  /// clients run; evaluation calls loss_at(f32)).
+  loss_stats loss(std::span<const float> params, const batch_view& b, workspace& ws) const {
+    return loss_at(precision_, params, b, ws);
+  }
+  /// Forward pass with softmax cross-entropy at precision p.
+  virtual loss_stats loss_at(forward_precision p, std::span<const float> params,
+                             const batch_view& b, workspace& ws) const = 0;
+  /// The precision loss() runs at.
+  forward_precision precision() const { return precision_; }
   /// Forward and backward: grad = d(mean loss)/d(params). For the backprop baselines and tests.
   virtual loss_stats loss_and_grad(std::span<const float> params, const batch_view& b,
                                    std::span<float> grad, workspace& ws) const = 0;
   /// One line for logs, e.g. "mlp 784-32-10 (25,450 parameters)".
   virtual std::string describe() const = 0;
+
+ private:
+  forward_precision precision_;
 };
 
 /// Builds the network a spec names; an error says which sizes or names are not allowed.

@@ -68,10 +68,10 @@ conv2d_shape shortcut_shape(const wrn_block_layout& k, int batch) {
                       0,     false};
 }
 
-/// y (B, OC, OH, OW) = conv(x) through the cached forward plan of shape s.
+/// y (B, OC, OH, OW) = conv(x) through the cached forward plan of shape s at precision p.
 void run_conv(float* y, const float* x, const float* w, const float* bias, const conv2d_shape& s,
-              conv2d_cache& cache, workspace& ws) {
-  const conv2d_forward_plan& plan = cache.forward(s);
+              conv2d_cache& cache, workspace& ws, forward_precision p) {
+  const conv2d_forward_plan& plan = cache.forward(s, p);
   conv2d_forward(y, x, w, bias, plan, aligned_scratch(ws, conv2d_forward_scratch_bytes(plan)));
 }
 
@@ -95,7 +95,8 @@ int64_t elements(int batch, int channels, int size) {
 }  // namespace
 
 wrn::wrn(int in_channels, int image_size, int depth, int width, int classes, activation act,
-         int groups) {
+         int groups, forward_precision precision)
+    : network(precision) {
   auto& l = layout_;
   if (in_channels < 1 || image_size < 1 || classes < 2) {
     throw std::invalid_argument("wrn: in_channels = " + std::to_string(in_channels) +
@@ -221,7 +222,7 @@ double wrn::forward_flops(int batch) const {
 }
 
 const float* wrn::forward(std::span<const float> params, const batch_view& b, workspace& ws,
-                          bool keep) const {
+                          bool keep, forward_precision prec) const {
   const auto& l = layout_;
   const float* p = params.data();
   const int B = b.size;
@@ -230,7 +231,7 @@ const float* wrn::forward(std::span<const float> params, const batch_view& b, wo
 
   // Stem. x: (B, in, S, S) -> (B, 16, S, S)
   float* x = ws.get(stem_out, elements(B, stem_channels, l.image_size));
-  run_conv(x, b.x.data(), p + l.stem_w, p + l.stem_b, stem_shape(l, B), cache_, ws);
+  run_conv(x, b.x.data(), p + l.stem_w, p + l.stem_b, stem_shape(l, B), cache_, ws, prec);
 
   for (size_t i = 0; i < blocks; ++i) {
     const auto& k = l.blocks[i];
@@ -245,7 +246,7 @@ const float* wrn::forward(std::span<const float> params, const batch_view& b, wo
     float* a = keep ? ws.get(base + a1, e_in) : n;
     activation_forward(a, n, e_in, l.act);
     float* z = ws.get(base + z1, e_out);
-    run_conv(z, a, p + k.conv1_w, nullptr, conv1_shape(k, B), cache_, ws);
+    run_conv(z, a, p + k.conv1_w, nullptr, conv1_shape(k, B), cache_, ws, prec);
     st = ws.get(base + stats2, 2 * static_cast<size_t>(B) * k.out_groups);
     n = ws.get(base + n2, e_out);
     group_norm_forward(n, st, st + B * k.out_groups, z, nullptr, nullptr,
@@ -253,12 +254,12 @@ const float* wrn::forward(std::span<const float> params, const batch_view& b, wo
     float* a_2 = keep ? ws.get(base + a2, e_out) : n;
     activation_forward(a_2, n, e_out, l.act);
     float* y = ws.get(base + out, e_out);
-    run_conv(y, a_2, p + k.conv2_w, nullptr, conv2_shape(k, B), cache_, ws);
+    run_conv(y, a_2, p + k.conv2_w, nullptr, conv2_shape(k, B), cache_, ws, prec);
     if (k.shortcut_w >= 0) {
       // The reference's i_block is its own GroupNorm -> act of x; without affine terms it equals
       // a1, so the 1x1 conv reads a1.
       float* sc = ws.get(shortcut_out, e_out);
-      run_conv(sc, a, p + k.shortcut_w, nullptr, shortcut_shape(k, B), cache_, ws);
+      run_conv(sc, a, p + k.shortcut_w, nullptr, shortcut_shape(k, B), cache_, ws, prec);
       add_into(y, sc, e_out);
     } else {
       add_into(y, x, e_out);
@@ -279,15 +280,13 @@ const float* wrn::forward(std::span<const float> params, const batch_view& b, wo
   float* g = ws.get(head + gap, static_cast<size_t>(B) * C);
   global_avg_pool_forward(g, a, B * C, hw);
   float* o = ws.get(head + logits, static_cast<size_t>(B) * l.classes);
-  for (int r = 0; r < B; ++r) {
-    std::memcpy(o + static_cast<size_t>(r) * l.classes, p + l.fc_b, sizeof(float) * l.classes);
-  }
-  sgemm(false, true, B, l.classes, C, 1.f, g, C, p + l.fc_w, C, 1.f, o, l.classes);
+  linear_forward(o, g, p + l.fc_w, p + l.fc_b, B, C, l.classes, prec, cache_, ws, scratch);
   return o;
 }
 
-loss_stats wrn::loss(std::span<const float> params, const batch_view& b, workspace& ws) const {
-  const float* o = forward(params, b, ws, false);
+loss_stats wrn::loss_at(forward_precision prec, std::span<const float> params, const batch_view& b,
+                        workspace& ws) const {
+  const float* o = forward(params, b, ws, false, prec);
   return softmax_cross_entropy(o, b.y.data(), b.size, layout_.classes);
 }
 
@@ -295,7 +294,7 @@ loss_stats wrn::loss_and_grad(std::span<const float> params, const batch_view& b
                               std::span<float> grad, workspace& ws) const {
   const auto& l = layout_;
   assert(static_cast<int64_t>(grad.size()) == l.count);
-  const float* o = forward(params, b, ws, true);
+  const float* o = forward(params, b, ws, true, forward_precision::f32);
   const int B = b.size, C = l.final_channels, hw = l.final_size * l.final_size;
   const size_t blocks = l.blocks.size();
   const size_t head = first_block + per_block * blocks;
@@ -385,10 +384,11 @@ std::string wrn::describe() const {
 }
 
 result<std::unique_ptr<network>> make_wrn(int in_channels, int image_size, int depth, int width,
-                                          int classes, activation act, int groups) {
+                                          int classes, activation act, int groups,
+                                          forward_precision precision) {
   try {
-    return std::unique_ptr<network>(
-        std::make_unique<wrn>(in_channels, image_size, depth, width, classes, act, groups));
+    return std::unique_ptr<network>(std::make_unique<wrn>(in_channels, image_size, depth, width,
+                                                          classes, act, groups, precision));
   } catch (const std::invalid_argument& e) {
     return error_message{e.what()};
   }

@@ -63,14 +63,16 @@ class wrn final : public network {
   /// width). Throws std::invalid_argument naming the scenario key (model.depth, model.width, ...)
   /// on bad arguments (use make_wrn for an error value).
   wrn(int in_channels, int image_size, int depth = 10, int width = 2, int classes = 10,
-      activation act = activation::relu, int groups = 0);
+      activation act = activation::relu, int groups = 0,
+      forward_precision precision = forward_precision::f32);
 
   int64_t param_count() const override { return layout_.count; }
   /// As the reference: conv weights kaiming_uniform_ with its defaults (a = 0, fan_in, so
   /// U(-sqrt(6 / fan_in), +sqrt(6 / fan_in))), stem bias 0, linear weight xavier-uniform, bias 0.
   void init(std::span<float> params, uint64_t seed) const override;
   double forward_flops(int batch) const override;
-  loss_stats loss(std::span<const float> params, const batch_view& b, workspace& ws) const override;
+  loss_stats loss_at(forward_precision p, std::span<const float> params, const batch_view& b,
+                     workspace& ws) const override;
   loss_stats loss_and_grad(std::span<const float> params, const batch_view& b,
                            std::span<float> grad, workspace& ws) const override;
   std::string describe() const override;
@@ -80,8 +82,8 @@ class wrn final : public network {
  private:
   /// Forward; intermediate tensors stay in ws (see wrn.cpp for the buffer map). keep = true keeps
   /// everything the backward pass needs. Returns the logits (B, classes).
-  const float* forward(std::span<const float> params, const batch_view& b, workspace& ws,
-                       bool keep) const;
+  const float* forward(std::span<const float> params, const batch_view& b, workspace& ws, bool keep,
+                       forward_precision p) const;
 
   wrn_layout layout_;
   mutable conv2d_cache cache_;
@@ -89,6 +91,7 @@ class wrn final : public network {
 
 /// Builds a wrn or says which argument (model.depth, model.width, ...) is not allowed.
 result<std::unique_ptr<network>> make_wrn(int in_channels, int image_size, int depth, int width,
-                                          int classes, activation act, int groups = 0);
+                                          int classes, activation act, int groups = 0,
+                                          forward_precision precision = forward_precision::f32);
 
 }  // namespace baffle

@@ -112,12 +112,13 @@ TEST(BaffleEstimator, ScalarsAndGradientAreIdenticalForOneAndTwoThreads) {
 /// path (see runs_serially) on the same arithmetic.
 class heavy final : public network {
  public:
-  explicit heavy(const network& inner) : inner_(inner) {}
+  explicit heavy(const network& inner) : network(inner.precision()), inner_(inner) {}
   int64_t param_count() const override { return inner_.param_count(); }
   void init(std::span<float> p, uint64_t seed) const override { inner_.init(p, seed); }
   double forward_flops(int batch) const override { return 1e6 * inner_.forward_flops(batch); }
-  loss_stats loss(std::span<const float> p, const batch_view& b, workspace& ws) const override {
-    return inner_.loss(p, b, ws);
+  loss_stats loss_at(forward_precision f, std::span<const float> p, const batch_view& b,
+                     workspace& ws) const override {
+    return inner_.loss_at(f, p, b, ws);
   }
   loss_stats loss_and_grad(std::span<const float> p, const batch_view& b, std::span<float> g,
                            workspace& ws) const override {
@@ -216,7 +217,8 @@ class quadratic final : public network {
   int64_t param_count() const override { return static_cast<int64_t>(a_.size()); }
   void init(std::span<float> p, uint64_t) const override { std::fill(p.begin(), p.end(), 0.5f); }
   double forward_flops(int) const override { return 3.0 * a_.size(); }
-  loss_stats loss(std::span<const float> p, const batch_view&, workspace&) const override {
+  loss_stats loss_at(forward_precision, std::span<const float> p, const batch_view&,
+                     workspace&) const override {
     double l = 0;
     for (size_t i = 0; i < a_.size(); ++i) l += 0.5 * a_[i] * (p[i] - c_[i]) * (p[i] - c_[i]);
     return loss_stats{l, 0, 1};

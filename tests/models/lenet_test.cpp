@@ -149,21 +149,51 @@ TEST(Lenet, ResultsDoNotDependOnTheThreadCount) {
     batches.push_back(make_batch(32, 1, 32, 10, 100 + t));
     params.push_back(make_params(net, 200 + t));
   }
-  auto run = [&](int threads) {
+  auto run = [&](int threads, forward_precision p) {
     std::vector<double> losses(tasks);
     tbb::task_arena arena(threads);
     arena.execute([&] {
       tbb::parallel_for(0, tasks, [&](int t) {
         enter_compute_thread();
         workspace ws;
-        losses[t] = net.loss(params[t], batches[t].view(), ws).loss_sum;
+        losses[t] = net.loss_at(p, params[t], batches[t].view(), ws).loss_sum;
       });
     });
     return losses;
   };
-  const auto one = run(1), two = run(2);
-  for (int t = 0; t < tasks; ++t) EXPECT_EQ(one[t], two[t]) << "task " << t;
+  for (auto p : {forward_precision::f32, forward_precision::bf16, forward_precision::int8}) {
+    const auto one = run(1, p), two = run(2, p);
+    for (int t = 0; t < tasks; ++t) EXPECT_EQ(one[t], two[t]) << name_of(p) << " task " << t;
+  }
 }
+
+class LenetLowPrecision : public ::testing::TestWithParam<forward_precision> {
+ protected:
+  void SetUp() override { enter_compute_thread(); }
+};
+
+TEST_P(LenetLowPrecision, LossMatchesTheNaiveReferenceOnConvertedValues) {
+  const forward_precision p = GetParam();
+  const lenet net(1, 32, 16, 64, 10, activation::hardswish, norm_kind::group, 2, false, p);
+  EXPECT_EQ(net.precision(), p);
+  const auto b = make_batch(8, 1, 32, 10, 4);
+  const auto params = make_params(net, 5);
+  workspace ws;
+  const double fast = net.loss(params, b.view(), ws).mean_loss();
+  const double ref =
+      lenet_loss_naive(net.layout(), params.data(), b.x.data(), b.y.data(), b.size, p);
+  const double f32 = net.loss_at(forward_precision::f32, params, b.view(), ws).mean_loss();
+  // The fast path and the reference convert the same values except where an activation computed
+  // in f32 (fast) and in double (reference) falls on different sides of a bf16 rounding boundary
+  // or an int8 quantisation step: a handful of elements per layer, moving the loss by < 1e-4.
+  EXPECT_NEAR(fast, ref, 1e-4) << "f32 loss " << f32;
+  // The conversion is real: the loss moved off the f32 loss by more than the tolerance.
+  EXPECT_GT(std::fabs(fast - f32), 1e-4) << "f32 loss " << f32;
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, LenetLowPrecision,
+                         ::testing::Values(forward_precision::bf16, forward_precision::int8),
+                         [](const auto& info) { return std::string(name_of(info.param)); });
 
 TEST(PadImages, CentresTheImageInZeros) {
   std::vector<float> in(2 * 28 * 28);

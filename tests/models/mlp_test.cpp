@@ -118,5 +118,43 @@ TEST(Mlp, MakeNetworkRejectsZeroWidths) {
   EXPECT_FALSE(make_network(spec).ok());
 }
 
+TEST(Mlp, LowPrecisionForwardMatchesTheNaiveReferenceOnConvertedValues) {
+  enter_compute_thread();
+  for (auto p : {forward_precision::bf16, forward_precision::int8}) {
+    const mlp net(20, {16, 12}, 5, p);
+    std::vector<float> params(net.param_count());
+    net.init(params, 3);
+    const auto b = make_batch(6, 20, 5, 4);
+    // Layer by layer through the 1x1-convolution reference: convert, then double arithmetic.
+    std::vector<float> a = b.x;
+    double total = 0;
+    for (size_t li = 0; li < net.layers().size(); ++li) {
+      const auto& l = net.layers()[li];
+      std::vector<double> z(static_cast<size_t>(b.size) * l.out);
+      conv2d_forward_lowp_naive(z.data(), a.data(), params.data() + l.weight_offset,
+                                params.data() + l.bias_offset, linear_shape(b.size, l.in, l.out),
+                                p);
+      if (li + 1 < net.layers().size()) {
+        a.assign(z.size(), 0.f);
+        for (size_t i = 0; i < z.size(); ++i) a[i] = static_cast<float>(std::max(z[i], 0.0));
+        continue;
+      }
+      for (int r = 0; r < b.size; ++r) {
+        const double* zr = z.data() + static_cast<size_t>(r) * l.out;
+        double mx = zr[0], sum = 0;
+        for (int c = 0; c < l.out; ++c) mx = std::max(mx, zr[c]);
+        for (int c = 0; c < l.out; ++c) sum += std::exp(zr[c] - mx);
+        total += std::log(sum) + mx - zr[b.y[r]];
+      }
+    }
+    workspace ws;
+    const double fast = net.loss(params, b.view(), ws).mean_loss();
+    const double f32 = net.loss_at(forward_precision::f32, params, b.view(), ws).mean_loss();
+    // As for the lenet: identical conversions but for values on a rounding boundary.
+    EXPECT_NEAR(fast, total / b.size, 1e-4) << name_of(p) << ", f32 loss " << f32;
+    EXPECT_GT(std::fabs(fast - f32), 1e-4) << name_of(p);
+  }
+}
+
 }  // namespace
 }  // namespace baffle
