@@ -135,6 +135,7 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   w->device = device_spec{cc.gflops, cc.spread, cc.stragglers, cc.straggler_slowdown, cc.jitter};
   for (double g : fleet_gflops(w->device, sc.seed, static_cast<uint32_t>(n_clients)))
     w->devices.push_back(device_profile{g});
+  w->forward_speed = forward_speed_factor(sc);
   w->failures = failure_spec{sc.clients.dropout};
   if (!sc.clients.availability_trace.empty()) {
     std::ifstream in(sc.clients.availability_trace, std::ios::binary);
@@ -230,8 +231,24 @@ std::vector<uint32_t> select_online_clients(const world& w, int64_t round, sim_t
   return picks;
 }
 
+double forward_speed_factor(const scenario& sc) {
+  const auto& cc = sc.clients.compute;
+  // The baselines backprop in f32 whatever model.precision says.
+  if (sc.train.algorithm != algorithm_kind::baffle) return 1.0;
+  switch (sc.model.precision) {
+    case forward_precision::f32:
+      return 1.0;
+    case forward_precision::bf16:
+      return cc.gflops_bf16 / cc.gflops;
+    case forward_precision::int8:
+      return cc.gflops_int8 / cc.gflops;
+  }
+  return 1.0;
+}
+
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round) {
-  return device_profile{w.devices[client].gflops *
+  // forward_speed is exactly 1 for f32, so f32 times are what they were before it existed.
+  return device_profile{w.devices[client].gflops * w.forward_speed *
                         round_speed_factor(w.device, w.sc.seed, client, round)};
 }
 
@@ -260,7 +277,9 @@ loss_stats evaluate(const world& w, std::span<const float> params, const dataset
       std::vector<int32_t> y(len);
       gather_inputs(w, d, std::span<const uint32_t>(idx->data() + first, len), x, y);
       workspace_pool::lease ws(pool);
-      parts[b] = net.loss(params, batch_view{x, y, static_cast<int>(len)}, *ws);
+      // f32 whatever the clients' precision: evaluation measures the model, not the device.
+      parts[b] =
+          net.loss_at(forward_precision::f32, params, batch_view{x, y, static_cast<int>(len)}, *ws);
     });
   });
   loss_stats total;

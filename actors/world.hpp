@@ -38,6 +38,8 @@ struct world {
   std::vector<link_profile> downlink;   ///< per client, server -> client
   std::vector<device_profile> devices;  ///< per client, before per-round jitter
   device_spec device;                   ///< the fleet's device model (for per-round jitter)
+  /// BAFFLE forwards at model.precision: devices run at this times their f32 speed
+  double forward_speed = 1.0;
   failure_spec failures;
   availability online;  ///< when each client is reachable (empty: always)
   optimizer_config optimizer;
@@ -68,8 +70,13 @@ int baseline_steps(const world& w);
 std::vector<uint32_t> select_online_clients(const world& w, int64_t round, sim_time start,
                                             int size);
 
-/// Client c's device in round r: its speed times the round's jitter factor.
+/// Client c's device in round r: its speed at the clients' forward precision (forward_speed)
+/// times the round's jitter factor.
 device_profile device_in_round(const world& w, uint32_t client, uint64_t round);
+
+/// clients.compute.gflops_<precision> / gflops for a BAFFLE run at model.precision; 1 for f32 and
+/// for the baselines (they backprop in f32).
+double forward_speed_factor(const scenario& sc);
 
 /// An MNIST-format (IDX) folder, the layout of both mnist and fashion-mnist.
 struct idx_folder {

@@ -43,6 +43,8 @@ struct model_config {
       0;  ///< GroupNorm groups (0 = the architecture's default: lenet 2, wrn as the reference)
   int depth = 10;  ///< wrn: 6n + 4
   int width = 2;   ///< wrn: widening factor
+  /// The BAFFLE clients' forward passes (evaluation, the server and the baselines stay f32)
+  forward_precision precision = forward_precision::f32;
 };
 
 struct train_config {
@@ -93,6 +95,8 @@ struct link_config {
 struct compute_config {
   double gflops =
       10.0;  ///< median device speed in GFLOP/s (1e9 floating-point operations per second)
+  double gflops_bf16 = 10.0;  ///< the same device's speed at bf16 forwards (unset: gflops)
+  double gflops_int8 = 10.0;  ///< the same device's speed at int8 forwards (unset: gflops)
   distribution spread = distribution::constant(1.0);  ///< per-client speed factor
   double stragglers = 0.0;          ///< fraction of clients slowed by straggler_slowdown
   double straggler_slowdown = 1.0;  ///< a straggler's speed is divided by this
@@ -156,6 +160,7 @@ inline network_spec network_spec_of(const scenario& sc, int in_channels, int ima
   spec.groups = sc.model.groups;
   spec.depth = sc.model.depth;
   spec.width = sc.model.width;
+  spec.precision = sc.model.precision;
   return spec;
 }
 

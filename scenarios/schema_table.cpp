@@ -134,6 +134,19 @@ std::vector<key_spec> make_schema() {
                      .ints(1, 64)
                      .doc("wrn: widening factor (channels 16, 16w, 32w, 64w; WRN-10-2 has 302,506 "
                           "parameters on 1-channel input)"));
+  rows.push_back(
+      key("model.precision", FIELD(model.precision))
+          .allowed_note(
+              "bf16 and int8 runs are reproducible on one CPU kind; their digests may differ "
+              "between oneDNN ISAs (`summary.json` names the one that ran)")
+          .doc("precision of the BAFFLE clients' forward passes: the perturbed weights W + sigma "
+               "eps_k are formed in f32, then the inputs and weights of every convolution and "
+               "linear layer are rounded to bf16 (nearest, ties to even) or quantised to int8 "
+               "(symmetric: one scale per output channel from the perturbed weights, one per "
+               "activation tensor calibrated on the minibatch at each forward); accumulation, "
+               "element-wise layers and the loss stay f32. Evaluation, the server's update and "
+               "the backprop baselines always run in f32. A perturbation below half a bf16 ulp "
+               "of a weight (sigma 1e-4 on weights near 0.1) vanishes on rounding"));
 
   // --- [train]
   rows.push_back(
@@ -320,6 +333,18 @@ std::vector<key_spec> make_schema() {
           .range(speed)
           .unit("GFLOP/s")
           .doc("median device speed; compute time = forward passes x FLOPs per forward / speed"));
+  rows.push_back(key("clients.compute.gflops_bf16", FIELD(clients.compute.gflops_bf16))
+                     .range(speed)
+                     .unit("GFLOP/s")
+                     .default_from("clients.compute.gflops")
+                     .doc("median device speed for BAFFLE forward passes at `model.precision = "
+                          "\"bf16\"` (spread, stragglers and jitter apply as to `gflops`)"));
+  rows.push_back(key("clients.compute.gflops_int8", FIELD(clients.compute.gflops_int8))
+                     .range(speed)
+                     .unit("GFLOP/s")
+                     .default_from("clients.compute.gflops")
+                     .doc("median device speed for BAFFLE forward passes at `model.precision = "
+                          "\"int8\"`"));
   rows.push_back(key("clients.compute.spread", FIELD(clients.compute.spread))
                      .allowed_note("a number, or `{ dist = \"lognormal\", median = 1.0, sigma = "
                                    "0.5 }`, `{ dist = \"uniform\", min = 0.5, max = 2.0 }`, `{ "

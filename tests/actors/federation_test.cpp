@@ -309,6 +309,36 @@ TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
   EXPECT_EQ(c_late, late);
 }
 
+TEST(Federation, LowPrecisionRunsAreThreadIndependentAndDifferFromF32) {
+  // LeNet (convolutions and head) and the MLP (linear layers), at bf16 and int8.
+  for (auto arch : {arch_kind::lenet, arch_kind::mlp}) {
+    scenario sc = toy_scenario();
+    sc.model.arch = arch;
+    sc.model.channels = {4, 8};
+    sc.data.image_size = 8;
+    sc.baffle.k = 6;
+    sc.baffle.sigma = 1e-2;  // above half a bf16 ulp of the weights
+    sc.train.rounds = 4;
+    sc.train.eval_every = 2;
+    std::vector<std::string> digests;
+    for (auto p : {forward_precision::f32, forward_precision::bf16, forward_precision::int8}) {
+      sc.model.precision = p;
+      auto w = build_world(sc, toy_data(200, 40));
+      ASSERT_TRUE(w.ok()) << w.error();
+      EXPECT_EQ((*w)->net->precision(), p);
+      const auto a = run_simulation(*w, run_options{1}, nullptr);
+      const auto b = run_simulation(*w, run_options{2}, nullptr);
+      ASSERT_TRUE(a.error.empty()) << a.error;
+      EXPECT_EQ(a.model_digest, b.model_digest) << name_of(arch) << " " << name_of(p);
+      EXPECT_EQ(a.final_test_loss, b.final_test_loss) << name_of(arch) << " " << name_of(p);
+      digests.push_back(a.model_digest);
+    }
+    EXPECT_NE(digests[0], digests[1]) << name_of(arch);
+    EXPECT_NE(digests[0], digests[2]) << name_of(arch);
+    EXPECT_NE(digests[1], digests[2]) << name_of(arch);
+  }
+}
+
 TEST(Federation, LenetOnPaddedImagesIsThreadIndependent) {
   scenario sc = toy_scenario();
   sc.model.arch = arch_kind::lenet;

@@ -57,6 +57,29 @@ TEST(RoundPlan, SyncWaitsForTheSlowestClient) {
   EXPECT_EQ(plan.end, sim_time::from_ms(80) + compute_of(*w));
 }
 
+TEST(RoundPlan, LowPrecisionForwardsRunAtTheirOwnDeviceSpeed) {
+  auto w = std::const_pointer_cast<world>(staggered_world("sync", 4));
+  // bf16 devices twice as fast as in f32: the compute part of the round halves (to the ns).
+  w->sc.model.precision = forward_precision::bf16;
+  w->sc.clients.compute.gflops_bf16 = 2 * w->sc.clients.compute.gflops;
+  w->forward_speed = forward_speed_factor(w->sc);
+  EXPECT_EQ(w->forward_speed, 2.0);
+  const auto plan = plan_round(*w, 1, sim_time{}, {0, 1, 2, 3}, costs_of(*w));
+  EXPECT_EQ(plan.end,
+            sim_time::from_ms(80) +
+                compute_time(device_profile{2.0},
+                             (w->sc.baffle.k + 1) * w->net->forward_flops(w->sc.train.batch_size)));
+  // The baselines backprop in f32 whatever model.precision says; f32 keeps the f32 speed.
+  w->sc.train.algorithm = algorithm_kind::fedavg;
+  EXPECT_EQ(forward_speed_factor(w->sc), 1.0);
+  w->sc.train.algorithm = algorithm_kind::baffle;
+  w->sc.model.precision = forward_precision::f32;
+  EXPECT_EQ(forward_speed_factor(w->sc), 1.0);
+  w->sc.model.precision = forward_precision::int8;
+  w->sc.clients.compute.gflops_int8 = 4 * w->sc.clients.compute.gflops;
+  EXPECT_EQ(forward_speed_factor(w->sc), 4.0);
+}
+
 TEST(RoundPlan, DeadlineCountsExactlyTheClientsArrivingBeforeIt) {
   scenario sc;
   auto w = std::const_pointer_cast<world>(staggered_world("deadline", 4));
