@@ -164,6 +164,11 @@ int main(int argc, char** argv) {
       ->add_option("--data", bench_fwd.data,
                    "MNIST-format folder (seeded synthetic images if it cannot be loaded)")
       ->capture_default_str();
+  bench_forward_cmd
+      ->add_option("--precision", bench_fwd.precision,
+                   "Forward precision (bf16 and int8 also time f32 on one thread for the ratio)")
+      ->transform(enum_names_option<forward_precision>("a precision"))
+      ->default_str("f32");
   auto* bench_estimator_cmd = bench->add_subcommand(
       "estimator",
       "Time a BAFFLE client step with K perturbations, the reconstruction and normal generation, "
@@ -199,6 +204,14 @@ int main(int argc, char** argv) {
   bench_estimator_cmd
       ->add_option("--sparsity", bench_est.estimator.sparsity,
                    "Fraction of the parameters perturbed, as baffle.sparsity")
+      ->capture_default_str();
+  bench_estimator_cmd
+      ->add_option("--precision", bench_est.precision,
+                   "Precision of the clients' forwards (f32 forwards are timed too for the ratio)")
+      ->transform(enum_names_option<forward_precision>("a precision"))
+      ->default_str("f32");
+  bench_estimator_cmd
+      ->add_option("--sigma", bench_est.sigma, "Perturbation scale (0 = the scenario default)")
       ->capture_default_str();
 
   bool schema_markdown_out = false;

@@ -224,6 +224,7 @@ result<bench_setup> make_setup(const bench_options& o, std::ostream& err) {
   scenario sc;
   sc.name = "bench";
   sc.model.arch = o.model;
+  sc.model.precision = o.precision;
   sc.data.path = o.data;  // an MNIST-format folder, as the default data.dataset reads
   // The reference pads 28 to 32 for its convolutional networks.
   sc.data.image_size = o.model == arch_kind::mlp ? 0 : 32;
@@ -285,7 +286,22 @@ json header(const char* benchmark, const bench_options& o, const bench_setup& s)
   j["batch"] = o.batch;
   j["threads"] = o.threads;
   j["data"] = s.data;
+  j["precision"] = name_of(o.precision);
+  j["onednn_isa"] = onednn_isa();
+  if (const auto* ln = dynamic_cast<const lenet*>(&s.net()))
+    j["conv_implementations"] = ln->implementations(o.batch, o.precision);
   return j;
+}
+
+/// Median seconds of one block of `forwards` forwards at precision p on the calling thread.
+double forward_block_seconds(const bench_setup& s, forward_precision p, int forwards, double budget,
+                             workspace& ws) {
+  double sink = s.net().loss_at(p, s.params, s.view(), ws).loss_sum;  // primitives, buffers
+  const double t = median(time_blocks(budget, [&] {
+    for (int r = 0; r < forwards; ++r) sink += s.net().loss_at(p, s.params, s.view(), ws).loss_sum;
+  }));
+  result_sink = sink;
+  return t;
 }
 
 /// Median per-stage times of lenet::timed_loss on the calling thread, as [{name, ms, share}].
@@ -395,6 +411,16 @@ int bench_forward(const bench_options& o, std::ostream& out, std::ostream& err) 
   j["peak_gflops"] = round5(peak);
   j["peak_method"] = method;
   j["fraction_of_peak"] = round5(peak > 0 ? gflops / peak : 0.0);
+  if (o.precision != forward_precision::f32) {
+    // The f32 path in the same run, one thread, for the ratio (the machine may be shared).
+    workspace ws32;
+    const double f32_ms =
+        forward_block_seconds(s, forward_precision::f32, o.k, o.seconds, ws32) / o.k * 1e3;
+    const double lowp_ms = forward_block_seconds(s, o.precision, o.k, o.seconds, ws32) / o.k * 1e3;
+    j["one_thread_ms_per_forward"] = round5(lowp_ms);
+    j["one_thread_f32_ms_per_forward"] = round5(f32_ms);
+    j["speedup_vs_f32"] = round5(f32_ms / lowp_ms);
+  }
   if (const auto* ln = dynamic_cast<const lenet*>(&net)) {
     j["per_layer_threads"] = 1;
     j["per_layer"] = lenet_stages(*ln, s, o.k, std::min(o.seconds, 0.5));
@@ -422,7 +448,8 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
   tbb::task_arena arena(o.threads);
   tbb::task_arena single(1);
   const double budget = o.seconds / 4;  // per timed quantity
-  const float sigma = static_cast<float>(scenario{}.baffle.sigma);
+  const double sigma_value = o.sigma > 0 ? o.sigma : scenario{}.baffle.sigma;
+  const float sigma = static_cast<float>(sigma_value);
   const perturbation_plan plan{7, o.k, sigma, fd_scheme::forward, o.estimator};
   const int64_t p = net.param_count();
 
@@ -500,7 +527,7 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
 
   json j = header("estimator", o, s);
   j["k"] = o.k;
-  j["sigma"] = scenario{}.baffle.sigma;
+  j["sigma"] = sigma_value;
   j["scheme"] = "forward";
   j["distribution"] = name_of(o.estimator.distribution);
   j["orthogonal"] = o.estimator.orthogonal;
@@ -508,6 +535,12 @@ int bench_estimator(const bench_options& o, std::ostream& out, std::ostream& err
   j["sparsity"] = o.estimator.sparsity;
   j["flops_per_forward"] = flops_value(net.forward_flops(o.batch));
   j["forward_ms"] = round5(forward_ms);
+  if (o.precision != forward_precision::f32) {
+    const double f32_ms =
+        forward_block_seconds(s, forward_precision::f32, o.k, budget, ws) / o.k * 1e3;
+    j["f32_forward_ms"] = round5(f32_ms);
+    j["forward_speedup_vs_f32"] = round5(f32_ms / forward_ms);
+  }
   j["client_step_ms"] = round5(client_ms);
   if (o.threads > 1) j["client_step_ms_1_thread"] = round5(client_ms_1);
   j["perturbation_overhead"] = round5(client_ms_1 / ((o.k + 1) * forward_ms));

@@ -28,6 +28,9 @@ struct bench_options {
   /// estimator: the directions and baseline, as the baffle.distribution, orthogonal, baseline and
   /// sparsity scenario keys set them (default: the plain Gaussian estimator)
   estimator_options estimator;
+  /// Precision of the timed forwards (bf16, int8: f32 is timed too, in the same run, for the ratio)
+  forward_precision precision = forward_precision::f32;
+  double sigma = 0.0;  ///< estimator: perturbation scale (0 = the scenario default)
 };
 
 /// Empty when the options are usable; otherwise a message naming the option and what is allowed.

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "actors/run.hpp"
+#include "models/compute.hpp"
 #include "net/stop_signal.hpp"
 #include "scenarios/loader.hpp"
 #include "tools/exit_codes.hpp"
@@ -90,6 +91,12 @@ int run_command(const run_request& req) {
               << dir.string() << "\n";
     if (resume)
       std::cerr << "resuming after round " << resume->round << " (checkpoint.bin)\n";
+  }
+  // Always said, quiet or not: the digest of a low-precision run is that of this ISA.
+  if (sc->model.precision != forward_precision::f32 && !onednn_native(sc->model.precision)) {
+    std::cerr << "note: oneDNN runs " << name_of(sc->model.precision) << " forwards on "
+              << onednn_isa() << " without native " << name_of(sc->model.precision)
+              << " instructions (emulated, often slower than f32); results are this ISA's\n";
   }
   const bool events = resume ? resume->events : req.events;
   run_recorder rec(dir, rounds, req.quiet, events, resume ? &*resume : nullptr);

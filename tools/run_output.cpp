@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/checkpoint.hpp"
+#include "models/compute.hpp"
 #include "net/atomic_file.hpp"
 #include "net/hash.hpp"
 
@@ -262,6 +263,9 @@ std::string summary_json(const scenario& sc, const run_outcome& o, double wall_t
   j["node_bytes_total"] = o.node_bytes_total;
   j["forward_passes_total"] = o.forward_passes_total;
   j["model_digest"] = o.model_digest;
+  // bf16 and int8 digests are reproducible on one oneDNN ISA, not across ISAs: say which ran.
+  j["precision"] = name_of(sc.model.precision);
+  j["onednn_isa"] = onednn_isa();
   j["version"] = BAFFLE_VERSION;
   j["git_revision"] = BAFFLE_GIT_REVISION;
   return j.dump(2) + "\n";

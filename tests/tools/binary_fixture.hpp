@@ -102,8 +102,10 @@ class baffle_binary_test : public testing::Test {
   }
 
   /// Runs `baffle args...` with the working directory `cwd` (default: work_), capturing
-  /// stdout and stderr through files (so stderr is not a terminal).
-  cli_result baffle(const std::vector<std::string>& args, std::optional<fs::path> cwd = {}) {
+  /// stdout and stderr through files (so stderr is not a terminal); `env` ("NAME=value") is added
+  /// to this process's environment for the child.
+  cli_result baffle(const std::vector<std::string>& args, std::optional<fs::path> cwd = {},
+                    std::vector<std::string> env = {}) {
     const fs::path dir = cwd.value_or(work_);
     const int id = ++calls_;
     const fs::path out_file = logs_ / ("out" + std::to_string(id));
@@ -112,6 +114,10 @@ class baffle_binary_test : public testing::Test {
     std::vector<char*> argv;
     for (std::string& a : argv_text) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
 
     cli_result r;
     const pid_t pid = fork();
@@ -128,7 +134,7 @@ class baffle_binary_test : public testing::Test {
       dup2(in, STDIN_FILENO);
       dup2(out, STDOUT_FILENO);
       dup2(err, STDERR_FILENO);
-      execv(argv[0], argv.data());
+      execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
     int status = 0;

@@ -174,6 +174,35 @@ TEST_F(Cli, RunWithADataPathWithoutIdxFilesExitsTwoNamesThePathAndWritesNothing)
   EXPECT_TRUE(work_entries().empty());
 }
 
+TEST_F(Cli, LowPrecisionRunsAreThreadIndependentAndRunWithoutNativeInstructions) {
+  const std::vector<std::string> bf16 = {"--set", "model.precision=\"bf16\"", "--set",
+                                         "baffle.sigma=0.01"};
+  const cli_result one = baffle(concat(
+      concat({"run", quickstart_.string(), "--threads", "1", "--out", "b1", "-q"}, tiny_sets()),
+      bf16));
+  ASSERT_EQ(one.exit_code, 0) << show(one);
+  const cli_result two = baffle(concat(
+      concat({"run", quickstart_.string(), "--threads", "2", "--out", "b2", "-q"}, tiny_sets()),
+      bf16));
+  ASSERT_EQ(two.exit_code, 0) << show(two);
+  const nlohmann::json s1 = nlohmann::json::parse(read_text(work_ / "b1" / "summary.json"));
+  const nlohmann::json s2 = nlohmann::json::parse(read_text(work_ / "b2" / "summary.json"));
+  EXPECT_EQ(s1["model_digest"], s2["model_digest"]);
+  EXPECT_EQ(s1["precision"], "bf16");
+  // oneDNN's own fallback below avx512_bf16: the run works, says so, and summary.json names the
+  // ISA its digest belongs to.
+  const cli_result low = baffle(
+      concat(
+          concat({"run", quickstart_.string(), "--threads", "2", "--out", "b3", "-q"}, tiny_sets()),
+          bf16),
+      {}, {"ONEDNN_MAX_CPU_ISA=AVX512_CORE"});
+  ASSERT_EQ(low.exit_code, 0) << show(low);
+  EXPECT_TRUE(contains(low.err, "without native bf16")) << show(low);
+  const nlohmann::json s3 = nlohmann::json::parse(read_text(work_ / "b3" / "summary.json"));
+  EXPECT_EQ(s3["onednn_isa"], "avx512_core");
+  EXPECT_EQ(s3["precision"], "bf16");
+}
+
 TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScenario) {
   const cli_result one = baffle(
       concat({"run", quickstart_.string(), "--threads", "1", "--out", "t1", "-q"}, tiny_sets()));
@@ -202,7 +231,7 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
   EXPECT_EQ(s1, s2) << s1.dump(2) << "\nvs\n" << s2.dump(2);
   for (const char* key :
        {"final_test_acc", "final_test_loss", "rounds", "sim_time_s", "bytes_up_total",
-        "bytes_down_total", "forward_passes_total", "model_digest"})
+        "bytes_down_total", "forward_passes_total", "model_digest", "precision", "onednn_isa"})
     EXPECT_TRUE(s1.contains(key)) << key;
   EXPECT_EQ(s1.value("rounds", -1), tiny_rounds);
 
