@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
       "baffle run --resume DIR continues a run stopped with Ctrl-C or killed (from its last\n"
       "checkpoint); see 'baffle run --help'.\n"
       "Benchmarks: baffle bench forward|estimator --model lenet|mlp|wrn [--batch B] [--threads N]\n"
-      "[--k K] [--seconds S]; baffle bench scale [--clients N] [--per-round M] [--k K]\n"
-      "[--rounds R]; see 'baffle bench forward --help' and docs/cli.md.\n"
+      "[--k K] [--seconds S] [--precision f32|bf16|int8]; baffle bench scale [--clients N]\n"
+      "[--per-round M] [--k K] [--rounds R]; see 'baffle bench forward --help' and docs/cli.md.\n"
       "Exit codes: 0 ok, 2 bad input (nothing written), 1 I/O error, 130/143 stopped by\n"
       "SIGINT/SIGTERM after a checkpoint.");
 

@@ -352,6 +352,8 @@ std::string check_bench_options(const bench_options& o) {
     return "--sparsity " + std::to_string(o.estimator.sparsity) + " must be in (0, 1]";
   if (o.estimator.baseline == loss_baseline::mean && o.k < 2)
     return "--baseline mean needs --k of at least 2 (with one direction the estimate is zero)";
+  if (!(o.sigma >= 0) || !std::isfinite(o.sigma))
+    return "--sigma " + std::to_string(o.sigma) + " must be 0 (the scenario default) or positive";
   if (!(o.seconds > 0) || o.seconds > 3600)
     return "--seconds " + std::to_string(o.seconds) + " must be more than 0 and at most 3600";
   return {};

@@ -113,11 +113,11 @@ TEST_F(Bench, ForwardFallsBackToSyntheticImagesAndSaysSo) {
   positive(j, "gflops");
 }
 
-void expect_estimator_fields(const json& j, int k, int threads) {
+void expect_estimator_fields(const json& j, int k, int threads, double sigma = 1e-4) {
   EXPECT_EQ(j.value("benchmark", ""), "estimator");
   EXPECT_EQ(j.value("k", 0), k);
   EXPECT_EQ(j.value("threads", 0), threads);
-  EXPECT_DOUBLE_EQ(j.value("sigma", 0.0), 1e-4);
+  EXPECT_DOUBLE_EQ(j.value("sigma", 0.0), sigma);
   const double p = positive(j, "param_count");
   const double step = positive(j, "client_step_ms");
   const double forward = positive(j, "forward_ms");
@@ -142,6 +142,29 @@ void expect_estimator_fields(const json& j, int k, int threads) {
   expect_close(cosine, sum / static_cast<double>(j["cosine_seeds"].size()), "mean cosine");
   const double ideal = positive(j, "cosine_ideal");
   expect_close(ideal, std::sqrt(k / (p + k + 1)), "cosine_ideal");
+}
+
+TEST_F(Bench, LowPrecisionForwardsAlsoTimeF32InTheSameRun) {
+  for (const char* p : {"bf16", "int8"}) {
+    const json j = bench_json(
+        {"forward", "--model", "lenet", "--precision", p, "--seconds", "0.1", "--k", "4"});
+    expect_forward_fields(j, 32, 1, 4);
+    EXPECT_EQ(j.value("precision", ""), p);
+    EXPECT_FALSE(j.value("onednn_isa", "").empty());
+    EXPECT_NE(j.value("conv_implementations", "").find(std::string("_") + p), std::string::npos)
+        << j.dump(2);
+    const double lowp = positive(j, "one_thread_ms_per_forward");
+    const double f32 = positive(j, "one_thread_f32_ms_per_forward");
+    expect_close(positive(j, "speedup_vs_f32"), f32 / lowp, "speedup_vs_f32");
+  }
+  const json f = bench_json({"forward", "--model", "mlp", "--seconds", "0.1", "--k", "4"});
+  EXPECT_EQ(f.value("precision", ""), "f32");
+  EXPECT_FALSE(f.contains("speedup_vs_f32"));
+  const json e = bench_json({"estimator", "--model", "mlp", "--k", "4", "--seconds", "0.1",
+                             "--precision", "int8", "--sigma", "0.01"});
+  expect_estimator_fields(e, 4, 1, 0.01);
+  expect_close(positive(e, "forward_speedup_vs_f32"),
+               positive(e, "f32_forward_ms") / positive(e, "forward_ms"), "forward speedup");
 }
 
 TEST_F(Bench, EstimatorLenetReportsConsistentCostsAndAPositiveCosine) {
@@ -248,6 +271,8 @@ TEST_F(Bench, BadOptionsExitTwoWithAMessageAndNothingOnStdout) {
       {"bench", "estimator", "--model", "mlp", "--sparsity", "0"},
       {"bench", "estimator", "--model", "mlp", "--distribution", "uniform"},
       {"bench", "estimator", "--model", "mlp", "--baseline", "mean", "--k", "1"},
+      {"bench", "forward", "--model", "mlp", "--precision", "fp16"},
+      {"bench", "estimator", "--model", "mlp", "--sigma", "-1"},
       {"bench", "forward"},
       {"bench"},
       {"bench", "backward", "--model", "mlp"},
@@ -269,6 +294,10 @@ TEST_F(Bench, BadOptionsExitTwoWithAMessageAndNothingOnStdout) {
   const cli_result model = baffle({"bench", "forward", "--model", "resnet"});
   EXPECT_TRUE(contains(model.err, "resnet") && contains(model.err, "mlp, lenet or wrn"))
       << show(model);
+  const cli_result precision =
+      baffle({"bench", "forward", "--model", "mlp", "--precision", "fp16"});
+  EXPECT_TRUE(contains(precision.err, "fp16") && contains(precision.err, "f32, bf16 or int8"))
+      << show(precision);
   const cli_result batch = baffle({"bench", "forward", "--model", "lenet", "--batch", "0"});
   EXPECT_TRUE(contains(batch.err, "--batch")) << show(batch);
   const cli_result threads = baffle({"bench", "estimator", "--model", "mlp", "--threads", "0"});
