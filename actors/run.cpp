@@ -34,9 +34,11 @@ run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& op
   caf::actor_system_config cfg;
   add_message_types(cfg);
   cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
-  caf::actor_system sys{cfg};
+  // The arena and pool are declared before the actor system, so they outlive it: its destructor
+  // waits for every actor, including clients still computing when a run stops early.
   tbb::task_arena arena(threads);
-  workspace_pool pool;  // outlives the actors: they are stopped before this function returns
+  workspace_pool pool;
+  caf::actor_system sys{cfg};
   auto f = spawn_federation(sys, std::move(w), sink, &arena, &pool, &opt);
 
   run_outcome outcome;

@@ -732,9 +732,9 @@ int bench_scale(const scale_options& opt, std::ostream& out, std::ostream& err) 
     caf::actor_system_config cfg;
     add_message_types(cfg);
     cfg.set("scheduler.max-threads", static_cast<size_t>(o.threads));
-    caf::actor_system sys{cfg};
-    tbb::task_arena arena(o.threads);
+    tbb::task_arena arena(o.threads);  // before the system: it must outlive the actors
     workspace_pool pool;
+    caf::actor_system sys{cfg};
     rss_system = settled_rss_bytes();
     const auto t_spawn = clock_type::now();
     federation f = spawn_federation(sys, w, nullptr, &arena, &pool);

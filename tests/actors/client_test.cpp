@@ -17,8 +17,8 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   caf::actor_system_config cfg;
   add_message_types(cfg);
   cfg.set("scheduler.max-threads", size_t{1});
-  caf::actor_system sys{cfg};
   tbb::task_arena arena(1);
+  caf::actor_system sys{cfg};
   auto replica = std::make_shared<model_replica>();
   replica->params = xt::zeros<float>({static_cast<size_t>((*w)->net->param_count())});
   replica->version = 4;

@@ -94,9 +94,9 @@ TEST(Nodes, AReplicaThatDriftsIsNamedAtTheNextDigestCheck) {
   caf::actor_system_config cfg;
   add_message_types(cfg);
   cfg.set("scheduler.max-threads", size_t{2});
-  caf::actor_system sys{cfg};
-  tbb::task_arena arena(1);
+  tbb::task_arena arena(1);  // before the system: clients may still compute when the run fails
   workspace_pool pool;
+  caf::actor_system sys{cfg};
   run_options opt{1};
   opt.nodes = 3;
   opt.verify_every = 2;
@@ -125,8 +125,8 @@ TEST(Nodes, RefuseUpdatesOutOfOrderAndTasksForOtherNodesClients) {
   caf::actor_system_config cfg;
   add_message_types(cfg);
   cfg.set("scheduler.max-threads", size_t{1});
-  caf::actor_system sys{cfg};
   tbb::task_arena arena(1);
+  caf::actor_system sys{cfg};
   auto node = sys.spawn(node_behavior, uint32_t{1}, uint32_t{2}, *w, &arena, nullptr);
   caf::scoped_actor self{sys};
   std::string text = "accepted";
