@@ -15,8 +15,7 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   auto w = build_world(toy_scenario(), toy_data(120, 30));
   ASSERT_TRUE(w.ok());
   caf::actor_system_config cfg;
-  add_message_types(cfg);
-  cfg.set("scheduler.max-threads", size_t{1});
+  configure_actor_system(cfg, 1);
   tbb::task_arena arena(1);
   caf::actor_system sys{cfg};
   auto replica = std::make_shared<model_replica>();

@@ -92,8 +92,7 @@ TEST(Nodes, AReplicaThatDriftsIsNamedAtTheNextDigestCheck) {
   auto w = build_world(fleet(policy_kind::sync, algorithm_kind::baffle), toy_data(280, 60));
   ASSERT_TRUE(w.ok());
   caf::actor_system_config cfg;
-  add_message_types(cfg);
-  cfg.set("scheduler.max-threads", size_t{2});
+  configure_actor_system(cfg, 2);
   tbb::task_arena arena(1);  // before the system: clients may still compute when the run fails
   workspace_pool pool;
   caf::actor_system sys{cfg};
@@ -123,8 +122,7 @@ TEST(Nodes, RefuseUpdatesOutOfOrderAndTasksForOtherNodesClients) {
   auto w = build_world(fleet(policy_kind::sync, algorithm_kind::baffle), toy_data(280, 60));
   ASSERT_TRUE(w.ok());
   caf::actor_system_config cfg;
-  add_message_types(cfg);
-  cfg.set("scheduler.max-threads", size_t{1});
+  configure_actor_system(cfg, 1);
   tbb::task_arena arena(1);
   caf::actor_system sys{cfg};
   auto node = sys.spawn(node_behavior, uint32_t{1}, uint32_t{2}, *w, &arena, nullptr);

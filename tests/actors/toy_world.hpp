@@ -1,6 +1,7 @@
 // Small learnable worlds for actor tests: no files, a few hundred 4x4 images.
 #pragma once
 
+#include "actors/protocol.hpp"
 #include "actors/world.hpp"
 #include "models/philox.hpp"
 
@@ -30,6 +31,13 @@ inline train_test toy_data(int n_train, int n_test) {
     return d;
   };
   return train_test{make(n_train, 1), make(n_test, 2)};
+}
+
+/// A real (not test-coordinated) actor system's config for `threads` scheduler threads, with every
+/// message type registered.
+inline void configure_actor_system(caf::actor_system_config& cfg, size_t threads) {
+  add_message_types(cfg);
+  cfg.set("scheduler.max-threads", threads);
 }
 
 inline scenario toy_scenario() {
