@@ -3,6 +3,7 @@
 #include "actors/node.hpp"
 
 #include <string>
+#include <type_traits>
 
 #include "actors/client.hpp"
 
@@ -38,11 +39,20 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
     self->link_to(client);
     st.clients.push_back(std::move(client));
   }
-  const auto client_actor_of = [self](uint32_t client) -> const client_actor* {
+  // Hands a task to the client it names (its reply goes straight back to the server), or refuses
+  // it if that client does not live here.
+  const auto hand_over = [self](const auto& t) {
+    using result_type =
+        std::conditional_t<std::is_same_v<std::decay_t<decltype(t)>, node_round_task>, round_result,
+                           dense_result>;
     auto& s = self->state;
-    if (node_of_client(client, s.nodes) != s.id || client / s.nodes >= s.clients.size())
-      return nullptr;
-    return &s.clients[client / s.nodes];
+    if (node_of_client(t.client, s.nodes) != s.id || t.client / s.nodes >= s.clients.size()) {
+      auto rp = self->make_response_promise<result_type>();
+      rp.deliver(
+          refuse(s.id, "client " + std::to_string(t.client) + " does not live on this node"));
+      return caf::delegated<result_type>{};
+    }
+    return self->delegate(s.clients[t.client / s.nodes], t.task);
   };
   return {
       [self](const model_snapshot& snap) -> caf::result<uint64_t> {
@@ -63,25 +73,11 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
         if (!apply_update(s.model, *s.w, u)) return refuse(s.id, update_problem(s, u.version));
         return s.model.replica->version;
       },
-      [self, client_actor_of](const node_round_task& t) -> caf::delegated<round_result> {
-        const client_actor* c = client_actor_of(t.client);
-        if (c == nullptr) {
-          auto rp = self->make_response_promise<round_result>();
-          rp.deliver(refuse(self->state.id,
-                            "client " + std::to_string(t.client) + " does not live on this node"));
-          return {};
-        }
-        return self->delegate(*c, t.task);
+      [hand_over](const node_round_task& t) -> caf::delegated<round_result> {
+        return hand_over(t);
       },
-      [self, client_actor_of](const node_backprop_task& t) -> caf::delegated<dense_result> {
-        const client_actor* c = client_actor_of(t.client);
-        if (c == nullptr) {
-          auto rp = self->make_response_promise<dense_result>();
-          rp.deliver(refuse(self->state.id,
-                            "client " + std::to_string(t.client) + " does not live on this node"));
-          return {};
-        }
-        return self->delegate(*c, t.task);
+      [hand_over](const node_backprop_task& t) -> caf::delegated<dense_result> {
+        return hand_over(t);
       },
       [self](verify_atom, uint64_t version) -> caf::result<std::string> {
         auto& s = self->state;
