@@ -1,5 +1,6 @@
 // The world of a run, built once from the scenario and shared read-only by every actor of the
-// process: data, partition, the network, client profiles. Plus the one model replica per process.
+// process: data, partition, the network, client profiles. Plus the model replica type that the
+// server and every node hold one of.
 #pragma once
 
 #include <compare>
