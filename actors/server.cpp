@@ -1,4 +1,5 @@
-// Server behaviour (round policies and async) over pure aggregation helpers.
+// The server actor: its behaviour (start, resume) and the steps both policy drivers share
+// (server_steps.hpp); the drivers are round_driver.cpp and fedbuff_driver.cpp.
 #include "actors/server.hpp"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "actors/checkpoint.hpp"
 #include "actors/node.hpp"
+#include "actors/server_steps.hpp"
 #include "models/partition.hpp"
 
 namespace baffle {
@@ -65,11 +67,7 @@ uint64_t round_seed(uint64_t seed, int64_t round) {
   return derive_seed(seed, purpose::round_seed, static_cast<uint64_t>(round));
 }
 
-namespace {
-
-using self_ptr = server_actor::stateful_pointer<server_state>;
-
-void start_round(self_ptr self);
+namespace server_detail {
 
 void deliver_outcome(self_ptr self) {
   auto& st = self->state;
@@ -121,17 +119,6 @@ void finish_run(self_ptr self) {
   verify_nodes(self, [self] { deliver_outcome(self); });
 }
 
-uint32_t node_count(const server_state& st) {
-  return static_cast<uint32_t>(st.nodes.size());
-}
-
-node_round_task to_node(uint32_t client, const round_task& t) {
-  return {client, t};
-}
-node_backprop_task to_node(uint32_t client, const backprop_task& t) {
-  return {client, t};
-}
-
 /// Ends the run with an error (the message says what went wrong and where).
 void fail_run(self_ptr self, std::string why) {
   auto& st = self->state;
@@ -150,38 +137,7 @@ std::optional<std::string> refusal(const caf::error& e) {
   return std::string("a client refused its task");
 }
 
-/// What is wrong with a result, checked in every build type because results are messages: the
-/// client, the round and the sizes must be what was asked, and the virtual finish time what the
-/// plan said (the same compute_finish formula on both sides).
-template <class Result>
-std::optional<std::string> result_problem(const server_state& st, const Result& r, uint32_t client,
-                                          uint64_t round, sim_time arrival) {
-  const world& w = *st.w;
-  std::string why;
-  if (r.client != client) {
-    why = "answered for client " + std::to_string(r.client);
-  } else if (r.round != round) {
-    why = "answered round " + std::to_string(r.round) + " instead of " + std::to_string(round);
-  } else if (r.samples == 0 || r.samples > static_cast<uint32_t>(w.sc.train.batch_size) *
-                                               std::max(1, baseline_steps(w))) {
-    why = "reported " + std::to_string(r.samples) + " samples";
-  } else if (r.finish_time + transfer_time(w.uplink[client], st.costs.result_bytes) != arrival) {
-    why = fmt::format("finished at {:.9f} s, the plan says its result arrives at {:.9f} s",
-                      r.finish_time.seconds(), arrival.seconds());
-  } else if constexpr (std::is_same_v<Result, round_result>) {
-    if (r.scalars.size() != static_cast<size_t>(w.sc.baffle.k))
-      why = "sent " + std::to_string(r.scalars.size()) +
-            " scalars for K = " + std::to_string(w.sc.baffle.k);
-  } else {
-    if (r.values.size() != st.model.replica->params.size())
-      why = "sent " + std::to_string(r.values.size()) + " values for a model of " +
-            std::to_string(st.model.replica->params.size());
-  }
-  if (why.empty()) return std::nullopt;
-  return "client " + std::to_string(client) + ": " + why;
-}
-
-}  // namespace
+}  // namespace server_detail
 
 /// The round's events from its plan: the server starts the round and dispatches to every selected
 /// client that did not drop; counted results arrive; late ones are given up at the round's end,
@@ -215,7 +171,7 @@ std::vector<event_record> round_events(const round_plan& plan, int64_t round, si
   return ev;
 }
 
-namespace {
+namespace server_detail {
 
 /// Sample-and-staleness weights of results: weight_i = n_i s_i / sum_j n_j (FedBuff: a stale
 /// result moves the model less; with every s_i = 1 this is the plain sample-weighted mean).
@@ -414,485 +370,14 @@ bool checkpoint_or_stop(self_ptr self, int64_t round) {
   return true;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Round policies: sync, deadline, first-m
-
-void finish_round(self_ptr self) {
-  auto& st = self->state;
-  const world& w = *st.w;
-  std::sort(st.results.begin(), st.results.end(),
-            [](const round_result& a, const round_result& b) { return a.client < b.client; });
-  std::sort(st.dense.begin(), st.dense.end(),
-            [](const dense_result& a, const dense_result& b) { return a.client < b.client; });
-
-  round_record rec;
-  rec.round = st.round;
-  rec.participants = static_cast<int>(st.results.size() + st.dense.size());
-  rec.selected = static_cast<int>(st.plan.clients.size());
-  rec.dropped = st.plan.dropped;
-  rec.late = st.plan.late;
-  // The policy fixed the round's end before it started; results confirm their arrival times.
-  const sim_time end = st.plan.end;
-  double loss_weighted = 0.0, samples = 0.0;
-  const auto account = [&](const auto& r) {
-    // Every result of a round has the size the link model charged (K scalars, or the model's
-    // values): serializing each one again only to measure it cost ~0.7 ms a round of 1,000.
-    const uint64_t up = st.costs.result_bytes;
-    rec.bytes_up += up;
-    rec.forward_passes += r.forward_passes;
-    loss_weighted += static_cast<double>(r.samples) * r.base_loss;
-    samples += r.samples;
-  };
-  for (const auto& r : st.results) account(r);
-  for (const auto& r : st.dense) account(r);
-  const sim_time round_start = st.now;
-  // Per-client accounting from the plan: the same times the link and device models charged.
-  for (const auto& p : st.plan.clients) {
-    client_record& c = st.clients_seen[p.client];
-    c.selected += 1;
-    if (p.fate == client_fate::dropped) {
-      c.dropped += 1;
-      continue;
-    }
-    c.participated += p.fate == client_fate::counted;
-    c.late += p.fate == client_fate::late;
-    const sim_time link = transfer_time(w.downlink[p.client], p.down_bytes) +
-                          transfer_time(w.uplink[p.client], st.costs.result_bytes);
-    c.link_time += link;
-    c.compute_time += (p.arrival - round_start) - link;
-  }
-  // Late clients did their work and sent their results; the server discarded them.
-  rec.bytes_up += static_cast<uint64_t>(st.plan.late) * st.costs.result_bytes;
-  rec.wasted_forward_passes = static_cast<int64_t>(st.plan.late) * st.costs.forward_passes;
-  rec.bytes_down = st.round_bytes_down;
-  rec.train_loss = samples > 0 ? loss_weighted / samples : 0.0;
-
-  if (!st.dense.empty()) {
-    std::vector<const dense_result*> rs;
-    std::vector<uint32_t> n;
-    for (const auto& r : st.dense) {
-      rs.push_back(&r);
-      n.push_back(r.samples);
-    }
-    apply_baseline_update(self, w, rs, result_weights(n, std::vector<double>(n.size(), 1.0)),
-                          st.round);
-  } else if (!st.results.empty()) {
-    perturbation_plan plan;
-    plan.round_seed = round_seed(w.sc.seed, st.round);
-    plan.k = w.sc.baffle.k;
-    plan.sigma = static_cast<float>(w.sc.baffle.sigma);
-    std::vector<uint64_t> seeds;
-    std::vector<double> coefficients;
-    // The coefficients as the reconstruction uses them (rounded to float), so the update
-    // message rebuilds exactly the gradient the server applies.
-    switch (w.seeds) {
-      case seed_mode::shared: {
-        const double scale = 1.0 / (static_cast<double>(plan.k) * plan.sigma);
-        seeds.push_back(plan.round_seed);
-        for (double d : aggregate_scalars(st.results, plan.k))
-          coefficients.push_back(static_cast<float>(d * scale));
-        break;
-      }
-      case seed_mode::per_client: {
-        const auto [streams, coeffs] = per_client_terms(st.results, plan);
-        for (const auto& r : st.results)
-          seeds.push_back(
-              client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client));
-        coefficients.assign(coeffs.begin(), coeffs.end());
-        break;
-      }
-    }
-    apply_baffle_update(self, w, std::move(seeds), std::move(coefficients), st.round);
-  }
-  st.now = end;
-  if (complete_update(self, rec, round_events(st.plan, st.round, round_start, rec.participants)))
-    return;
-  if (!checkpoint_or_stop(self, st.round)) start_round(self);
-}
-
-/// Plans the round under the policy, charges the downlink and sends each counted client its
-/// task, collecting replies into `into` (results of other rounds are ignored); finishes the round
-/// when the last reply (or failure) is in. Dropped clients never receive the task; late ones do,
-/// and compute for nothing.
-template <class Task, class Result>
-void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& task,
-              std::vector<Result> server_state::*into) {
-  auto& st = self->state;
-  std::vector<model_download> downloads;
-  if (st.costs.replay)
-    for (uint32_t c : chosen) downloads.push_back(download_for(st, c));
-  st.plan = plan_round(*st.w, st.round, st.now, chosen, st.costs, downloads);
-  std::vector<const planned_client*> counted;
-  st.round_bytes_down = 0;
-  for (const auto& p : st.plan.clients) {
-    if (p.fate == client_fate::dropped) continue;
-    st.round_bytes_down += p.down_bytes;
-    st.device_version[p.client] = st.model.replica->version;
-    if (p.fate == client_fate::counted) counted.push_back(&p);
-  }
-  st.pending = counted.size();
-  if (counted.empty()) {
-    finish_round(self);
-    return;
-  }
-  const int64_t this_round = st.round;
-  for (const planned_client* p : counted) {
-    Task t = task;
-    t.start_time = p->start;
-    st.node_bytes += wire_size(to_node(p->client, t)) + st.costs.result_bytes;
-    self->request(st.nodes[node_of_client(p->client, node_count(st))], caf::infinite,
-                  to_node(p->client, t))
-        .then(
-            [self, this_round, into, client = p->client, arrival = p->arrival](Result& r) {
-              auto& s = self->state;
-              if (s.over || s.round != this_round) return;
-              if (auto why =
-                      result_problem(s, r, client, static_cast<uint64_t>(this_round), arrival)) {
-                fail_run(self, *why);
-                return;
-              }
-              (s.*into).push_back(std::move(r));
-              if (--s.pending == 0) finish_round(self);
-            },
-            [self, this_round](caf::error& e) {
-              auto& s = self->state;
-              if (s.over || s.round != this_round) return;
-              if (auto why = refusal(e)) {
-                fail_run(self, *why);
-                return;
-              }
-              // A client that vanished simply does not contribute to this round.
-              if (--s.pending == 0) finish_round(self);
-            });
-  }
-}
-
-void start_round(self_ptr self) {
-  auto& st = self->state;
-  const world& w = *st.w;
-  st.round += 1;
-  st.results.clear();
-  st.dense.clear();
-  const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
-  const auto r = static_cast<uint64_t>(st.round);
-  if (w.sc.train.algorithm != algorithm_kind::baffle) {
-    dispatch(self, chosen, make_backprop_task(st, r), &server_state::dense);
-  } else {
-    dispatch(self, chosen, make_round_task(st, r, r), &server_state::results);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Async (FedBuff)
-
-void async_advance(self_ptr self);
-
-/// An idle client online at t, drawn uniformly from stream (seed, selection, dispatch number):
-/// a few rejection draws, then a draw among the eligible clients if most are busy or offline.
-std::optional<uint32_t> pick_idle_client(const server_state& st, sim_time t, uint64_t key) {
-  const world& w = *st.w;
-  const auto n = static_cast<uint64_t>(w.sc.clients.count);
-  const stream_id s{derive_seed(w.sc.seed, purpose::selection, 1), purpose::selection,
-                    static_cast<uint32_t>(key)};
-  constexpr int tries = 16;
-  for (int i = 0; i < tries; ++i) {
-    const auto c = static_cast<uint32_t>(uniform_below(s, static_cast<uint64_t>(i), n));
-    if (st.busy[c] == 0 && w.online.available(c, t)) return c;
-  }
-  std::vector<uint32_t> eligible;
-  for (uint32_t c = 0; c < n; ++c)
-    if (st.busy[c] == 0 && w.online.available(c, t)) eligible.push_back(c);
-  if (eligible.empty()) return std::nullopt;
-  return eligible[uniform_below(s, tries, eligible.size())];
-}
-
-bool queue_later(const std::tuple<sim_time, uint32_t, uint64_t>& a,
-                 const std::tuple<sim_time, uint32_t, uint64_t>& b) {
-  return a > b;  // std::push_heap keeps the largest on top; this makes it the earliest
-}
-
-/// Fills one free slot at st.now: picks a client, plans its dispatch on the current model.
-/// Returns false when no idle client is online (the slot stays free until the next event).
-bool async_dispatch_one(self_ptr self) {
-  auto& st = self->state;
-  const world& w = *st.w;
-  const auto picked = pick_idle_client(st, st.now, st.seq + 1);
-  if (!picked) return false;
-  const uint32_t c = *picked;
-  async_entry e;
-  e.seq = ++st.seq;
-  e.client = c;
-  e.version = st.model.replica->version;
-  e.dispatch = st.now;
-  const model_download download = download_for(st, c);
-  e.start = planned_start(w, c, st.now, st.costs, download);
-  e.arrival = planned_arrival(w, c, static_cast<int64_t>(e.seq), st.now, st.costs, download);
-  // A client that vanishes, or goes offline before its result arrives, is dropped; the server
-  // gives up on it (and frees its slot) when its result would have arrived.
-  e.dropped = drops_out(w.failures, w.sc.seed, c, e.seq) || w.online.next_change(c, st.now) <= e.arrival;
-  st.busy[c] = 1;
-  st.interval.selected += 1;
-  st.clients_seen[c].selected += 1;
-  using k = event_record::kind;
-  const auto r = st.interval.round;
-  if (e.dropped) {
-    st.interval_events.push_back({st.now, r, k::dropout, c, fmt::format("seq={}", e.seq)});
-  } else {
-    e.down_bytes = download_bytes(st.costs, download);
-    st.interval.bytes_down += e.down_bytes;
-    st.device_version[c] = st.model.replica->version;
-    st.interval_events.push_back(
-        {st.now, r, k::dispatch, c, fmt::format("seq={} version={}", e.seq, e.version)});
-  }
-  st.queue.emplace_back(e.arrival, c, e.seq);
-  std::push_heap(st.queue.begin(), st.queue.end(), queue_later);
-  st.entries.emplace(e.seq, std::move(e));
-  return true;
-}
-
-/// Fills every free slot it can at st.now.
-void async_refill(self_ptr self, int freed) {
-  auto& st = self->state;
-  int want = freed + st.starved;
-  st.starved = 0;
-  while (want > 0 && async_dispatch_one(self)) --want;
-  st.starved = want;
-}
-
-/// The server's step from the buffered results, then the report, then the next events.
-void async_aggregate(self_ptr self) {
-  auto& st = self->state;
-  const world& w = *st.w;
-  std::vector<async_entry*> buf;
-  for (uint64_t s : st.buffer) {
-    auto& e = st.entries.at(s);
-    if (!e.failed) buf.push_back(&e);
-  }
-  // Deterministic order: by model version, client, dispatch.
-  std::sort(buf.begin(), buf.end(), [](const async_entry* a, const async_entry* b) {
-    return std::tie(a->version, a->client, a->seq) < std::tie(b->version, b->client, b->seq);
-  });
-  round_record& rec = st.interval;
-  const uint64_t version = st.model.replica->version;
-  std::vector<uint32_t> samples;
-  std::vector<double> factor;
-  double loss_weighted = 0.0, total = 0.0, stale_sum = 0.0;
-  for (const async_entry* e : buf) {
-    const bool dense = w.sc.train.algorithm != algorithm_kind::baffle;
-    const uint32_t n = dense ? e->dense.samples : e->result.samples;
-    const auto tau = static_cast<int64_t>(version - e->version);
-    samples.push_back(n);
-    factor.push_back(staleness_weight(w.sc.server, tau));
-    loss_weighted += static_cast<double>(n) * (dense ? e->dense.base_loss : e->result.base_loss);
-    total += n;
-    stale_sum += static_cast<double>(tau);
-    rec.stale_max = std::max(rec.stale_max, tau);
-    rec.forward_passes += dense ? e->dense.forward_passes : e->result.forward_passes;
-    client_record& c = st.clients_seen[e->client];
-    c.participated += 1;
-    c.staleness_sum += tau;
-  }
-  rec.participants = static_cast<int>(buf.size());
-  rec.stale_mean = buf.empty() ? 0.0 : stale_sum / static_cast<double>(buf.size());
-  rec.train_loss = total > 0 ? loss_weighted / total : 0.0;
-  const auto weights = result_weights(samples, factor);
-  if (buf.empty()) {
-    // Every buffered client failed: nothing to apply.
-  } else if (w.sc.train.algorithm != algorithm_kind::baffle) {
-    std::vector<const dense_result*> rs;
-    for (const async_entry* e : buf) rs.push_back(&e->dense);
-    apply_baseline_update(self, w, rs, weights, rec.round);
-  } else {
-    // One group per perturbation seed: shared seeds give one per model version in the buffer.
-    const int k = w.sc.baffle.k;
-    const double scale = 1.0 / (static_cast<double>(k) * w.sc.baffle.sigma);
-    std::vector<uint64_t> seeds;
-    std::vector<double> coefficients;
-    for (size_t i = 0; i < buf.size(); ++i) {
-      const async_entry& e = *buf[i];
-      const uint64_t seed = client_perturbation_seed(
-          round_seed(w.sc.seed, static_cast<int64_t>(e.version + 1)), w.seeds, e.client);
-      if (seeds.empty() || seeds.back() != seed || w.seeds == seed_mode::per_client) {
-        seeds.push_back(seed);
-        coefficients.resize(coefficients.size() + static_cast<size_t>(k), 0.0);
-      }
-      double* c = coefficients.data() + coefficients.size() - static_cast<size_t>(k);
-      for (int j = 0; j < k; ++j) c[j] += weights[i] * static_cast<double>(e.result.scalars[j]) * scale;
-    }
-    apply_baffle_update(self, w, seeds, coefficients, rec.round);
-  }
-  st.interval_events.push_back(
-      {st.now, rec.round, event_record::kind::aggregate, -1,
-       fmt::format("participants={} stale_max={}", rec.participants, rec.stale_max)});
-  for (uint64_t s : st.buffer) st.entries.erase(s);
-  st.buffer.clear();
-  round_record done = std::move(st.interval);
-  auto events = std::move(st.interval_events);
-  st.interval = round_record{};
-  st.interval.round = done.round + 1;
-  st.interval_events.clear();
-  if (complete_update(self, done, std::move(events))) return;
-  async_refill(self, 1);  // the slot of the arrival that filled the buffer, on the new model
-  if (!checkpoint_or_stop(self, done.round)) async_advance(self);
-}
-
-/// Sends one async dispatch's task to its client; the reply is stored in the entry's `into` and
-/// the last reply of the batch starts the aggregation.
-template <class Task, class Result>
-void request_compute(self_ptr self, const async_entry& e, const Task& task,
-                     Result async_entry::*into) {
-  const uint64_t seq = e.seq;
-  const auto done = [self, seq](bool ok) {
-    auto& s = self->state;
-    if (s.over) return;
-    auto& entry = s.entries.at(seq);
-    entry.computed = ok;
-    entry.failed = !ok;  // a client that does not answer contributes nothing
-    if (--s.pending == 0) async_aggregate(self);
-  };
-  self->state.node_bytes += wire_size(to_node(e.client, task)) + self->state.costs.result_bytes;
-  self->request(self->state.nodes[node_of_client(e.client, node_count(self->state))], caf::infinite,
-                to_node(e.client, task))
-      .then(
-          [self, seq, into, done, client = e.client, arrival = e.arrival](Result& r) {
-            auto& s = self->state;
-            if (s.over) return;
-            if (auto why = result_problem(s, r, client, seq, arrival)) {
-              fail_run(self, *why);
-              return;
-            }
-            s.entries.at(seq).*into = std::move(r);
-            done(true);
-          },
-          [self, done](caf::error& e) {
-            if (auto why = refusal(e)) {
-              fail_run(self, *why);
-              return;
-            }
-            done(false);
-          });
-}
-
-/// Computes every dispatch made on the current model that is not computed yet (the replica is
-/// about to change), in parallel across the client actors, then aggregates.
-void async_compute_then_aggregate(self_ptr self) {
-  auto& st = self->state;
-  const world& w = *st.w;
-  std::vector<async_entry*> todo;
-  for (auto& [seq, e] : st.entries)
-    if (!e.dropped && !e.computed && e.version == st.model.replica->version) todo.push_back(&e);
-  st.pending = todo.size();
-  if (todo.empty()) {
-    async_aggregate(self);
-    return;
-  }
-  for (async_entry* e : todo) {
-    if (w.sc.train.algorithm != algorithm_kind::baffle) {
-      backprop_task t = make_backprop_task(st, e->seq);
-      t.start_time = e->start;
-      request_compute(self, *e, t, &async_entry::dense);
-    } else {
-      round_task t = make_round_task(st, e->seq, st.model.replica->version + 1);
-      t.start_time = e->start;
-      request_compute(self, *e, t, &async_entry::result);
-    }
-  }
-}
-
-/// Processes arrivals in virtual-time order (ties by client, then dispatch) until `buffer`
-/// results are in; every arrival frees its slot for a new dispatch at that time.
-void async_advance(self_ptr self) {
-  auto& st = self->state;
-  const world& w = *st.w;
-  using k = event_record::kind;
-  while (true) {
-    if (st.queue.empty()) {
-      // Every slot is free and no client was online to fill them: wait for the first idle client
-      // to come online.
-      sim_time next = availability::never;
-      for (uint32_t c = 0; c < static_cast<uint32_t>(w.sc.clients.count); ++c)
-        if (st.busy[c] == 0) next = std::min(next, w.online.next_change(c, st.now));
-      if (next == availability::never) {
-        st.totals.error = fmt::format(
-            "async: no client is online at {:.3f} s or later, so the run cannot reach {} updates "
-            "(stopped after {}); check the availability trace",
-            st.now.seconds(), w.sc.train.rounds, st.interval.round - 1);
-        finish_run(self);
-        return;
-      }
-      st.now = next;
-      async_refill(self, 0);
-      continue;
-    }
-    std::pop_heap(st.queue.begin(), st.queue.end(), queue_later);
-    const uint64_t seq = std::get<2>(st.queue.back());
-    st.queue.pop_back();
-    async_entry& e = st.entries.at(seq);
-    st.now = e.arrival;
-    st.busy[e.client] = 0;
-    client_record& c = st.clients_seen[e.client];
-    const auto r = st.interval.round;
-    if (e.dropped) {
-      st.interval.dropped += 1;
-      c.dropped += 1;
-      st.entries.erase(seq);
-      // A fleet whose every dispatch drops (say, clients online only for windows shorter than a
-      // round trip) would loop forever without an update: stop with a reason instead.
-      const int64_t limit = std::max<int64_t>(10000, 100 * int64_t{w.sc.server.concurrency});
-      if (++st.drops_in_a_row >= limit) {
-        st.totals.error = fmt::format(
-            "async: {} dispatches in a row dropped out (dropout or going offline before their "
-            "result arrived) by {:.3f} s, after {} updates; no result can arrive - check "
-            "clients.dropout and the availability trace",
-            st.drops_in_a_row, st.now.seconds(), st.interval.round - 1);
-        finish_run(self);
-        return;
-      }
-    } else {
-      st.drops_in_a_row = 0;
-      const auto tau = static_cast<int64_t>(st.model.replica->version - e.version);
-      const sim_time link = transfer_time(w.downlink[e.client], e.down_bytes) +
-                            transfer_time(w.uplink[e.client], st.costs.result_bytes);
-      c.link_time += link;
-      c.compute_time += (e.arrival - e.dispatch) - link;
-      st.interval.bytes_up += st.costs.result_bytes;
-      if (w.sc.server.max_staleness > 0 && tau > w.sc.server.max_staleness) {
-        st.interval.late += 1;
-        st.interval.wasted_forward_passes += st.costs.forward_passes;
-        c.late += 1;
-        st.interval_events.push_back(
-            {st.now, r, k::late, e.client, fmt::format("seq={} staleness={}", seq, tau)});
-        st.entries.erase(seq);
-      } else {
-        st.interval_events.push_back(
-            {st.now, r, k::arrive, e.client, fmt::format("seq={} staleness={}", seq, tau)});
-        st.buffer.push_back(seq);
-        if (static_cast<int>(st.buffer.size()) >= w.sc.server.buffer) {
-          async_compute_then_aggregate(self);
-          return;
-        }
-      }
-    }
-    async_refill(self, 1);
-  }
-}
-
-void start_async(self_ptr self) {
-  auto& st = self->state;
-  st.busy.assign(static_cast<size_t>(st.w->sc.clients.count), 0);
-  st.interval = round_record{};
-  st.interval.round = 1;
-  async_refill(self, st.w->sc.server.concurrency);
-  async_advance(self);
-}
-
-}  // namespace
+}  // namespace server_detail
 
 server_actor::behavior_type server_behavior(server_actor::stateful_pointer<server_state> self,
                                             std::shared_ptr<const world> w, model_state model,
                                             std::vector<node_actor> nodes, metrics_sink* sink,
                                             tbb::task_arena* arena, workspace_pool* pool,
                                             run_control control) {
+  using namespace server_detail;
   auto& st = self->state;
   st.control = std::move(control);
   st.w = std::move(w);
