@@ -2,6 +2,7 @@
 #include "actors/run.hpp"
 
 #include "actors/node.hpp"
+#include "actors/runtime.hpp"
 #include "actors/server.hpp"
 
 namespace baffle {
@@ -30,25 +31,9 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
 
 run_outcome run_simulation(std::shared_ptr<const world> w, const run_options& opt,
                            metrics_sink* sink) {
-  const int threads = std::max(1, opt.threads);
-  caf::actor_system_config cfg;
-  add_message_types(cfg);
-  cfg.set("scheduler.max-threads", static_cast<size_t>(threads));
-  // The arena and pool are declared before the actor system, so they outlive it: its destructor
-  // waits for every actor, including clients still computing when a run stops early.
-  tbb::task_arena arena(threads);
-  workspace_pool pool;
-  caf::actor_system sys{cfg};
-  auto f = spawn_federation(sys, std::move(w), sink, &arena, &pool, &opt);
-
-  run_outcome outcome;
-  caf::scoped_actor self{sys};
-  self->request(f.server, caf::infinite, run_atom::value)
-      .receive([&](run_outcome& o) { outcome = std::move(o); },
-               [&](caf::error& e) { outcome.error = sys.render(e); });
-  self->send_exit(f.server, caf::exit_reason::user_shutdown);
-  for (auto& n : f.nodes) self->send_exit(n, caf::exit_reason::user_shutdown);
-  return outcome;
+  runtime rt({opt.threads, false});
+  if (sink != nullptr) rt.attach(sink);
+  return rt.run(std::move(w), opt);
 }
 
 }  // namespace baffle

@@ -1,0 +1,50 @@
+// The runtime of one process (see runtime.hpp).
+#include "actors/runtime.hpp"
+
+#include <algorithm>
+
+#include <caf/io/middleman.hpp>
+
+namespace baffle {
+
+void fanout_sink::on_round(const round_record& r) {
+  for (metrics_sink* s : sinks_) s->on_round(r);
+}
+
+void fanout_sink::on_clients(const std::vector<client_record>& clients) {
+  for (metrics_sink* s : sinks_) s->on_clients(clients);
+}
+
+void fanout_sink::on_events(const std::vector<event_record>& events) {
+  for (metrics_sink* s : sinks_) s->on_events(events);
+}
+
+void fanout_sink::on_checkpoint(int64_t round, std::string state) {
+  for (metrics_sink* s : sinks_) s->on_checkpoint(round, state);
+}
+
+runtime::runtime(options opt)
+    : arena_(std::max(1, opt.threads)),
+      network_(opt.network),
+      config_(std::make_unique<caf::actor_system_config>()) {
+  add_message_types(*config_);
+  config_->set("scheduler.max-threads", static_cast<size_t>(std::max(1, opt.threads)));
+  if (network_) config_->load<caf::io::middleman>();
+  system_ = std::make_unique<caf::actor_system>(*config_);
+}
+
+run_outcome runtime::run(std::shared_ptr<const world> w, const run_options& opt) {
+  caf::actor_system& sys = *system_;
+  auto f = spawn_federation(sys, std::move(w), sinks_.empty() ? nullptr : &sinks_, &arena_, &pool_,
+                            &opt);
+  run_outcome outcome;
+  caf::scoped_actor self{sys};
+  self->request(f.server, caf::infinite, run_atom::value)
+      .receive([&](run_outcome& o) { outcome = std::move(o); },
+               [&](caf::error& e) { outcome.error = sys.render(e); });
+  self->send_exit(f.server, caf::exit_reason::user_shutdown);
+  for (auto& n : f.nodes) self->send_exit(n, caf::exit_reason::user_shutdown);
+  return outcome;
+}
+
+}  // namespace baffle
