@@ -239,9 +239,9 @@ double forward_speed_factor(const scenario& sc) {
     case forward_precision::f32:
       return 1.0;
     case forward_precision::bf16:
-      return cc.gflops_bf16 / cc.gflops;
+      return cc.gflops_bf16 > 0 ? cc.gflops_bf16 / cc.gflops : 1.0;  // 0: as fast as f32
     case forward_precision::int8:
-      return cc.gflops_int8 / cc.gflops;
+      return cc.gflops_int8 > 0 ? cc.gflops_int8 / cc.gflops : 1.0;
   }
   return 1.0;
 }

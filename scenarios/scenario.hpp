@@ -95,8 +95,8 @@ struct link_config {
 struct compute_config {
   double gflops =
       10.0;  ///< median device speed in GFLOP/s (1e9 floating-point operations per second)
-  double gflops_bf16 = 10.0;  ///< the same device's speed at bf16 forwards (unset: gflops)
-  double gflops_int8 = 10.0;  ///< the same device's speed at int8 forwards (unset: gflops)
+  double gflops_bf16 = 0.0;  ///< the same device's speed at bf16 forwards (0: as gflops)
+  double gflops_int8 = 0.0;  ///< the same device's speed at int8 forwards (0: as gflops)
   distribution spread = distribution::constant(1.0);  ///< per-client speed factor
   double stragglers = 0.0;          ///< fraction of clients slowed by straggler_slowdown
   double straggler_slowdown = 1.0;  ///< a straggler's speed is divided by this

@@ -334,15 +334,17 @@ std::vector<key_spec> make_schema() {
           .unit("GFLOP/s")
           .doc("median device speed; compute time = forward passes x FLOPs per forward / speed"));
   rows.push_back(key("clients.compute.gflops_bf16", FIELD(clients.compute.gflops_bf16))
-                     .range(speed)
+                     .range({0.0, 1e9, false, false})
                      .unit("GFLOP/s")
-                     .default_from("clients.compute.gflops")
+                     .default_note("the same speed as `gflops`")
+                     .allowed_note("0: the same speed as `gflops`")
                      .doc("median device speed for BAFFLE forward passes at `model.precision = "
                           "\"bf16\"` (spread, stragglers and jitter apply as to `gflops`)"));
   rows.push_back(key("clients.compute.gflops_int8", FIELD(clients.compute.gflops_int8))
-                     .range(speed)
+                     .range({0.0, 1e9, false, false})
                      .unit("GFLOP/s")
-                     .default_from("clients.compute.gflops")
+                     .default_note("the same speed as `gflops`")
+                     .allowed_note("0: the same speed as `gflops`")
                      .doc("median device speed for BAFFLE forward passes at `model.precision = "
                           "\"int8\"`"));
   rows.push_back(key("clients.compute.spread", FIELD(clients.compute.spread))

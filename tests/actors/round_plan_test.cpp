@@ -147,5 +147,16 @@ TEST(RoundPlan, DeadlineRunThroughTheActorsMatchesTheHandComputation) {
   sched.run();
 }
 
+TEST(ForwardSpeed, UnsetLowPrecisionSpeedsAreTheF32SpeedEvenForScenariosBuiltInCode) {
+  scenario sc;
+  sc.model.precision = forward_precision::int8;
+  sc.clients.compute.gflops = 3;  // gflops_int8 left at 0: as fast as f32
+  EXPECT_EQ(forward_speed_factor(sc), 1.0);
+  sc.clients.compute.gflops_int8 = 12;
+  EXPECT_EQ(forward_speed_factor(sc), 4.0);
+  sc.train.algorithm = algorithm_kind::fedsgd;  // the baselines backprop in f32
+  EXPECT_EQ(forward_speed_factor(sc), 1.0);
+}
+
 }  // namespace
 }  // namespace baffle

@@ -615,19 +615,20 @@ TEST(ScenarioLoader, PrecisionAndItsDeviceSpeedsAreRead) {
   const load_result d = parse("[clients.compute]\ngflops = 3\n");
   ASSERT_TRUE(d.ok()) << all_errors(d);
   EXPECT_EQ(d.value->model.precision, forward_precision::f32);
-  // Unset, the low-precision speeds are the f32 speed.
-  EXPECT_EQ(d.value->clients.compute.gflops_bf16, 3.0);
-  EXPECT_EQ(d.value->clients.compute.gflops_int8, 3.0);
+  // Unset (0), the low-precision speeds are the f32 speed, also for scenarios built in code.
+  EXPECT_EQ(d.value->clients.compute.gflops_bf16, 0.0);
+  EXPECT_EQ(d.value->clients.compute.gflops_int8, 0.0);
+
   const load_result r =
       parse("[model]\nprecision = \"bf16\"\n[clients.compute]\ngflops = 3\ngflops_bf16 = 12\n");
   ASSERT_TRUE(r.ok()) << all_errors(r);
   EXPECT_EQ(r.value->model.precision, forward_precision::bf16);
   EXPECT_EQ(r.value->clients.compute.gflops_bf16, 12.0);
-  EXPECT_EQ(r.value->clients.compute.gflops_int8, 3.0);
+  EXPECT_EQ(r.value->clients.compute.gflops_int8, 0.0);
   const scenario_error e =
       single_error(parse("[model]\nprecision = \"fp16\"\n"), "model.precision");
   EXPECT_TRUE(contains(e.message, "\"int8\"")) << e.message;
-  single_error(parse("[clients.compute]\ngflops_int8 = 0\n"), "clients.compute.gflops_int8");
+  single_error(parse("[clients.compute]\ngflops_int8 = -1\n"), "clients.compute.gflops_int8");
 }
 
 TEST(ScenarioLoader, AsyncKeysAreReadAndCheckedAgainstThePolicy) {
