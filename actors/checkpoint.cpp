@@ -147,7 +147,13 @@ std::string save_server_state(const server_state& st) {
   o.put_vector(st.update_flops_prefix);
   // Async.
   o.put<uint64_t>(st.entries.size());
+  const round_result no_result{};
+  const dense_result no_dense{};
   for (const auto& [seq, e] : st.entries) {
+    // A dispatch on the current model may or may not have its result yet, depending on how fast
+    // its node was: saved as not computed (a resumed run sends it again), so the checkpoint's
+    // bytes never depend on timing. Results on older versions are all in by now.
+    const bool settled = e.version < st.model.replica->version;
     o.put(e.seq);
     o.put(e.client);
     o.put(e.version);
@@ -156,10 +162,10 @@ std::string save_server_state(const server_state& st) {
     o.put(e.arrival);
     o.put(e.down_bytes);
     o.put<uint8_t>(e.dropped);
-    o.put<uint8_t>(e.computed);
-    o.put<uint8_t>(e.failed);
-    put_result(o, e.result);
-    put_dense(o, e.dense);
+    o.put<uint8_t>(settled && e.computed);
+    o.put<uint8_t>(settled && e.failed);
+    put_result(o, settled ? e.result : no_result);
+    put_dense(o, settled ? e.dense : no_dense);
   }
   o.put<uint64_t>(st.queue.size());
   for (const auto& [arrival, client, seq] : st.queue) {

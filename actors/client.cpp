@@ -106,18 +106,26 @@ client_actor::behavior_type client_behavior(client_actor::stateful_pointer<clien
   self->state.replica = std::move(replica);
   self->state.arena = arena;
   self->state.pool = pool;
+  // Answers one task, then quits (the reply is on its way before the actor is gone). A task must
+  // be for the version the replica holds: checked in every build type, since a task is a message
+  // and may come from another process.
+  const auto answer = [self](const auto& task, auto compute) {
+    using result_type = decltype(compute(self->state, task));
+    auto reply = self->template make_response_promise<result_type>();
+    if (auto why = task_problem(self->state, task.round, task.model_version)) {
+      reply.deliver(caf::make_error(caf::sec::invalid_argument, std::move(*why)));
+    } else {
+      reply.deliver(compute(self->state, task));
+    }
+    self->quit();
+    return reply;
+  };
   return {
-      // A task must be for the version the replica holds: checked in every build type, since
-      // a task is a message and may come from another process.
-      [self](const round_task& task) -> caf::result<round_result> {
-        if (auto why = task_problem(self->state, task.round, task.model_version))
-          return caf::make_error(caf::sec::invalid_argument, std::move(*why));
-        return compute_round(self->state, task);
+      [answer](const round_task& task) -> caf::typed_response_promise<round_result> {
+        return answer(task, compute_round);
       },
-      [self](const backprop_task& task) -> caf::result<dense_result> {
-        if (auto why = task_problem(self->state, task.round, task.model_version))
-          return caf::make_error(caf::sec::invalid_argument, std::move(*why));
-        return compute_backprop_round(self->state, task);
+      [answer](const backprop_task& task) -> caf::typed_response_promise<dense_result> {
+        return answer(task, compute_backprop_round);
       },
   };
 }

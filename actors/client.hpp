@@ -1,5 +1,7 @@
-// The client actor: holds its shard's indices and profiles, never a model of its own; answers
-// each round_task with K loss differences computed on the process's model replica.
+// The client actor: lives for one task. Its node spawns it when the client is given work; it
+// answers the task (K loss differences, or a baseline's dense result) computed on its node's
+// model replica, and quits. Idle clients are no actors at all, only their ids and the world's
+// per-client records.
 #pragma once
 
 #include <memory>
@@ -31,6 +33,7 @@ round_result compute_round(const client_state& st, const round_task& task);
 /// computed with backprop on a private copy of the replica (freed when the step ends).
 dense_result compute_backprop_round(const client_state& st, const backprop_task& task);
 
+/// Answers one task on `replica`, then quits.
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
                                             uint32_t id, std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,

@@ -13,6 +13,7 @@
 namespace baffle::server_detail {
 
 void async_advance(self_ptr self);
+void send_task(self_ptr self, const async_entry& e);
 
 /// An idle client online at t, drawn uniformly from stream (seed, selection, dispatch number):
 /// a few rejection draws, then a draw among the eligible clients if most are busy or offline.
@@ -74,7 +75,10 @@ bool async_dispatch_one(self_ptr self) {
   }
   st.queue.emplace_back(e.arrival, c, e.seq);
   std::push_heap(st.queue.begin(), st.queue.end(), queue_later);
-  st.entries.emplace(e.seq, std::move(e));
+  const auto& entry = st.entries.emplace(e.seq, std::move(e)).first->second;
+  // The task leaves now, on the version it was dispatched with; its node computes it while the
+  // server goes on through the event queue.
+  if (!entry.dropped) send_task(self, entry);
   return true;
 }
 
@@ -165,67 +169,83 @@ void async_aggregate(self_ptr self) {
   if (!checkpoint_or_stop(self, done.round)) async_advance(self);
 }
 
-/// Sends one async dispatch's task to its client; the reply is stored in the entry's `into` and
-/// the last reply of the batch starts the aggregation.
+/// Sends one dispatch's task to its client through the client's node. The reply is kept in the
+/// entry (unless the entry is gone: a late result); while the server waits to aggregate, the last
+/// reply on the current version starts the aggregation.
 template <class Task, class Result>
 void request_compute(self_ptr self, const async_entry& e, const Task& task,
                      Result async_entry::*into) {
   const uint64_t seq = e.seq;
-  const auto done = [self, seq](bool ok) {
+  const auto done = [self, seq, into](Result* r) {
     auto& s = self->state;
-    if (s.over) return;
-    auto& entry = s.entries.at(seq);
-    entry.computed = ok;
-    entry.failed = !ok;  // a client that does not answer contributes nothing
-    if (--s.pending == 0) async_aggregate(self);
+    const auto it = s.entries.find(seq);
+    if (s.over || it == s.entries.end()) return;
+    async_entry& entry = it->second;
+    if (r != nullptr) entry.*into = std::move(*r);
+    entry.computed = r != nullptr;
+    entry.failed = r == nullptr;  // a client that does not answer contributes nothing
+    if (s.pending > 0 && entry.version == s.model.replica->version && --s.pending == 0)
+      async_aggregate(self);
   };
-  self->state.node_bytes += wire_size(to_node(e.client, task)) + self->state.costs.result_bytes;
-  self->request(self->state.nodes[node_of_client(e.client, node_count(self->state))], caf::infinite,
+  auto& st = self->state;
+  st.node_bytes += wire_size(to_node(e.client, task)) + st.costs.result_bytes;
+  self->request(st.nodes[node_of_client(e.client, node_count(st))], caf::infinite,
                 to_node(e.client, task))
       .then(
-          [self, seq, into, done, client = e.client, arrival = e.arrival](Result& r) {
+          [self, seq, done, client = e.client, arrival = e.arrival](Result& r) {
             auto& s = self->state;
-            if (s.over) return;
+            if (s.over || s.entries.count(seq) == 0) return;
             if (auto why = result_problem(s, r, client, seq, arrival)) {
               fail_run(self, *why);
               return;
             }
-            s.entries.at(seq).*into = std::move(r);
-            done(true);
+            done(&r);
           },
           [self, done](caf::error& e) {
             if (auto why = refusal(e)) {
               fail_run(self, *why);
               return;
             }
-            done(false);
+            done(nullptr);
           });
 }
 
-/// Computes every dispatch made on the current model that is not computed yet (the replica is
-/// about to change), in parallel across the client actors, then aggregates.
-void async_compute_then_aggregate(self_ptr self) {
+void send_task(self_ptr self, const async_entry& e) {
+  const auto& st = self->state;
+  if (st.w->sc.train.algorithm != algorithm_kind::baffle) {
+    backprop_task t = make_backprop_task(st, e.seq);
+    t.start_time = e.start;
+    request_compute(self, e, t, &async_entry::dense);
+  } else {
+    round_task t = make_round_task(st, e.seq, st.model.replica->version + 1);
+    t.start_time = e.start;
+    request_compute(self, e, t, &async_entry::result);
+  }
+}
+
+void resend_unsettled(self_ptr self) {
   auto& st = self->state;
-  const world& w = *st.w;
-  std::vector<async_entry*> todo;
-  for (auto& [seq, e] : st.entries)
-    if (!e.dropped && !e.computed && e.version == st.model.replica->version) todo.push_back(&e);
-  st.pending = todo.size();
-  if (todo.empty()) {
-    async_aggregate(self);
-    return;
-  }
-  for (async_entry* e : todo) {
-    if (w.sc.train.algorithm != algorithm_kind::baffle) {
-      backprop_task t = make_backprop_task(st, e->seq);
-      t.start_time = e->start;
-      request_compute(self, *e, t, &async_entry::dense);
-    } else {
-      round_task t = make_round_task(st, e->seq, st.model.replica->version + 1);
-      t.start_time = e->start;
-      request_compute(self, *e, t, &async_entry::result);
+  for (const auto& [seq, e] : st.entries) {
+    if (e.dropped || e.computed || e.failed) continue;
+    if (e.version != st.model.replica->version) {
+      fail_run(self, fmt::format("the checkpoint has no result for dispatch {} on model version "
+                                 "{} (the model is at version {}); it cannot be resumed",
+                                 seq, e.version, st.model.replica->version));
+      return;
     }
+    send_task(self, e);
   }
+}
+
+/// Aggregates once every dispatch on the current model has its result: the model may change only
+/// then, so the nodes never hold two versions (see actors/node.hpp).
+void aggregate_when_computed(self_ptr self) {
+  auto& st = self->state;
+  st.pending = 0;
+  for (const auto& [seq, e] : st.entries)
+    if (e.version == st.model.replica->version && !e.dropped && !e.computed && !e.failed)
+      st.pending += 1;
+  if (st.pending == 0) async_aggregate(self);
 }
 
 /// Processes arrivals in virtual-time order (ties by client, then dispatch) until `buffer`
@@ -297,7 +317,7 @@ void async_advance(self_ptr self) {
             {st.now, r, k::arrive, e.client, fmt::format("seq={} staleness={}", seq, tau)});
         st.buffer.push_back(seq);
         if (static_cast<int>(st.buffer.size()) >= w.sc.server.buffer) {
-          async_compute_then_aggregate(self);
+          aggregate_when_computed(self);
           return;
         }
       }

@@ -1,15 +1,18 @@
 // Node behaviour: applies the server's updates to its replica, in order, through the one update
-// path, and hands tasks to its clients.
+// path, once no client is computing on it; spawns a client actor for each task it is given.
 #include "actors/node.hpp"
 
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "actors/client.hpp"
 
 namespace baffle {
 
 namespace {
+
+using self_ptr = node_actor::stateful_pointer<node_state>;
 
 /// A refusal the server reports as it is: the message names the node and what was wrong.
 caf::error refuse(uint32_t node, const std::string& why) {
@@ -21,6 +24,116 @@ std::string update_problem(const node_state& st, uint64_t version) {
          std::to_string(st.model.replica->version) + " (updates must come in order)";
 }
 
+void drain(self_ptr self);
+
+/// Applies an update or snapshot to the replica (no client is computing on it) and answers.
+void apply_now(self_ptr self, node_waiting::update& u) {
+  auto& s = self->state;
+  std::string why;
+  if (const auto* m = std::get_if<model_update>(&u.message)) {
+    if (!apply_update(s.model, *s.w, *m, *s.arena)) why = update_problem(s, m->version);
+  } else if (const auto* d = std::get_if<dense_update>(&u.message)) {
+    if (!apply_update(s.model, *s.w, *d)) why = update_problem(s, d->version);
+  } else {
+    const auto& snap = std::get<model_snapshot>(u.message);
+    if (!restore(s.model, snap))
+      why = "a model snapshot of " + std::to_string(snap.params.size()) +
+            " weights does not fit this model";
+  }
+  if (why.empty()) {
+    u.reply.deliver(s.model.replica->version);
+  } else {
+    u.reply.deliver(refuse(s.id, why));
+  }
+}
+
+/// Spawns the client's actor for the task (or refuses a client that does not live here); its
+/// reply goes back to the server as the node's answer.
+template <class NodeTask, class Result>
+void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Result> reply) {
+  auto& s = self->state;
+  const auto count = static_cast<uint32_t>(s.w->sc.clients.count);
+  if (t.client >= count || node_of_client(t.client, s.nodes) != s.id) {
+    reply.deliver(
+        refuse(s.id, "client " + std::to_string(t.client) + " does not live on this node"));
+    return;
+  }
+  // Linked: if the node goes, so does a client still computing. A client quits by itself (reason
+  // normal, which a link does not pass on) once it has answered.
+  auto client = self->template spawn<caf::linked>(
+      client_behavior, t.client, s.w, std::shared_ptr<const model_replica>(s.model.replica),
+      s.arena, s.pool);
+  s.computing += 1;
+  const auto done = [self] {
+    auto& st = self->state;
+    st.computing -= 1;
+    if (st.computing == 0) drain(self);
+  };
+  self->request(client, caf::infinite, t.task)
+      .then(
+          [self, reply, done](Result& r) mutable {
+            self->state.tasks_done += 1;
+            reply.deliver(std::move(r));
+            done();
+          },
+          [reply, done](caf::error& e) mutable {
+            reply.deliver(std::move(e));
+            done();
+          });
+}
+
+void answer_verify(self_ptr self, node_waiting::verify& v) {
+  auto& s = self->state;
+  if (s.model.replica->version != v.version) {
+    v.reply.deliver(refuse(s.id, "asked for the digest of version " + std::to_string(v.version) +
+                                     ", the replica holds version " +
+                                     std::to_string(s.model.replica->version)));
+    return;
+  }
+  v.reply.deliver(params_digest(s.model.replica->view()));
+}
+
+/// Handles a message: applies an update, answers a digest request or starts a task.
+void process(self_ptr self, node_waiting& m) {
+  std::visit(
+      [self](auto& x) {
+        using type = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<type, node_waiting::update>) {
+          apply_now(self, x);
+        } else if constexpr (std::is_same_v<type, node_waiting::verify>) {
+          answer_verify(self, x);
+        } else {
+          start_task(self, x.task, std::move(x.reply));
+        }
+      },
+      m.what);
+}
+
+/// Whether a message must wait: an update while clients compute on the replica.
+bool must_wait(const node_state& s, const node_waiting& m) {
+  return s.computing > 0 && std::holds_alternative<node_waiting::update>(m.what);
+}
+
+/// Handles a message now if it can be; anything after a held-back message waits behind it.
+void handle(self_ptr self, node_waiting m) {
+  auto& s = self->state;
+  if (!s.waiting.empty() || must_wait(s, m)) {
+    s.waiting.push_back(std::move(m));
+    return;
+  }
+  process(self, m);
+}
+
+/// Handles the held-back messages in order until one must wait again.
+void drain(self_ptr self) {
+  auto& s = self->state;
+  while (!s.waiting.empty() && !must_wait(s, s.waiting.front())) {
+    node_waiting m = std::move(s.waiting.front());
+    s.waiting.pop_front();
+    process(self, m);
+  }
+}
+
 }  // namespace
 
 node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state> self, uint32_t id,
@@ -29,63 +142,36 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
   auto& st = self->state;
   st.id = id;
   st.nodes = nodes;
-  st.w = w;
+  st.w = std::move(w);
   st.arena = arena;
-  st.model = initial_model(*w);
-  const auto count = static_cast<uint32_t>(w->sc.clients.count);
-  for (uint32_t c = id; c < count; c += nodes) {
-    auto client = self->spawn(client_behavior, c, w,
-                              std::shared_ptr<const model_replica>(st.model.replica), arena, pool);
-    self->link_to(client);
-    st.clients.push_back(std::move(client));
-  }
-  // Hands a task to the client it names (its reply goes straight back to the server), or refuses
-  // it if that client does not live here.
-  const auto hand_over = [self](const auto& t) {
-    using result_type =
-        std::conditional_t<std::is_same_v<std::decay_t<decltype(t)>, node_round_task>, round_result,
-                           dense_result>;
-    auto& s = self->state;
-    if (node_of_client(t.client, s.nodes) != s.id || t.client / s.nodes >= s.clients.size()) {
-      auto rp = self->make_response_promise<result_type>();
-      rp.deliver(
-          refuse(s.id, "client " + std::to_string(t.client) + " does not live on this node"));
-      return caf::delegated<result_type>{};
+  st.pool = pool;
+  st.model = initial_model(*st.w);
+  const auto held = [self](auto message) {
+    using message_type = decltype(message);
+    if constexpr (std::is_same_v<message_type, node_round_task>) {
+      auto reply = self->make_response_promise<round_result>();
+      handle(self, {node_waiting::baffle_task{std::move(message), reply}});
+      return reply;
+    } else if constexpr (std::is_same_v<message_type, node_backprop_task>) {
+      auto reply = self->make_response_promise<dense_result>();
+      handle(self, {node_waiting::backprop_task{std::move(message), reply}});
+      return reply;
+    } else {
+      auto reply = self->make_response_promise<uint64_t>();
+      handle(self, {node_waiting::update{std::move(message), reply}});
+      return reply;
     }
-    return self->delegate(s.clients[t.client / s.nodes], t.task);
   };
   return {
-      [self](const model_snapshot& snap) -> caf::result<uint64_t> {
-        auto& s = self->state;
-        if (!restore(s.model, snap))
-          return refuse(s.id, "a model snapshot of " + std::to_string(snap.params.size()) +
-                                  " weights does not fit this model");
-        return s.model.replica->version;
-      },
-      [self](const model_update& u) -> caf::result<uint64_t> {
-        auto& s = self->state;
-        if (!apply_update(s.model, *s.w, u, *s.arena))
-          return refuse(s.id, update_problem(s, u.version));
-        return s.model.replica->version;
-      },
-      [self](const dense_update& u) -> caf::result<uint64_t> {
-        auto& s = self->state;
-        if (!apply_update(s.model, *s.w, u)) return refuse(s.id, update_problem(s, u.version));
-        return s.model.replica->version;
-      },
-      [hand_over](const node_round_task& t) -> caf::delegated<round_result> {
-        return hand_over(t);
-      },
-      [hand_over](const node_backprop_task& t) -> caf::delegated<dense_result> {
-        return hand_over(t);
-      },
-      [self](verify_atom, uint64_t version) -> caf::result<std::string> {
-        auto& s = self->state;
-        if (s.model.replica->version != version)
-          return refuse(s.id, "asked for the digest of version " + std::to_string(version) +
-                                  ", the replica holds version " +
-                                  std::to_string(s.model.replica->version));
-        return params_digest(s.model.replica->view());
+      [held](const model_snapshot& snap) { return held(snap); },
+      [held](const model_update& u) { return held(u); },
+      [held](const dense_update& u) { return held(u); },
+      [held](const node_round_task& t) { return held(t); },
+      [held](const node_backprop_task& t) { return held(t); },
+      [self](verify_atom, uint64_t version) {
+        auto reply = self->make_response_promise<std::string>();
+        handle(self, {node_waiting::verify{version, reply}});
+        return reply;
       },
   };
 }

@@ -1,9 +1,18 @@
 // A node: the unit that will live in each worker process. It owns one model replica (its own
-// memory) that follows the server through update messages, and the client actors of its share
-// of the fleet, which read that replica. In one process, `--nodes N` runs N of them.
+// memory) that follows the server through update messages, and its share of the fleet: idle
+// clients are plain records (their ids), and a client that gets a task runs it as its own CAF
+// actor, spawned for that task and gone when it has replied. In one process, `--nodes N` runs N.
+//
+// Versions: every task names the model version it runs on, and the node computes it on exactly
+// that version. An update is applied only when no task is computing on the replica (the clients
+// read it while they compute); until then the update, and every message after it, waits in
+// arrival order. So a node holds one replica, plus the waiting messages: at most the updates and
+// tasks the server sent while the node's last tasks on the old version were computing.
 #pragma once
 
+#include <deque>
 #include <memory>
+#include <variant>
 #include <vector>
 
 #include "actors/model_state.hpp"
@@ -18,17 +27,42 @@ inline uint32_t node_of_client(uint32_t client, uint32_t nodes) {
   return client % nodes;
 }
 
+/// A message held back until the tasks computing on the replica are done, with its reply.
+struct node_waiting {
+  using update_variant = std::variant<model_update, dense_update, model_snapshot>;
+  struct update {
+    update_variant message;
+    caf::typed_response_promise<uint64_t> reply;
+  };
+  struct baffle_task {
+    node_round_task task;
+    caf::typed_response_promise<round_result> reply;
+  };
+  struct backprop_task {
+    node_backprop_task task;
+    caf::typed_response_promise<dense_result> reply;
+  };
+  struct verify {
+    uint64_t version = 0;
+    caf::typed_response_promise<std::string> reply;
+  };
+  std::variant<update, baffle_task, backprop_task, verify> what;
+};
+
 struct node_state {
   uint32_t id = 0;
   std::shared_ptr<const world> w;
-  model_state model;                  ///< this node's replica: weights, version, optimizer, EMA
-  std::vector<client_actor> clients;  ///< index: client id / node count
+  model_state model;  ///< this node's replica: weights, version, optimizer, EMA
   uint32_t nodes = 1;
   tbb::task_arena* arena = nullptr;
+  workspace_pool* pool = nullptr;
+  uint32_t computing = 0;            ///< client actors computing on the replica now
+  std::deque<node_waiting> waiting;  ///< held back until `computing` is 0, in arrival order
+  uint64_t tasks_done = 0;           ///< results its clients returned
 };
 
-/// Spawns the node's client actors (linked to it) on its replica, which starts as the scenario's
-/// initial model. The arena and pool must outlive the node.
+/// A node of `nodes` with id `id`, its replica starting as the scenario's initial model. The arena
+/// and pool must outlive the node.
 node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state> self, uint32_t id,
                                         uint32_t nodes, std::shared_ptr<const world> w,
                                         tbb::task_arena* arena, workspace_pool* pool);

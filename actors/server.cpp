@@ -421,6 +421,7 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
           broadcast(self, snapshot_of(s.model));
           s.node_bytes = before;
           if (async) {
+            resend_unsettled(self);
             async_advance(self);
           } else {
             start_round(self);

@@ -99,5 +99,8 @@ void start_round(self_ptr self);
 /// Async (fedbuff_driver.cpp): fills every slot at time 0 and runs; or continues after a resume.
 void start_async(self_ptr self);
 void async_advance(self_ptr self);
+/// After a resume: sends again the tasks of the dispatches on the current model (a checkpoint
+/// keeps no result of those); fails the run if an older dispatch has no result.
+void resend_unsettled(self_ptr self);
 
 }  // namespace baffle::server_detail

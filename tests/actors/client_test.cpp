@@ -21,8 +21,11 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   auto replica = std::make_shared<model_replica>();
   replica->params = xt::zeros<float>({static_cast<size_t>((*w)->net->param_count())});
   replica->version = 4;
-  auto client = sys.spawn(client_behavior, uint32_t{2}, *w,
-                          std::shared_ptr<const model_replica>(replica), &arena, nullptr);
+  // A client actor answers one task and quits: one per task.
+  const auto spawn_client = [&] {
+    return sys.spawn(client_behavior, uint32_t{2}, *w,
+                     std::shared_ptr<const model_replica>(replica), &arena, nullptr);
+  };
   caf::scoped_actor self{sys};
   round_task task;
   task.round = 7;
@@ -30,7 +33,7 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   task.k = 4;
   task.batch_size = 8;
   std::string message;
-  self->request(client, caf::infinite, task)
+  self->request(spawn_client(), caf::infinite, task)
       .receive([&](const round_result&) { message = "answered"; },
                [&](const caf::error& e) {
                  ASSERT_EQ(e.context().size(), 1u);
@@ -42,11 +45,10 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   dense.model_version = 3;
   dense.batch_size = 8;
   message.clear();
-  self->request(client, caf::infinite, dense)
+  self->request(spawn_client(), caf::infinite, dense)
       .receive([&](const dense_result&) { message = "answered"; },
                [&](const caf::error& e) { message = e.context().get_as<std::string>(0); });
   EXPECT_NE(message.find("model version 3, the replica holds 4"), std::string::npos) << message;
-  self->send_exit(client, caf::exit_reason::user_shutdown);
 }
 
 TEST(Client, FinishTimeIsThePlannedArrivalLessTheUpload) {

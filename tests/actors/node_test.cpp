@@ -1,12 +1,14 @@
 // Tests for actors/node.hpp: runs give the same results with any number of in-process nodes and
 // threads, for every policy and algorithm; a node whose replica drifts from the server's is
-// named at the next digest check; updates out of order and tasks for foreign clients are refused.
+// named at the next digest check; updates out of order and tasks for foreign clients are refused;
+// a task computes on the version it names even when the next update arrives while it computes.
 #include "actors/node.hpp"
 
 #include <gtest/gtest.h>
 
 #include <sstream>
 
+#include "actors/client.hpp"
 #include "actors/run.hpp"
 #include "tests/actors/toy_world.hpp"
 
@@ -143,6 +145,63 @@ TEST(Nodes, RefuseUpdatesOutOfOrderAndTasksForOtherNodesClients) {
   text = "accepted";
   self->request(node, caf::infinite, task).receive([](const round_result&) {}, on_error);
   EXPECT_EQ(text, "node 1: client 2 does not live on this node");
+  self->send_exit(node, caf::exit_reason::user_shutdown);
+}
+
+TEST(Nodes, ATaskComputesOnItsVersionWhileTheNextUpdateWaits) {
+  auto w = build_world(fleet(policy_kind::async, algorithm_kind::baffle), toy_data(280, 60));
+  ASSERT_TRUE(w.ok());
+  caf::actor_system_config cfg;
+  configure_actor_system(cfg, 2);
+  tbb::task_arena arena(2);
+  caf::actor_system sys{cfg};
+  auto node = sys.spawn(node_behavior, uint32_t{0}, uint32_t{1}, *w, &arena, nullptr);
+  caf::scoped_actor self{sys};
+  // What the client computes on version 0 and, after the update, on version 1 (computed here
+  // directly on replicas of our own).
+  model_state m0 = initial_model(**w);
+  model_update u;
+  u.version = 1;
+  u.step = 1;
+  u.seeds = {77};
+  u.coefficients.assign(static_cast<size_t>((*w)->sc.baffle.k), 0.5);
+  model_state m1 = initial_model(**w);
+  ASSERT_TRUE(apply_update(m1, **w, u, arena));
+  round_task t0;
+  t0.round = 1;
+  t0.model_version = 0;
+  t0.k = static_cast<uint32_t>((*w)->sc.baffle.k);
+  t0.sigma = 1e-3f;
+  t0.batch_size = static_cast<uint32_t>((*w)->sc.train.batch_size);
+  round_task t1 = t0;
+  t1.round = 2;
+  t1.model_version = 1;
+  const client_state on0{3, *w, m0.replica, &arena};
+  const client_state on1{3, *w, m1.replica, &arena};
+  const round_result want0 = compute_round(on0, t0);
+  const round_result want1 = compute_round(on1, t1);
+  ASSERT_NE(want0.scalars, want1.scalars);
+  // Sent back to back: the update reaches the node while the first task may still compute; the
+  // node holds it (and the task after it) until the first task is done.
+  std::vector<std::string> order;
+  round_result got0, got1;
+  self->send(node, node_round_task{3, t0});
+  self->send(node, u);
+  self->send(node, node_round_task{3, t1});
+  for (int i = 0; i < 3; ++i) {
+    self->receive(
+        [&](round_result& r) {
+          order.push_back("result " + std::to_string(r.round));
+          (r.round == 1 ? got0 : got1) = std::move(r);
+        },
+        [&](uint64_t version) { order.push_back("update " + std::to_string(version)); },
+        [&](caf::error& e) { order.push_back("error " + sys.render(e)); },
+        // Only a guard against hanging the suite if a reply never comes.
+        caf::after(std::chrono::minutes(5)) >> [&] { order.push_back("no reply"); });
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"result 1", "update 1", "result 2"}));
+  EXPECT_EQ(got0.scalars, want0.scalars);
+  EXPECT_EQ(got1.scalars, want1.scalars);
   self->send_exit(node, caf::exit_reason::user_shutdown);
 }
 
