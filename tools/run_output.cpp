@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "actors/checkpoint.hpp"
+#include "actors/round_columns.hpp"
 #include "models/compute.hpp"
 #include "net/atomic_file.hpp"
 #include "net/hash.hpp"
@@ -41,10 +42,6 @@ bool write_file_atomic(const fs::path& path, const std::string& text) {
 }
 
 namespace {
-std::string fmt_opt(const std::optional<double>& v) {
-  return v ? fmt::format("{:.6f}", *v) : "";
-}
-
 std::string fmt_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const int64_t t = static_cast<int64_t>(s + 0.5);
@@ -125,11 +122,7 @@ run_recorder::run_recorder(const fs::path& dir, int64_t total_rounds, bool quiet
   }
   csv_ = std::fopen((dir / "rounds.csv").c_str(), "w");
   if (csv_) {
-    std::fputs(
-        "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
-        "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
-        "wasted_forward_passes,stale_mean,stale_max,node_bytes\n",
-        csv_);
+    std::fputs((rounds_csv_header() + "\n").c_str(), csv_);
     std::fflush(csv_);
   }
   if (events) events_ = std::fopen((dir / "events.log").c_str(), "w");
@@ -174,12 +167,7 @@ void run_recorder::on_round(const round_record& r) {
   const double wall = wall_seconds();
   if (csv_) {
     // One fputs per row: a crash never leaves half a row behind the last flush.
-    const std::string row =
-        fmt::format("{},{:.9f},{:.3f},{:.6f},{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{},{}\n",
-                    r.round, r.end_time.seconds(), wall, r.train_loss, fmt_opt(r.test_loss),
-                    fmt_opt(r.test_acc), fmt_opt(r.val_loss), fmt_opt(r.val_acc), r.selected,
-                    r.participants, r.dropped, r.late, r.bytes_up, r.bytes_down, r.forward_passes,
-                    r.wasted_forward_passes, r.stale_mean, r.stale_max, r.node_bytes);
+    const std::string row = rounds_csv_row({r, wall}) + "\n";
     std::fputs(row.c_str(), csv_);
     std::fflush(csv_);
     if (r.round == fault_round_ && !fault_.empty()) {
