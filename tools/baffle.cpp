@@ -15,6 +15,7 @@
 #include "scenarios/schema.hpp"
 #include "tools/bench_command.hpp"
 #include "tools/exit_codes.hpp"
+#include "tools/monitor_option.hpp"
 #include "tools/run_command.hpp"
 #include "tools/run_output.hpp"
 #include "tools/sweep.hpp"
@@ -42,6 +43,26 @@ CLI::Validator enum_names_option(const std::string& what) {
       list);
 }
 
+/// --monitor, --monitor-public and --monitor-linger (see tools/monitor_option.hpp).
+void add_monitor_options(CLI::App* cmd, monitor_request& req, const std::string& what) {
+  auto* address = cmd->add_option(
+      "--monitor", req.address,
+      "Serve a live monitor of the " + what +
+          " over HTTP at HOST:PORT (port 0 picks a free one; the URL is printed as 'monitor: "
+          "http://HOST:PORT/'): a dashboard page, /status, /rounds?since=N, /clients and "
+          "Prometheus /metrics; see docs/monitor.md");
+  cmd->add_flag("--monitor-public", req.allow_public,
+                "Allow a --monitor address that is not loopback (read-only telemetry with no "
+                "authentication: anyone who can reach the port can read it)")
+      ->needs(address);
+  cmd->add_option("--monitor-linger", req.linger_s,
+                  "After the " + what +
+                      " ends, keep serving its final state for this many seconds (Ctrl-C "
+                      "ends it early; default 0)")
+      ->check(CLI::NonNegativeNumber)
+      ->needs(address);
+}
+
 int cmd_check(const std::string& path, const std::vector<std::string>& sets) {
   auto sc = load_or_report(path, sets);
   if (!sc) return exit_code::bad_input;
@@ -67,7 +88,8 @@ int main(int argc, char** argv) {
       "  baffle check my-scenario.toml --set baffle.k=200\n"
       "  baffle schema --markdown   (every scenario key: type, default, allowed values)\n"
       "  baffle bench forward --model lenet --threads 2   (one JSON object on stdout)\n"
-      "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet, --events;\n"
+      "Run options: --out DIR, --threads N, --set KEY=VALUE (repeatable), --quiet, --events,\n"
+      "--monitor 127.0.0.1:PORT (a live dashboard and Prometheus metrics; docs/monitor.md);\n"
       "baffle run --resume DIR continues a run stopped with Ctrl-C or killed (from its last\n"
       "checkpoint); see 'baffle run --help'.\n"
       "Benchmarks: baffle bench forward|estimator --model lenet|mlp|wrn [--batch B] [--threads N]\n"
@@ -104,6 +126,7 @@ int main(int argc, char** argv) {
   run->add_flag("--events", run_req.events,
                 "Also write events.log: one line per event (round start, dispatch, dropout, "
                 "arrival, late result, aggregation) stamped with virtual time, round and client");
+  add_monitor_options(run, run_req.monitor, "run");
 
   std::string check_path;
   std::vector<std::string> check_sets;
@@ -134,6 +157,7 @@ int main(int argc, char** argv) {
                    "Threads of each run (default: all cores / jobs, at least 1)")
       ->check(CLI::Range(1, 256));
   sweep->add_flag("--quiet,-q", sweep_opt.quiet, "No progress lines (failures are still shown)");
+  add_monitor_options(sweep, sweep_opt.monitor, "sweep");
 
   bench_options bench_fwd;
   bench_options bench_est;

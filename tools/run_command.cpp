@@ -6,9 +6,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
-#include "actors/run.hpp"
+#include "actors/round_columns.hpp"
+#include "actors/runtime.hpp"
 #include "models/compute.hpp"
 #include "net/stop_signal.hpp"
 #include "scenarios/loader.hpp"
@@ -30,6 +32,21 @@ std::optional<scenario> load_or_report(const std::string& path,
   return std::move(*res.value);
 }
 
+namespace {
+
+/// The rows of a resumed run's rounds.csv (already cut back to its checkpoint), for the monitor.
+std::vector<round_row> rows_so_far(const fs::path& csv) {
+  std::vector<round_row> rows;
+  std::ifstream in(csv);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (auto row = parse_rounds_csv_row(line)) rows.push_back(*row);
+  }
+  return rows;
+}
+
+}  // namespace
+
 int run_command(const run_request& req) {
   const bool resuming = !req.resume_dir.empty();
   const std::string path =
@@ -43,6 +60,9 @@ int run_command(const run_request& req) {
               << ": no scenario.toml there; is it a run folder written by baffle run?\n";
     return exit_code::bad_input;
   }
+  // The monitor binds first: a bad or taken address is an error before anything is written.
+  std::unique_ptr<monitor> mon;
+  if (!start_monitor(req.monitor, mon)) return exit_code::bad_input;
   auto sc = load_or_report(path, req.sets);
   if (!sc) return exit_code::bad_input;
   const fs::path dir = resuming ? fs::path(req.resume_dir) : choose_run_dir(req.out, sc->name);
@@ -60,6 +80,10 @@ int run_command(const run_request& req) {
       return exit_code::bad_input;
     }
     resume = std::move(*p);
+  }
+  if (mon) {
+    mon->begin_run(run_info_of(*sc, req.nodes), resume ? resume->wall_seconds : 0.0,
+                   resume ? rows_so_far(dir / "rounds.csv") : std::vector<round_row>{});
   }
   auto w = build_world(*sc);
   if (!w) {
@@ -117,13 +141,20 @@ int run_command(const run_request& req) {
   opt.nodes = req.nodes;
   opt.stop_requested = [&signals] { return signals.stop_requested(); };
   if (resume) opt.resume_state = std::move(resume->state);
-  const run_outcome o = run_simulation(*w, opt, &rec);
+  runtime rt({req.threads, false});
+  rt.attach(&rec);
+  if (mon) rt.attach(mon.get());
+  const run_outcome o = rt.run(*w, opt);
   rec.finish();
   if (!o.error.empty()) {
     std::cerr << "error: the run failed: " << o.error << "\n";
+    if (mon) mon->end_run(run_state::failed, o.error);
+    linger_and_stop(mon, req.monitor, signals);
     return exit_code::of(o.error_class);
   }
   if (o.stopped) {
+    if (mon) mon->end_run(run_state::stopped, "stopped after a checkpoint");
+    linger_and_stop(mon, req.monitor, signals);
     std::cerr << "stopped after round " << o.rounds << " of " << rounds
               << "; checkpoint written. Continue with:\n  baffle run --resume " << dir.string()
               << "\n";
@@ -138,6 +169,9 @@ int run_command(const run_request& req) {
   std::printf("%s: final_test_acc %.4f after %lld rounds, sim_time %.1fs, wall %.1fs, digest %s\n",
               dir.c_str(), o.final_test_acc, static_cast<long long>(o.rounds), o.sim_time_s, wall,
               o.model_digest.c_str());
+  std::fflush(stdout);
+  if (mon) mon->end_run(run_state::finished);
+  linger_and_stop(mon, req.monitor, signals);
   return 0;
 }
 

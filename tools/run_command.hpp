@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "scenarios/scenario.hpp"
+#include "tools/monitor_option.hpp"
 
 namespace baffle {
 
@@ -20,6 +21,7 @@ struct run_request {
   int nodes = 1;  ///< in-process nodes, each with its own replica; results do not depend on it
   bool quiet = false;
   bool events = false;  ///< run: also write events.log (a resumed run keeps what it had)
+  monitor_request monitor;  ///< --monitor: a live HTTP monitor of the run
 };
 
 /// Loads and validates a scenario; prints every error to stderr. nullopt means exit 2.

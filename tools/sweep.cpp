@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "actors/round_columns.hpp"
 #include "actors/world.hpp"
 #include "models/dataset.hpp"
 #include "net/stop_signal.hpp"
@@ -54,6 +55,7 @@ struct point_run {
   bool stopped = false;  ///< stopped by a signal after a checkpoint: `baffle run --resume DIR`
   std::string failure;   ///< why it failed, for the progress line
   nlohmann::json summary;
+  uint64_t rounds_read = 0;  ///< bytes of DIR/rounds.csv the monitor has been given
 };
 
 std::string set_key(const std::string& set) {
@@ -91,7 +93,9 @@ train_test without_pixels(const train_test& d) {
 /// naming the points it concerns (an error shared by several points is printed once). Returns the
 /// first point's scenario name, or nullopt if any point is invalid.
 std::optional<std::string> validate_points(const sweep_options& opt,
-                                           const std::vector<point_run>& runs) {
+                                           const std::vector<point_run>& runs,
+                                           std::vector<monitor_run_info>& infos) {
+  infos.assign(runs.size(), {});
   // Each distinct message once, in first-seen order, with the points it concerns.
   std::vector<std::pair<std::string, std::vector<std::string>>> errors;
   std::map<std::string, size_t> error_index;
@@ -113,6 +117,7 @@ std::optional<std::string> validate_points(const sweep_options& opt,
       continue;
     }
     if (i == 0) first_name = res.value->name;
+    infos[i] = run_info_of(*res.value, 1);
     data_source source = data_source_of(*res.value);
     by_source[std::move(source)].emplace_back(i, std::move(*res.value));
   }
@@ -266,6 +271,27 @@ void finish(point_run& run, int status) {
   if (fs::exists(log, ec) && fs::file_size(log, ec) == 0) fs::remove(log, ec);
 }
 
+/// Hands the monitor the complete rows a running point has added to its rounds.csv since the
+/// last call (the header and a half-written last line are left for later).
+void follow_rounds(monitor& mon, size_t index, point_run& run) {
+  std::ifstream in(run.dir / "rounds.csv", std::ios::binary);
+  if (!in) return;
+  in.seekg(static_cast<std::streamoff>(run.rounds_read));
+  const std::string text(std::istreambuf_iterator<char>(in), {});
+  const size_t end = text.rfind('\n');
+  if (end == std::string::npos) return;
+  std::vector<round_row> rows;
+  size_t start = 0;
+  while (start <= end) {
+    const size_t nl = text.find('\n', start);
+    if (auto row = parse_rounds_csv_row(std::string_view(text).substr(start, nl - start)))
+      rows.push_back(*row);
+    start = nl + 1;
+  }
+  run.rounds_read += end + 1;
+  if (!rows.empty()) mon.point_rounds(index, std::move(rows));
+}
+
 std::string csv_cell(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
   std::string out = "\"";
@@ -341,8 +367,19 @@ int run_sweep(const sweep_options& opt) {
     runs[i].point = &points[i];
     runs[i].overrides = point_overrides(grid.axes, points[i]);
   }
-  const std::optional<std::string> name = validate_points(opt, runs);
+  std::vector<monitor_run_info> infos;
+  const std::optional<std::string> name = validate_points(opt, runs, infos);
   if (!name) return exit_code::bad_input;
+  std::unique_ptr<monitor> mon;
+  if (!start_monitor(opt.monitor, mon)) return exit_code::bad_input;
+  if (mon) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      std::string overrides;
+      for (const std::string& o : runs[i].overrides)
+        overrides += (overrides.empty() ? "" : " ") + o;
+      mon->add_point(runs[i].point->name, std::move(overrides), infos[i]);
+    }
+  }
 
   // The sweep folder and the thread budget.
   const fs::path dir = opt.out.empty() ? default_sweep_dir(*name) : fs::path(opt.out);
@@ -420,12 +457,17 @@ int run_sweep(const sweep_options& opt) {
       const pid_t pid = launch(opt, r, threads);
       if (pid < 0) {
         report(r);
+        if (mon) mon->point_state(next, run_state::failed, r.failure);
       } else {
         running[pid] = next;
+        if (mon) mon->point_state(next, run_state::running);
       }
       ++next;
     }
     if (running.empty()) continue;
+    if (mon) {
+      for (const auto& [p, i] : running) follow_rounds(*mon, i, runs[i]);
+    }
     int status = 0;
     // Poll so a stop request is passed on while every slot is busy (the signal itself is taken
     // by stop_signals' thread and does not interrupt this wait).
@@ -446,10 +488,22 @@ int run_sweep(const sweep_options& opt) {
     }
     const auto it = running.find(pid);
     if (it == running.end()) continue;
-    point_run& r = runs[it->second];
+    const size_t it_index = it->second;
+    point_run& r = runs[it_index];
     running.erase(it);
     finish(r, status);
     report(r);
+    if (mon) {
+      follow_rounds(*mon, it_index, r);
+      const auto acc = r.summary.find("final_test_acc");
+      const bool number = r.ok && acc != r.summary.end() && acc->is_number();
+      mon->point_state(it_index,
+                       r.ok        ? run_state::finished
+                       : r.stopped ? run_state::stopped
+                                   : run_state::failed,
+                       r.ok ? "" : r.failure,
+                       number ? std::optional<double>(acc->get<double>()) : std::nullopt);
+    }
   }
 
   const fs::path index = dir / "index.csv";
@@ -459,6 +513,8 @@ int run_sweep(const sweep_options& opt) {
   }
   std::printf("%s: %zu point(s), %zu ok, %zu failed\n", index.c_str(), runs.size(),
               runs.size() - failed, failed);
+  std::fflush(stdout);
+  linger_and_stop(mon, opt.monitor, signals);
   if (const int signo = signals.signal_number(); signo > 0) return 128 + signo;
   return failed == 0 ? 0 : 1;
 }

@@ -13,6 +13,7 @@
 
 #include "net/hash.hpp"
 #include "net/text.hpp"
+#include "tools/monitor_option.hpp"
 
 namespace baffle {
 
@@ -25,6 +26,7 @@ struct sweep_options {
   int jobs = 1;                    ///< points run at once
   int threads_per_job = 0;         ///< 0 = all cores / jobs (at least 1)
   bool quiet = false;              ///< no progress lines (failures are still reported)
+  monitor_request monitor;         ///< --monitor: an index of the points and a view of each
 };
 
 /// Validates every point (exit 2 and nothing written if any is invalid), runs them, and writes
