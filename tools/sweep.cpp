@@ -511,12 +511,15 @@ int run_sweep(const sweep_options& opt) {
     std::cerr << "error: cannot write " << index << "\n";
     return exit_code::failed;
   }
+  // The exit code is the sweep's, fixed before the last line: a signal after it only ends the
+  // monitor's linger.
+  const int signo = signals.signal_number();
+  const int code = signo > 0 ? 128 + signo : failed == 0 ? 0 : 1;
   std::printf("%s: %zu point(s), %zu ok, %zu failed\n", index.c_str(), runs.size(),
               runs.size() - failed, failed);
   std::fflush(stdout);
   linger_and_stop(mon, opt.monitor, signals);
-  if (const int signo = signals.signal_number(); signo > 0) return 128 + signo;
-  return failed == 0 ? 0 : 1;
+  return code;
 }
 
 }  // namespace baffle
