@@ -7,19 +7,16 @@
 
 #include <functional>
 #include <memory>
-#include <variant>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <caf/expected.hpp>
 
-#include "actors/server.hpp"
+#include "actors/node.hpp"
+#include "actors/server_steps.hpp"
 
 namespace baffle::server_detail {
-
-using self_ptr = server_actor::stateful_pointer<server_state>;
-
-/// A client's result as the server keeps it, whichever algorithm produced it.
-using any_result = std::variant<round_result, dense_result>;
 
 /// The fields every result has.
 struct result_head {
@@ -47,7 +44,7 @@ struct contribution {
   double staleness_factor = 1.0;  ///< s_i (FedBuff); 1 under the round policies
 };
 
-/// What becomes of a task: the client's result, or why there is none.
+/// What becomes of a task: the client's result, or the error that came instead.
 using reply_handler = std::function<void(caf::expected<any_result>)>;
 
 class server_algorithm {
@@ -59,7 +56,7 @@ class server_algorithm {
 
   /// Sends client `client`, through its node, the task numbered `task_round` on the server's
   /// current model (BAFFLE: with the perturbations of round `seed_round`), to start on the device
-  /// at `start`; counts the bytes exchanged with the node. `reply` gets the answer.
+  /// at `start`. `reply` gets the answer.
   virtual void send(self_ptr self, uint32_t client, uint64_t task_round, uint64_t seed_round,
                     sim_time start, reply_handler reply) const = 0;
 
@@ -71,18 +68,18 @@ class server_algorithm {
 std::unique_ptr<server_algorithm> make_baffle_algorithm();
 std::unique_ptr<server_algorithm> make_baseline_algorithm(baseline kind);
 
-/// How the server runs its policy: starting a run, and continuing one from a checkpoint.
-struct policy_driver {
-  void (*start)(self_ptr) = nullptr;
-  void (*resume)(self_ptr) = nullptr;
-};
-
-policy_driver round_policy_driver();  ///< sync, deadline, first-m (round_driver.cpp)
-policy_driver fedbuff_driver();       ///< async (fedbuff_driver.cpp)
-
-/// Sends `task` (with the client's id) to the client's node and hands the typed reply on as an
-/// any_result; counts the task and the result in node_bytes.
-template <class Task>
-void send_through_node(self_ptr self, uint32_t client, const Task& task, reply_handler reply);
+/// Sends a client's task to the client's node and hands the typed reply on as an any_result;
+/// counts the task and the result in node_bytes.
+template <class NodeTask>
+void send_through_node(self_ptr self, NodeTask task, reply_handler reply) {
+  using result_type =
+      std::conditional_t<std::is_same_v<NodeTask, node_round_task>, round_result, dense_result>;
+  auto& st = self->state;
+  st.node_bytes += wire_size(task) + st.costs.result_bytes;
+  const node_actor& node = st.nodes[node_of_client(task.client, node_count(st))];
+  self->request(node, caf::infinite, std::move(task))
+      .then([reply](result_type& r) { reply(any_result{std::move(r)}); },
+            [reply](caf::error& e) { reply(std::move(e)); });
+}
 
 }  // namespace baffle::server_detail

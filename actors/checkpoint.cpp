@@ -164,8 +164,11 @@ std::string save_server_state(const server_state& st) {
     o.put<uint8_t>(e.dropped);
     o.put<uint8_t>(settled && e.computed);
     o.put<uint8_t>(settled && e.failed);
-    put_result(o, settled ? e.result : no_result);
-    put_dense(o, settled ? e.dense : no_dense);
+    // Both kinds, as before results became one variant (the format is unchanged).
+    const auto* baffle = std::get_if<round_result>(&e.result);
+    const auto* dense = std::get_if<dense_result>(&e.result);
+    put_result(o, settled && baffle != nullptr ? *baffle : no_result);
+    put_dense(o, settled && dense != nullptr ? *dense : no_dense);
   }
   o.put<uint64_t>(st.queue.size());
   for (const auto& [arrival, client, seq] : st.queue) {
@@ -257,8 +260,14 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
     e.dropped = in.get<uint8_t>() != 0;
     e.computed = in.get<uint8_t>() != 0;
     e.failed = in.get<uint8_t>() != 0;
-    e.result = get_result(in);
-    e.dense = get_dense(in);
+    // A BAFFLE result has K >= 1 scalars; an empty one is a dense result or none at all.
+    round_result baffle = get_result(in);
+    dense_result dense = get_dense(in);
+    if (baffle.scalars.empty()) {
+      e.result = std::move(dense);
+    } else {
+      e.result = std::move(baffle);
+    }
     st.entries.emplace(e.seq, std::move(e));
   }
   const auto queued = in.get<uint64_t>();

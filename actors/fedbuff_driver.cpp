@@ -7,12 +7,13 @@
 
 #include <fmt/format.h>
 
-#include "actors/node.hpp"
-#include "actors/server_steps.hpp"
+#include "actors/algorithm.hpp"
 
 namespace baffle::server_detail {
+namespace {
 
 void async_advance(self_ptr self);
+void async_aggregate(self_ptr self);
 void send_task(self_ptr self, const async_entry& e);
 
 /// An idle client online at t, drawn uniformly from stream (seed, selection, dispatch number):
@@ -106,20 +107,18 @@ void async_aggregate(self_ptr self) {
   });
   round_record& rec = st.interval;
   const uint64_t version = st.model.replica->version;
-  std::vector<uint32_t> samples;
-  std::vector<double> factor;
+  std::vector<contribution> in;
   double loss_weighted = 0.0, total = 0.0, stale_sum = 0.0;
   for (const async_entry* e : buf) {
-    const bool dense = w.sc.train.algorithm != algorithm_kind::baffle;
-    const uint32_t n = dense ? e->dense.samples : e->result.samples;
+    const result_head r = head_of(e->result);
     const auto tau = static_cast<int64_t>(version - e->version);
-    samples.push_back(n);
-    factor.push_back(staleness_weight(w.sc.server, tau));
-    loss_weighted += static_cast<double>(n) * (dense ? e->dense.base_loss : e->result.base_loss);
-    total += n;
+    // A dispatch on version v computed with the perturbations of "round" v + 1.
+    in.push_back({&e->result, e->version + 1, staleness_weight(w.sc.server, tau)});
+    loss_weighted += static_cast<double>(r.samples) * r.base_loss;
+    total += r.samples;
     stale_sum += static_cast<double>(tau);
     rec.stale_max = std::max(rec.stale_max, tau);
-    rec.forward_passes += dense ? e->dense.forward_passes : e->result.forward_passes;
+    rec.forward_passes += r.forward_passes;
     client_record& c = st.clients_seen[e->client];
     c.participated += 1;
     c.staleness_sum += tau;
@@ -127,33 +126,8 @@ void async_aggregate(self_ptr self) {
   rec.participants = static_cast<int>(buf.size());
   rec.stale_mean = buf.empty() ? 0.0 : stale_sum / static_cast<double>(buf.size());
   rec.train_loss = total > 0 ? loss_weighted / total : 0.0;
-  const auto weights = result_weights(samples, factor);
-  if (buf.empty()) {
-    // Every buffered client failed: nothing to apply.
-  } else if (w.sc.train.algorithm != algorithm_kind::baffle) {
-    std::vector<const dense_result*> rs;
-    for (const async_entry* e : buf) rs.push_back(&e->dense);
-    apply_baseline_update(self, w, rs, weights, rec.round);
-  } else {
-    // One group per perturbation seed: shared seeds give one per model version in the buffer.
-    const int k = w.sc.baffle.k;
-    const double scale = 1.0 / (static_cast<double>(k) * w.sc.baffle.sigma);
-    std::vector<uint64_t> seeds;
-    std::vector<double> coefficients;
-    for (size_t i = 0; i < buf.size(); ++i) {
-      const async_entry& e = *buf[i];
-      const uint64_t seed = client_perturbation_seed(
-          round_seed(w.sc.seed, static_cast<int64_t>(e.version + 1)), w.seeds, e.client);
-      if (seeds.empty() || seeds.back() != seed || w.seeds == seed_mode::per_client) {
-        seeds.push_back(seed);
-        coefficients.resize(coefficients.size() + static_cast<size_t>(k), 0.0);
-      }
-      double* c = coefficients.data() + coefficients.size() - static_cast<size_t>(k);
-      for (int j = 0; j < k; ++j)
-        c[j] += weights[i] * static_cast<double>(e.result.scalars[j]) * scale;
-    }
-    apply_baffle_update(self, w, seeds, coefficients, rec.round);
-  }
+  // Every buffered client failed: nothing to apply.
+  if (!in.empty()) st.algorithm->step(self, in, rec.round);
   st.interval_events.push_back(
       {st.now, rec.round, event_record::kind::aggregate, -1,
        fmt::format("participants={} stale_max={}", rec.participants, rec.stale_max)});
@@ -169,58 +143,34 @@ void async_aggregate(self_ptr self) {
   if (!checkpoint_or_stop(self, done.round)) async_advance(self);
 }
 
-/// Sends one dispatch's task to its client through the client's node. The reply is kept in the
-/// entry (unless the entry is gone: a late result); while the server waits to aggregate, the last
-/// reply on the current version starts the aggregation.
-template <class Task, class Result>
-void request_compute(self_ptr self, const async_entry& e, const Task& task,
-                     Result async_entry::*into) {
-  const uint64_t seq = e.seq;
-  const auto done = [self, seq, into](Result* r) {
-    auto& s = self->state;
-    const auto it = s.entries.find(seq);
-    if (s.over || it == s.entries.end()) return;
-    async_entry& entry = it->second;
-    if (r != nullptr) entry.*into = std::move(*r);
-    entry.computed = r != nullptr;
-    entry.failed = r == nullptr;  // a client that does not answer contributes nothing
-    if (s.pending > 0 && entry.version == s.model.replica->version && --s.pending == 0)
-      async_aggregate(self);
-  };
-  auto& st = self->state;
-  st.node_bytes += wire_size(to_node(e.client, task)) + st.costs.result_bytes;
-  self->request(st.nodes[node_of_client(e.client, node_count(st))], caf::infinite,
-                to_node(e.client, task))
-      .then(
-          [self, seq, done, client = e.client, arrival = e.arrival](Result& r) {
-            auto& s = self->state;
-            if (s.over || s.entries.count(seq) == 0) return;
-            if (auto why = result_problem(s, r, client, seq, arrival)) {
-              fail_run(self, *why);
-              return;
-            }
-            done(&r);
-          },
-          [self, done](caf::error& e) {
-            if (auto why = refusal(e)) {
-              fail_run(self, *why);
-              return;
-            }
-            done(nullptr);
-          });
-}
-
+/// Sends one dispatch's task to its client through the client's node, on the version it was
+/// dispatched with. The reply is kept in the entry (unless the entry is gone: a late result);
+/// while the server waits to aggregate, the last reply on the current version starts it.
 void send_task(self_ptr self, const async_entry& e) {
-  const auto& st = self->state;
-  if (st.w->sc.train.algorithm != algorithm_kind::baffle) {
-    backprop_task t = make_backprop_task(st, e.seq);
-    t.start_time = e.start;
-    request_compute(self, e, t, &async_entry::dense);
-  } else {
-    round_task t = make_round_task(st, e.seq, st.model.replica->version + 1);
-    t.start_time = e.start;
-    request_compute(self, e, t, &async_entry::result);
-  }
+  const uint64_t seq = e.seq;
+  self->state.algorithm->send(
+      self, e.client, seq, e.version + 1, e.start,
+      [self, seq, client = e.client, arrival = e.arrival](caf::expected<any_result> reply) {
+        auto& s = self->state;
+        const auto it = s.entries.find(seq);
+        if (s.over || it == s.entries.end()) return;
+        async_entry& entry = it->second;
+        if (!reply) {
+          if (auto why = refusal(reply.error())) {
+            fail_run(self, *why);
+            return;
+          }
+          entry.failed = true;  // a client that does not answer contributes nothing
+        } else if (auto why = result_problem(s, *reply, client, seq, arrival)) {
+          fail_run(self, *why);
+          return;
+        } else {
+          entry.result = std::move(*reply);
+          entry.computed = true;
+        }
+        if (s.pending > 0 && entry.version == s.model.replica->version && --s.pending == 0)
+          async_aggregate(self);
+      });
 }
 
 void resend_unsettled(self_ptr self) {
@@ -333,6 +283,18 @@ void start_async(self_ptr self) {
   st.interval.round = 1;
   async_refill(self, st.w->sc.server.concurrency);
   async_advance(self);
+}
+
+/// After a resume: the dispatches on the current model go out again, then the events go on.
+void resume_async(self_ptr self) {
+  resend_unsettled(self);
+  if (!self->state.over) async_advance(self);
+}
+
+}  // namespace
+
+policy_driver fedbuff_driver() {
+  return {start_async, resume_async};
 }
 
 }  // namespace baffle::server_detail

@@ -8,39 +8,38 @@
 
 #include <fmt/format.h>
 
-#include "actors/node.hpp"
-#include "actors/server_steps.hpp"
+#include "actors/algorithm.hpp"
 
 namespace baffle::server_detail {
+namespace {
+
+void start_round(self_ptr self);
 
 void finish_round(self_ptr self) {
   auto& st = self->state;
   const world& w = *st.w;
-  std::sort(st.results.begin(), st.results.end(),
-            [](const round_result& a, const round_result& b) { return a.client < b.client; });
-  std::sort(st.dense.begin(), st.dense.end(),
-            [](const dense_result& a, const dense_result& b) { return a.client < b.client; });
+  std::sort(st.results.begin(), st.results.end(), [](const any_result& a, const any_result& b) {
+    return head_of(a).client < head_of(b).client;
+  });
 
   round_record rec;
   rec.round = st.round;
-  rec.participants = static_cast<int>(st.results.size() + st.dense.size());
+  rec.participants = static_cast<int>(st.results.size());
   rec.selected = static_cast<int>(st.plan.clients.size());
   rec.dropped = st.plan.dropped;
   rec.late = st.plan.late;
   // The policy fixed the round's end before it started; results confirm their arrival times.
   const sim_time end = st.plan.end;
   double loss_weighted = 0.0, samples = 0.0;
-  const auto account = [&](const auto& r) {
+  for (const any_result& result : st.results) {
     // Every result of a round has the size the link model charged (K scalars, or the model's
     // values): serializing each one again only to measure it cost ~0.7 ms a round of 1,000.
-    const uint64_t up = st.costs.result_bytes;
-    rec.bytes_up += up;
+    const result_head r = head_of(result);
+    rec.bytes_up += st.costs.result_bytes;
     rec.forward_passes += r.forward_passes;
     loss_weighted += static_cast<double>(r.samples) * r.base_loss;
     samples += r.samples;
-  };
-  for (const auto& r : st.results) account(r);
-  for (const auto& r : st.dense) account(r);
+  }
   const sim_time round_start = st.now;
   // Per-client accounting from the plan: the same times the link and device models charged.
   for (const auto& p : st.plan.clients) {
@@ -63,42 +62,10 @@ void finish_round(self_ptr self) {
   rec.bytes_down = st.round_bytes_down;
   rec.train_loss = samples > 0 ? loss_weighted / samples : 0.0;
 
-  if (!st.dense.empty()) {
-    std::vector<const dense_result*> rs;
-    std::vector<uint32_t> n;
-    for (const auto& r : st.dense) {
-      rs.push_back(&r);
-      n.push_back(r.samples);
-    }
-    apply_baseline_update(self, w, rs, result_weights(n, std::vector<double>(n.size(), 1.0)),
-                          st.round);
-  } else if (!st.results.empty()) {
-    perturbation_plan plan;
-    plan.round_seed = round_seed(w.sc.seed, st.round);
-    plan.k = w.sc.baffle.k;
-    plan.sigma = static_cast<float>(w.sc.baffle.sigma);
-    std::vector<uint64_t> seeds;
-    std::vector<double> coefficients;
-    // The coefficients as the reconstruction uses them (rounded to float), so the update
-    // message rebuilds exactly the gradient the server applies.
-    switch (w.seeds) {
-      case seed_mode::shared: {
-        const double scale = 1.0 / (static_cast<double>(plan.k) * plan.sigma);
-        seeds.push_back(plan.round_seed);
-        for (double d : aggregate_scalars(st.results, plan.k))
-          coefficients.push_back(static_cast<float>(d * scale));
-        break;
-      }
-      case seed_mode::per_client: {
-        const auto [streams, coeffs] = per_client_terms(st.results, plan);
-        for (const auto& r : st.results)
-          seeds.push_back(
-              client_perturbation_seed(plan.round_seed, seed_mode::per_client, r.client));
-        coefficients.assign(coeffs.begin(), coeffs.end());
-        break;
-      }
-    }
-    apply_baffle_update(self, w, std::move(seeds), std::move(coefficients), st.round);
+  if (!st.results.empty()) {
+    std::vector<contribution> in;
+    for (const any_result& r : st.results) in.push_back({&r, static_cast<uint64_t>(st.round), 1.0});
+    st.algorithm->step(self, in, st.round);
   }
   st.now = end;
   if (complete_update(self, rec, round_events(st.plan, st.round, round_start, rec.participants)))
@@ -107,12 +74,10 @@ void finish_round(self_ptr self) {
 }
 
 /// Plans the round under the policy, charges the downlink and sends each counted client its
-/// task, collecting replies into `into` (results of other rounds are ignored); finishes the round
-/// when the last reply (or failure) is in. Dropped clients never receive the task; late ones do,
-/// and compute for nothing.
-template <class Task, class Result>
-void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& task,
-              std::vector<Result> server_state::*into) {
+/// task; finishes the round when the last reply (or failure) is in (replies of other rounds are
+/// ignored). Only counted clients receive their task: a dropped client vanishes, and a late
+/// client's work would be discarded (it is charged as wasted forward passes instead).
+void dispatch(self_ptr self, const std::vector<uint32_t>& chosen) {
   auto& st = self->state;
   std::vector<model_download> downloads;
   if (st.costs.replay)
@@ -132,50 +97,43 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen, const Task& ta
     return;
   }
   const int64_t this_round = st.round;
+  const auto r = static_cast<uint64_t>(this_round);
   for (const planned_client* p : counted) {
-    Task t = task;
-    t.start_time = p->start;
-    st.node_bytes += wire_size(to_node(p->client, t)) + st.costs.result_bytes;
-    self->request(st.nodes[node_of_client(p->client, node_count(st))], caf::infinite,
-                  to_node(p->client, t))
-        .then(
-            [self, this_round, into, client = p->client, arrival = p->arrival](Result& r) {
-              auto& s = self->state;
-              if (s.over || s.round != this_round) return;
-              if (auto why =
-                      result_problem(s, r, client, static_cast<uint64_t>(this_round), arrival)) {
-                fail_run(self, *why);
-                return;
-              }
-              (s.*into).push_back(std::move(r));
-              if (--s.pending == 0) finish_round(self);
-            },
-            [self, this_round](caf::error& e) {
-              auto& s = self->state;
-              if (s.over || s.round != this_round) return;
-              if (auto why = refusal(e)) {
-                fail_run(self, *why);
-                return;
-              }
-              // A client that vanished simply does not contribute to this round.
-              if (--s.pending == 0) finish_round(self);
-            });
+    st.algorithm->send(
+        self, p->client, r, r, p->start,
+        [self, this_round, client = p->client,
+         arrival = p->arrival](caf::expected<any_result> reply) {
+          auto& s = self->state;
+          if (s.over || s.round != this_round) return;
+          if (!reply) {
+            if (auto why = refusal(reply.error())) {
+              fail_run(self, *why);
+              return;
+            }
+            // A client that vanished simply does not contribute to this round.
+          } else if (auto why = result_problem(s, *reply, client, static_cast<uint64_t>(this_round),
+                                               arrival)) {
+            fail_run(self, *why);
+            return;
+          } else {
+            s.results.push_back(std::move(*reply));
+          }
+          if (--s.pending == 0) finish_round(self);
+        });
   }
 }
 
 void start_round(self_ptr self) {
   auto& st = self->state;
-  const world& w = *st.w;
   st.round += 1;
   st.results.clear();
-  st.dense.clear();
-  const auto chosen = select_online_clients(w, st.round, st.now, selection_size(w.sc));
-  const auto r = static_cast<uint64_t>(st.round);
-  if (w.sc.train.algorithm != algorithm_kind::baffle) {
-    dispatch(self, chosen, make_backprop_task(st, r), &server_state::dense);
-  } else {
-    dispatch(self, chosen, make_round_task(st, r, r), &server_state::results);
-  }
+  dispatch(self, select_online_clients(*st.w, st.round, st.now, selection_size(st.w->sc)));
+}
+
+}  // namespace
+
+policy_driver round_policy_driver() {
+  return {start_round, start_round};
 }
 
 }  // namespace baffle::server_detail

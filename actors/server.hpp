@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <tuple>
+#include <variant>
 #include <vector>
 
 #include "actors/metrics.hpp"
@@ -17,6 +18,23 @@
 #include "actors/world.hpp"
 
 namespace baffle {
+
+/// A client's result as the server keeps it, whichever algorithm produced it.
+using any_result = std::variant<round_result, dense_result>;
+
+struct server_state;
+using server_self = server_actor::stateful_pointer<server_state>;
+
+namespace server_detail {
+class server_algorithm;  // actors/algorithm.hpp
+}
+
+/// How the server runs its policy (round_driver.cpp, fedbuff_driver.cpp): starting a run, and
+/// continuing one from a checkpoint.
+struct policy_driver {
+  void (*start)(server_self) = nullptr;
+  void (*resume)(server_self) = nullptr;
+};
 
 /// One async dispatch, from when the server sends it until its result is aggregated or given up.
 struct async_entry {
@@ -30,8 +48,7 @@ struct async_entry {
   bool dropped = false;
   bool computed = false;
   bool failed = false;  ///< the client actor did not answer
-  round_result result;  ///< BAFFLE
-  dense_result dense;   ///< backprop baselines
+  any_result result;
 };
 
 /// How the caller steers a run from outside the simulation.
@@ -50,16 +67,17 @@ struct run_control {
 struct server_state {
   std::shared_ptr<const world> w;
   run_control control;
-  model_state model;  ///< the server's own model: weights, version, optimizer, EMA
+  model_state model;              ///< the server's own model: weights, version, optimizer, EMA
   std::vector<node_actor> nodes;  ///< client c lives on node node_of_client(c, nodes.size())
+  std::shared_ptr<const server_detail::server_algorithm> algorithm;  ///< BAFFLE, FedSGD, FedAvg
+  policy_driver driver;                                              ///< round policies or FedBuff
   metrics_sink* sink = nullptr;
   tbb::task_arena* arena = nullptr;
   workspace_pool* pool = nullptr;
 
   sim_time now;
-  int64_t round = 0;  ///< the round in flight (1-based), 0 before the first
-  std::vector<round_result> results;
-  std::vector<dense_result> dense;  ///< backprop baselines' results
+  int64_t round = 0;                ///< the round in flight (1-based), 0 before the first
+  std::vector<any_result> results;  ///< the round in flight's
   round_plan plan;                  ///< the round in flight: who is counted, when it ends
   round_costs costs;
   size_t pending = 0;
@@ -80,7 +98,7 @@ struct server_state {
   std::map<uint64_t, async_entry> entries;  ///< by seq, until aggregated or given up
   /// Min-heap of (arrival, client, seq): the next event is always the earliest arrival.
   std::vector<std::tuple<sim_time, uint32_t, uint64_t>> queue;
-  std::vector<uint8_t> busy;    ///< per client: in flight
+  std::vector<uint8_t> busy;     ///< per client: in flight
   std::vector<uint64_t> buffer;  ///< seqs of results awaiting aggregation
   uint64_t seq = 0;              ///< dispatches so far
   int starved = 0;               ///< free slots no idle online client could fill
@@ -93,14 +111,24 @@ struct server_state {
 std::vector<event_record> round_events(const round_plan& plan, int64_t round, sim_time start,
                                        int participants);
 
-/// Sample-weighted mean of the clients' scalar vectors, reduced in client-id order (results must
-/// be sorted by client id): dbar_k = sum_i n_i d_ik / sum_i n_i.
-std::vector<double> aggregate_scalars(const std::vector<round_result>& sorted_results, int k);
+/// One BAFFLE result taken into an update.
+struct baffle_term {
+  const round_result* result = nullptr;
+  uint64_t seed_round = 0;        ///< the round its perturbation seed was drawn for
+  double staleness_factor = 1.0;  ///< s_i under FedBuff; 1 under the round policies
+};
 
-/// Per-client seeds: one (stream, coefficient) per client and k, client-id order, with
-/// coefficient (n_i / sum n) d_ik / (K sigma).
-std::pair<std::vector<stream_id>, std::vector<float>> per_client_terms(
-    const std::vector<round_result>& sorted_results, const perturbation_plan& plan);
+/// BAFFLE's step as groups of (perturbation seed, K coefficients).
+struct seed_groups {
+  std::vector<uint64_t> seeds;
+  std::vector<double> coefficients;  ///< K per seed, rounded to float as the rebuild uses them
+};
+
+/// The one assembly of BAFFLE's step, for every policy: the terms in the driver's order, one
+/// group per run of consecutive terms with the same perturbation seed, and
+///   coefficient(s, k) = (sum over i in s of n_i s_i d_ik) / (sum over all i of n_i) / (K sigma).
+/// Shared seeds give one group per seed round; per-client seeds one group per result.
+seed_groups baffle_seed_groups(const world& w, const std::vector<baffle_term>& terms);
 
 /// The clients taking part in round r: per_round of count, drawn from stream (seed, selection, r),
 /// sorted by id.

@@ -71,7 +71,15 @@ direct_round direct_first_round(const std::shared_ptr<const world>& w, const mod
   const perturbation_plan plan{task.round_seed, k, task.sigma, fd_scheme::forward, w->estimator};
   out.params.assign(initial.params.begin(), initial.params.end());
   std::vector<float> grad(out.params.size());
-  baffle_reconstruct(aggregate_scalars(out.results, k), plan, grad, arena);
+  // The sample-weighted mean of the clients' scalars, written plainly.
+  std::vector<double> dbar(static_cast<size_t>(k), 0.0);
+  double total = 0.0;
+  for (const auto& r : out.results) {
+    total += r.samples;
+    for (int j = 0; j < k; ++j) dbar[j] += r.samples * static_cast<double>(r.scalars[j]);
+  }
+  for (double& d : dbar) d /= total;
+  baffle_reconstruct(dbar, plan, grad, arena);
   optimizer_state opt;
   optimizer_step(w->optimizer, opt, out.params, grad);
   return out;
@@ -457,7 +465,13 @@ TEST(Federation, CifarTenRunsThreeChannelLenetEndToEnd) {
 TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
   enter_compute_thread();
   tbb::task_arena arena(2);
-  perturbation_plan plan{1234, 3, 0.01f, fd_scheme::forward};
+  scenario sc = toy_scenario();
+  sc.baffle.k = 3;
+  sc.baffle.sigma = 0.01;
+  sc.baffle.seeds = seed_mode::per_client;
+  auto built = build_world(sc, toy_data(200, 60));
+  ASSERT_TRUE(built.ok()) << built.error();
+  const world& w = **built;
   std::vector<round_result> results(2);
   results[0].client = 2;
   results[0].samples = 10;
@@ -465,12 +479,22 @@ TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
   results[1].client = 5;
   results[1].samples = 30;
   results[1].scalars = {1.f, 0.f, -0.5f};
-  const auto [streams, coeffs] = per_client_terms(results, plan);
-  ASSERT_EQ(streams.size(), 6u);
+  const seed_groups g = baffle_seed_groups(w, {{&results[0], 1}, {&results[1], 1}});
+  ASSERT_EQ(g.seeds.size(), 2u);
+  ASSERT_EQ(g.coefficients.size(), 6u);
+  std::vector<stream_id> streams;
+  std::vector<float> coeffs;
+  for (size_t s = 0; s < g.seeds.size(); ++s) {
+    for (int k = 0; k < 3; ++k) {
+      streams.push_back(perturbation_stream(g.seeds[s], k));
+      coeffs.push_back(static_cast<float>(g.coefficients[s * 3 + k]));
+    }
+  }
   const size_t n = 5000;
-  std::vector<float> g(n);
-  reconstruct_from_streams(streams, coeffs, estimator_options{}, g, arena);
+  std::vector<float> grad(n);
+  reconstruct_from_streams(streams, coeffs, estimator_options{}, grad, arena);
   // The same as each client's own shared-seed reconstruction, weighted by samples.
+  const perturbation_plan plan{round_seed(sc.seed, 1), 3, 0.01f, fd_scheme::forward};
   std::vector<float> expected(n, 0.f), part(n);
   for (const auto& r : results) {
     perturbation_plan own = plan;
@@ -479,9 +503,39 @@ TEST(Federation, PerClientSeedsRebuildEachClientsOwnDirections) {
     for (size_t i = 0; i < n; ++i) expected[i] += static_cast<float>(r.samples / 40.0) * part[i];
   }
   for (size_t i = 0; i < n; ++i)
-    ASSERT_NEAR(g[i], expected[i], 1e-3 * (1 + std::abs(expected[i]))) << i;
+    ASSERT_NEAR(grad[i], expected[i], 1e-3 * (1 + std::abs(expected[i]))) << i;
   // Different clients really get different directions.
-  EXPECT_NE(streams[0].seed, streams[3].seed);
+  EXPECT_NE(g.seeds[0], g.seeds[1]);
+}
+
+TEST(Federation, SharedSeedGroupsFollowTheirSeedRoundsAndStalenessWeights) {
+  // FedBuff's buffer in its order (version, client): two results on version 0 (seed round 1),
+  // one on version 1 (seed round 2) - two groups, coefficients by hand.
+  scenario sc = toy_scenario();
+  sc.baffle.k = 2;
+  sc.baffle.sigma = 0.5;
+  auto built = build_world(sc, toy_data(200, 60));
+  ASSERT_TRUE(built.ok()) << built.error();
+  const world& w = **built;
+  std::vector<round_result> r(3);
+  r[0] = {};
+  r[0].client = 1;
+  r[0].samples = 10;
+  r[0].scalars = {1.f, 2.f};
+  r[1].client = 4;
+  r[1].samples = 30;
+  r[1].scalars = {-1.f, 0.5f};
+  r[2].client = 2;
+  r[2].samples = 20;
+  r[2].scalars = {4.f, -2.f};
+  const seed_groups g = baffle_seed_groups(w, {{&r[0], 1, 0.5}, {&r[1], 1, 0.5}, {&r[2], 2, 1.0}});
+  ASSERT_EQ(g.seeds, (std::vector<uint64_t>{round_seed(sc.seed, 1), round_seed(sc.seed, 2)}));
+  // (sum n_i s_i d_ik) / (sum n_i = 60) / (K sigma = 1).
+  const std::vector<double> want = {(5.0 * 1 + 15.0 * -1) / 60, (5.0 * 2 + 15.0 * 0.5) / 60,
+                                    20.0 * 4 / 60, 20.0 * -2 / 60};
+  ASSERT_EQ(g.coefficients.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_EQ(g.coefficients[i], static_cast<double>(static_cast<float>(want[i]))) << i;
 }
 
 TEST(Federation, ModelDigestIsTheSameHexOfTheParameterBytesAsEver) {
