@@ -13,7 +13,8 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
   federation f;
   model_state model = initial_model(*w);
   f.replica = model.replica;
-  const auto nodes = static_cast<uint32_t>(std::max(1, opt != nullptr ? opt->nodes : 1));
+  const int wanted = opt != nullptr && opt->nodes > 0 ? opt->nodes : w->sc.run.nodes;
+  const auto nodes = static_cast<uint32_t>(std::max(1, wanted));
   for (uint32_t n = 0; n < nodes; ++n)
     f.nodes.push_back(sys.spawn(node_behavior, n, nodes, w, arena, pool));
   run_control control;
@@ -23,6 +24,9 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
     control.on_update = opt->on_update;
     control.on_dense_update = opt->on_dense_update;
     control.verify_every = opt->verify_every;
+  }
+  if (control.verify_every <= 0) {
+    control.verify_every = w->sc.run.verify_every;
   }
   f.server = sys.spawn(server_behavior, w, std::move(model), f.nodes, sink, arena, pool,
                        std::move(control));

@@ -16,8 +16,9 @@ struct run_options {
   run_options() = default;
   explicit run_options(int compute_threads) : threads(compute_threads) {}
   int threads = 1;  ///< compute threads (TBB arena) and CAF scheduler threads
-  int nodes = 1;    ///< in-process nodes; results do not depend on it
-  /// Compare the nodes' replica digests with the server's every N versions (0: at the end only).
+  int nodes = 0;    ///< in-process nodes (0: the scenario's run.nodes); results do not depend on it
+  /// Compare the nodes' replica digests with the server's every N versions (0: the scenario's
+  /// run.verify_every, whose 0 means at the end only).
   int verify_every = 0;
   /// Polled after every round; true: checkpoint (through the sink) and stop (outcome.stopped).
   std::function<bool()> stop_requested;

@@ -128,6 +128,11 @@ struct run_config {
   /// Write a checkpoint every N rounds (async: server updates) so `baffle run --resume` can
   /// continue a killed run; 0 = only when stopped by SIGINT/SIGTERM.
   int checkpoint_every = 100;
+  /// In-process nodes, each with its own model replica (`baffle run --nodes` overrides it).
+  int nodes = 1;
+  /// Compare every node's replica digest with the server's every N model versions; 0 = at the
+  /// end of the run only.
+  int verify_every = 0;
 };
 
 struct scenario {

@@ -430,6 +430,20 @@ std::vector<key_spec> make_schema() {
                "as an uninterrupted run. SIGINT/SIGTERM always write one before stopping. Random "
                "streams are keyed by (seed, purpose, client, round), so no generator state needs "
                "saving"));
+  rows.push_back(
+      key("run.nodes", FIELD(run.nodes))
+          .ints(1, 256)
+          .doc("in-process nodes, each holding its own model replica kept in step by the "
+               "server's updates; client c lives on node c mod N. Results are identical for any "
+               "value (only `node_bytes` changes). `baffle run --nodes N` overrides it"));
+  rows.push_back(
+      key("run.verify_every", FIELD(run.verify_every))
+          .ints(0)
+          .unit("model versions")
+          .allowed_note("0: at the end of the run only")
+          .doc("every N model versions each node reports its replica's digest and the server "
+               "compares it with its own; a mismatch stops the run naming the node and the "
+               "version. The end of the run is always checked"));
   return rows;
 }
 

@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   run->add_option("--nodes", run_req.nodes,
                   "In-process nodes, each holding its own model replica kept in step by the "
                   "server's updates and the clients c with c mod N = its index; results are "
-                  "identical for any value (default: 1)")
+                  "identical for any value (default: the scenario's run.nodes, 1)")
       ->check(CLI::Range(1, 256));
   auto* set_opt = run->add_option(
       "--set", run_req.sets, "Override a scenario key, e.g. --set train.rounds=20 (repeatable; dotted keys)");

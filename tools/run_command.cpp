@@ -65,6 +65,7 @@ int run_command(const run_request& req) {
   if (!start_monitor(req.monitor, mon)) return exit_code::bad_input;
   auto sc = load_or_report(path, req.sets);
   if (!sc) return exit_code::bad_input;
+  const int nodes = req.nodes > 0 ? req.nodes : sc->run.nodes;
   const fs::path dir = resuming ? fs::path(req.resume_dir) : choose_run_dir(req.out, sc->name);
   if (resuming && fs::exists(dir / "summary.json")) {
     std::cerr << "error: --resume " << dir.string()
@@ -82,7 +83,7 @@ int run_command(const run_request& req) {
     resume = std::move(*p);
   }
   if (mon) {
-    mon->begin_run(run_info_of(*sc, req.nodes), resume ? resume->wall_seconds : 0.0,
+    mon->begin_run(run_info_of(*sc, nodes), resume ? resume->wall_seconds : 0.0,
                    resume ? rows_so_far(dir / "rounds.csv") : std::vector<round_row>{});
   }
   auto w = build_world(*sc);
@@ -111,7 +112,7 @@ int run_command(const run_request& req) {
                         : std::to_string(sc->clients.per_round) + " per round")
               << "), K = " << sc->baffle.k << ", " << rounds << (async ? " updates, " : " rounds, ")
               << req.threads << " thread(s)"
-              << (req.nodes > 1 ? ", " + std::to_string(req.nodes) + " nodes" : "") << " -> "
+              << (nodes > 1 ? ", " + std::to_string(nodes) + " nodes" : "") << " -> "
               << dir.string() << "\n";
     if (resume)
       std::cerr << "resuming after round " << resume->round << " (checkpoint.bin)\n";
@@ -138,7 +139,7 @@ int run_command(const run_request& req) {
                                        "press Ctrl-C again to stop at once\n"));
   rec.set_fault_wait([&signals] { signals.wait_for_stop(std::chrono::seconds(10)); });
   run_options opt{req.threads};
-  opt.nodes = req.nodes;
+  opt.nodes = nodes;
   opt.stop_requested = [&signals] { return signals.stop_requested(); };
   if (resume) opt.resume_state = std::move(resume->state);
   runtime rt({req.threads, false});

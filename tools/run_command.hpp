@@ -18,7 +18,7 @@ struct run_request {
   std::string out;                ///< run: the run folder ("" = runs/<name>[-N])
   std::string resume_dir;         ///< resume: the run folder to continue ("" = a new run)
   int threads = 1;
-  int nodes = 1;  ///< in-process nodes, each with its own replica; results do not depend on it
+  int nodes = 0;  ///< in-process nodes (0: the scenario's run.nodes); results do not depend on it
   bool quiet = false;
   bool events = false;  ///< run: also write events.log (a resumed run keeps what it had)
   monitor_request monitor;  ///< --monitor: a live HTTP monitor of the run

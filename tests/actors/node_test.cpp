@@ -91,17 +91,20 @@ TEST(Nodes, EveryPolicyAndAlgorithmGivesTheSameRunWithOneTwoOrThreeNodes) {
 }
 
 TEST(Nodes, AReplicaThatDriftsIsNamedAtTheNextDigestCheck) {
-  auto w = build_world(fleet(policy_kind::sync, algorithm_kind::baffle), toy_data(280, 60));
+  // The scenario's keys choose the nodes and the check cadence (run options left at 0).
+  scenario sc = fleet(policy_kind::sync, algorithm_kind::baffle);
+  sc.run.nodes = 3;
+  sc.run.verify_every = 2;
+  auto w = build_world(sc, toy_data(280, 60));
   ASSERT_TRUE(w.ok());
   caf::actor_system_config cfg;
   configure_actor_system(cfg, 2);
   tbb::task_arena arena(1);  // before the system: clients may still compute when the run fails
   workspace_pool pool;
   caf::actor_system sys{cfg};
-  run_options opt{1};
-  opt.nodes = 3;
-  opt.verify_every = 2;
+  const run_options opt{1};
   auto f = spawn_federation(sys, *w, nullptr, &arena, &pool, &opt);
+  ASSERT_EQ(f.nodes.size(), 3u);
   // Node 1's replica: the initial model with one weight changed, at the right version.
   model_state wrong = initial_model(**w);
   wrong.replica->params[17] += 1e-3f;
