@@ -47,6 +47,7 @@ class baffle_algorithm final : public server_algorithm {
     costs.forward_passes = forward_passes_per_round(w.sc.baffle.k, w.scheme);
     costs.replay = w.sc.baffle.download != download_mode::weights;
     costs.model_bytes = w.model_bytes;
+    costs.state_bytes = optimizer_state_bytes(w);
     return costs;
   }
 

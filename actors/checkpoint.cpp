@@ -9,7 +9,7 @@ namespace baffle {
 namespace {
 
 /// Bumped whenever the layout below changes: an old checkpoint is refused, not misread.
-constexpr uint32_t state_format = 2;  // 2: node_bytes_total
+constexpr uint32_t state_format = 3;  // 2: node_bytes_total; 3: device_state
 
 void put_optional(byte_writer& o, const std::optional<double>& v) {
   o.put<uint8_t>(v.has_value() ? 1 : 0);
@@ -143,6 +143,7 @@ std::string save_server_state(const server_state& st) {
     o.put(c.link_time);
   }
   o.put_vector(st.device_version);
+  o.put_vector(st.device_state);
   o.put_vector(st.update_bytes_prefix);
   o.put_vector(st.update_flops_prefix);
   // Async.
@@ -244,6 +245,7 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
     c.link_time = in.get<sim_time>();
   }
   st.device_version = in.get_vector<uint64_t>();
+  st.device_state = in.get_vector<uint8_t>();
   st.update_bytes_prefix = in.get_vector<uint64_t>();
   st.update_flops_prefix = in.get_vector<double>();
   const auto entries = in.get<uint64_t>();
@@ -300,7 +302,7 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   }
   // Cross-checks a corrupt but well-formed file could still fail.
   const size_t count = st.clients_seen.size();
-  const bool sizes_ok = st.device_version.size() == count &&
+  const bool sizes_ok = st.device_version.size() == count && st.device_state.size() == count &&
                         (st.busy.empty() || st.busy.size() == count) &&
                         !st.update_bytes_prefix.empty() &&
                         st.update_bytes_prefix.size() == st.update_flops_prefix.size() &&

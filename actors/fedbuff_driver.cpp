@@ -70,7 +70,7 @@ bool async_dispatch_one(self_ptr self) {
   } else {
     e.down_bytes = download_bytes(st.costs, download);
     st.interval.bytes_down += e.down_bytes;
-    st.device_version[c] = st.model.replica->version;
+    note_download(st, c, download);
     st.interval_events.push_back(
         {st.now, r, k::dispatch, c, fmt::format("seq={} version={}", e.seq, e.version)});
   }

@@ -88,7 +88,7 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen) {
   for (const auto& p : st.plan.clients) {
     if (p.fate == client_fate::dropped) continue;
     st.round_bytes_down += p.down_bytes;
-    st.device_version[p.client] = st.model.replica->version;
+    note_download(st, p.client, st.costs.replay ? download_for(st, p.client) : model_download{});
     if (p.fate == client_fate::counted) counted.push_back(&p);
   }
   st.pending = counted.size();

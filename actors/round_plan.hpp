@@ -45,6 +45,9 @@ struct round_costs {
   /// sizes so clients can (download = "replay" or "auto").
   bool replay = false;
   uint64_t model_bytes = 0;
+  /// The optimizer state a device must hold to replay updates (replaying steps the optimizer):
+  /// the serialized moments and step count; 0 when the optimizer keeps none (plain SGD).
+  uint64_t state_bytes = 0;
 };
 
 /// How a client brings its model up to date before computing: the weights (the default), or
@@ -54,6 +57,9 @@ struct model_download {
   uint64_t bytes = 0;
   double flops = 0.0;
   bool replay = false;
+  /// Instead of replaying: the weights and the optimizer state (`bytes` is both), for a device
+  /// that holds no optimizer state and so cannot replay; from then on it can.
+  bool with_state = false;
 };
 
 /// Bytes on the client's downlink for a task: the task, plus the weights or the missed updates.

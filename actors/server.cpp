@@ -210,6 +210,7 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
   const auto histograms = label_histograms(wr.data.train, wr.parts);
   st.clients_seen.resize(wr.parts.clients.size());
   st.device_version.assign(wr.parts.clients.size(), 0);
+  st.device_state.assign(wr.parts.clients.size(), 1);
   for (size_t c = 0; c < st.clients_seen.size(); ++c) {
     client_record& r = st.clients_seen[c];
     r.client = static_cast<uint32_t>(c);

@@ -91,6 +91,9 @@ struct server_state {
   // download = "replay": the model version each client's device holds, and the size and replay
   // work of every update so far as prefix sums (index v: updates 1..v).
   std::vector<uint64_t> device_version;
+  /// Per client: whether its device holds the optimizer state at its version (so it can replay).
+  /// True at version 0 (the initial state is known); false after a plain weights download.
+  std::vector<uint8_t> device_state;
   std::vector<uint64_t> update_bytes_prefix{0};
   std::vector<double> update_flops_prefix{0.0};
 

@@ -78,13 +78,23 @@ model_download download_for(const server_state& st, uint32_t c) {
   if (!st.costs.replay) return {};
   const uint64_t from = st.device_version[c];
   const uint64_t to = st.model.replica->version;
-  const model_download replay{st.update_bytes_prefix[to] - st.update_bytes_prefix[from],
-                              st.update_flops_prefix[to] - st.update_flops_prefix[from], true};
+  model_download replay{st.update_bytes_prefix[to] - st.update_bytes_prefix[from],
+                        st.update_flops_prefix[to] - st.update_flops_prefix[from], true};
+  // Replaying steps the optimizer, so it needs the optimizer's state at the device's version. A
+  // device that got plain weights has none: it takes the weights and the state instead, and can
+  // replay from then on.
+  if (from != to && st.costs.state_bytes > 0 && st.device_state[c] == 0)
+    replay = model_download{st.costs.model_bytes + st.costs.state_bytes, 0.0, true, true};
   if (st.w->sc.baffle.download == download_mode::replay) return replay;
   const world& w = *st.w;
   const sim_time by_replay = planned_start(w, c, sim_time{}, st.costs, replay);
   const sim_time by_weights = planned_start(w, c, sim_time{}, st.costs, model_download{});
   return by_replay < by_weights ? replay : model_download{};
+}
+
+void note_download(server_state& st, uint32_t c, const model_download& d) {
+  st.device_version[c] = st.model.replica->version;
+  st.device_state[c] = d.replay ? static_cast<uint8_t>(st.device_state[c] != 0 || d.with_state) : 0;
 }
 
 std::optional<std::string> result_problem(const server_state& st, const any_result& result,

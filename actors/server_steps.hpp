@@ -48,6 +48,8 @@ void broadcast(self_ptr self, const model_snapshot& s);
 void record_update(server_state& st, const model_update& u);
 /// How client c gets the current model (weights, or replaying what it missed).
 model_download download_for(const server_state& st, uint32_t c);
+/// Client c's device now holds the current model, got by `d`.
+void note_download(server_state& st, uint32_t c, const model_download& d);
 
 inline uint32_t node_count(const server_state& st) {
   return static_cast<uint32_t>(st.nodes.size());

@@ -197,6 +197,17 @@ void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> i
   }
 }
 
+uint64_t optimizer_state_bytes(const world& w) {
+  const std::vector<float> moments(static_cast<size_t>(w.net->param_count()));
+  switch (w.optimizer.kind) {
+    case optimizer_kind::adam:
+      return 2 * wire_size(moments) + wire_size(int64_t{0});
+    case optimizer_kind::sgd:
+      return w.optimizer.momentum > 0 ? wire_size(moments) : 0;
+  }
+  return 0;
+}
+
 int baseline_steps(const world& w) {
   if (w.sc.train.algorithm != algorithm_kind::fedavg) return 1;
   size_t smallest = w.parts.clients.front().size();

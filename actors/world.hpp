@@ -65,6 +65,10 @@ void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> i
 /// same for every client so a round's work is known up front.
 int baseline_steps(const world& w);
 
+/// Serialized size of the optimizer state a device needs to replay updates: Adam's two moment
+/// vectors and its step count; SGD's momentum vector; 0 for plain SGD.
+uint64_t optimizer_state_bytes(const world& w);
+
 /// The clients selected for round r starting at `start`: per_round (or the first-m cohort) drawn
 /// from stream (seed, selection, r) among the clients online at `start`, sorted by id. Without a
 /// trace this is select_clients over all clients.

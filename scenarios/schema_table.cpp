@@ -279,8 +279,12 @@ std::vector<key_spec> make_schema() {
                "116 FLOP-equivalents per replayed element (K x parameters per seed group), "
                "charged at the device's speed (see docs/performance.md for the ratio). Replay is "
                "cheap for frequent participants and grows with the rounds a client missed. "
-               "`auto`: per client and task, whichever lets it start computing sooner (download "
-               "time, plus replay time for replay; ties go to the weights)"));
+               "Replaying steps the optimizer, so a device needs the optimizer's state (Adam: two "
+               "moment vectors and the step count; SGD: the momentum vector; plain SGD: "
+               "nothing): devices start with the initial state, and one that got plain weights "
+               "takes the weights and the state once (charged as such) before it can replay "
+               "again. `auto`: per client and task, whichever lets it start computing sooner "
+               "(download time, plus replay time for replay; ties go to the weights)"));
 
   // --- [clients]
   rows.push_back(key("clients.count", FIELD(clients.count)).ints(1).doc("number of clients"));

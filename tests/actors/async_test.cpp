@@ -411,19 +411,29 @@ TEST(Download, AutoPicksWhicheverStartsEachClientSoonerAndNeverLoses) {
   const uint64_t update = wire_size(u);
   const double replay_flops = sc.baffle.k * static_cast<double>((*w)->net->param_count()) *
                               replay_flops_per_element;
+  // Adam: replaying needs the moments, which a device that got plain weights lacks; it would
+  // then take the weights and the state (2 x 123 floats + the step count) instead.
+  const uint64_t state = optimizer_state_bytes(**w);
+  ASSERT_EQ(state, 2 * (*w)->model_bytes + 8);
   std::vector<int64_t> held(4, 0);
+  std::vector<bool> has_state(4, true);  // version 0's state is known
   int replayed = 0, downloaded = 0;
   for (int64_t r = 1; r <= sc.train.rounds; ++r) {
     uint64_t want = 0;
     for (uint32_t c : select_clients(sc.seed, r, 4, 2)) {
       const auto missed = static_cast<uint64_t>(r - 1 - held[c]);
-      const sim_time by_replay = transfer_time((*w)->downlink[c], task + missed * update) +
-                                 compute_time((*w)->devices[c], missed * replay_flops);
+      const bool needs_state = missed > 0 && !has_state[c];
+      const uint64_t replay_bytes =
+          needs_state ? task + (*w)->model_bytes + state : task + missed * update;
+      const sim_time by_replay =
+          transfer_time((*w)->downlink[c], replay_bytes) +
+          compute_time((*w)->devices[c], needs_state ? 0.0 : missed * replay_flops);
       const sim_time by_weights = transfer_time((*w)->downlink[c], task + (*w)->model_bytes);
       const bool replay = by_replay < by_weights;
-      want += replay ? task + missed * update : task + (*w)->model_bytes;
+      want += replay ? replay_bytes : task + (*w)->model_bytes;
       (replay ? replayed : downloaded) += 1;
       held[c] = r - 1;
+      has_state[c] = replay;
     }
     EXPECT_EQ(sinks["auto"].rounds[static_cast<size_t>(r - 1)].bytes_down, want) << "round " << r;
   }
