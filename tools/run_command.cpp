@@ -167,11 +167,16 @@ int run_command(const run_request& req) {
     std::cerr << "error: cannot write " << (dir / "summary.json") << "\n";
     return exit_code::failed;
   }
+  // The monitor shows the run as finished before the last line says so (a reader of that line,
+  // a script or a test, then always sees the final state).
+  if (mon) {
+    mon->end_run(run_state::finished);
+    mon->sync();
+  }
   std::printf("%s: final_test_acc %.4f after %lld rounds, sim_time %.1fs, wall %.1fs, digest %s\n",
               dir.c_str(), o.final_test_acc, static_cast<long long>(o.rounds), o.sim_time_s, wall,
               o.model_digest.c_str());
   std::fflush(stdout);
-  if (mon) mon->end_run(run_state::finished);
   linger_and_stop(mon, req.monitor, signals);
   return 0;
 }

@@ -515,6 +515,7 @@ int run_sweep(const sweep_options& opt) {
   // monitor's linger.
   const int signo = signals.signal_number();
   const int code = signo > 0 ? 128 + signo : failed == 0 ? 0 : 1;
+  if (mon) mon->sync();  // every point's final state is served before the last line
   std::printf("%s: %zu point(s), %zu ok, %zu failed\n", index.c_str(), runs.size(),
               runs.size() - failed, failed);
   std::fflush(stdout);
