@@ -1,6 +1,8 @@
 // Message type registration.
 #include "actors/protocol.hpp"
 
+#include "actors/join.hpp"
+
 namespace baffle {
 
 void add_message_types(caf::actor_system_config& cfg) {
@@ -14,6 +16,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<model_snapshot>("baffle.model_snapshot");
   cfg.add_message_type<node_backprop_task>("baffle.node_backprop_task");
   cfg.add_message_type<run_outcome>("baffle.run_outcome");
+  add_join_message_types(cfg);
 }
 
 }  // namespace baffle

@@ -13,10 +13,15 @@ federation spawn_federation(caf::actor_system& sys, std::shared_ptr<const world>
   federation f;
   model_state model = initial_model(*w);
   f.replica = model.replica;
-  const int wanted = opt != nullptr && opt->nodes > 0 ? opt->nodes : w->sc.run.nodes;
-  const auto nodes = static_cast<uint32_t>(std::max(1, wanted));
-  for (uint32_t n = 0; n < nodes; ++n)
+  const bool remote = opt != nullptr && !opt->remote_nodes.empty();
+  const int wanted = remote                             ? opt->nodes
+                     : opt != nullptr && opt->nodes > 0 ? opt->nodes
+                                                        : w->sc.run.nodes;
+  const auto local = static_cast<uint32_t>(std::max(remote ? 0 : 1, wanted));
+  const auto nodes = local + static_cast<uint32_t>(remote ? opt->remote_nodes.size() : 0);
+  for (uint32_t n = 0; n < local; ++n)
     f.nodes.push_back(sys.spawn(node_behavior, n, nodes, w, arena, pool));
+  if (remote) f.nodes.insert(f.nodes.end(), opt->remote_nodes.begin(), opt->remote_nodes.end());
   run_control control;
   if (opt != nullptr) {
     control.stop_requested = opt->stop_requested;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/metrics.hpp"
 #include "actors/protocol.hpp"
@@ -17,6 +18,9 @@ struct run_options {
   explicit run_options(int compute_threads) : threads(compute_threads) {}
   int threads = 1;  ///< compute threads (TBB arena) and CAF scheduler threads
   int nodes = 0;    ///< in-process nodes (0: the scenario's run.nodes); results do not depend on it
+  /// Nodes in other processes (baffle serve), already built for this run: they take the ids
+  /// after the in-process ones, which are then exactly `nodes` (0 allowed: --no-local).
+  std::vector<node_actor> remote_nodes;
   /// Compare the nodes' replica digests with the server's every N versions (0: the scenario's
   /// run.verify_every, whose 0 means at the end only).
   int verify_every = 0;

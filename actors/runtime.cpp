@@ -29,7 +29,12 @@ runtime::runtime(options opt)
       config_(std::make_unique<caf::actor_system_config>()) {
   add_message_types(*config_);
   config_->set("scheduler.max-threads", static_cast<size_t>(std::max(1, opt.threads)));
-  if (network_) config_->load<caf::io::middleman>();
+  if (network_) {
+    config_->load<caf::io::middleman>();
+    // A hung peer is noticed too, not only a closed connection.
+    config_->set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
+    config_->set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(10)});
+  }
   system_ = std::make_unique<caf::actor_system>(*config_);
 }
 
@@ -44,6 +49,14 @@ run_outcome runtime::run(std::shared_ptr<const world> w, const run_options& opt)
                [&](caf::error& e) { outcome.error = sys.render(e); });
   self->send_exit(f.server, caf::exit_reason::user_shutdown);
   for (auto& n : f.nodes) self->send_exit(n, caf::exit_reason::user_shutdown);
+  // Nodes in worker processes end when their exit arrives; wait for that (bounded), so the exits
+  // leave before this process does and every worker learns that the run is over.
+  size_t remote = opt.remote_nodes.size();
+  for (auto& n : opt.remote_nodes) self->monitor(n);
+  while (remote > 0) {
+    self->receive([&](const caf::down_msg&) { --remote; },
+                  caf::after(std::chrono::seconds(10)) >> [&] { remote = 0; });
+  }
   return outcome;
 }
 

@@ -14,6 +14,7 @@
 #include "scenarios/loader.hpp"
 #include "scenarios/schema.hpp"
 #include "tools/bench_command.hpp"
+#include "tools/cluster_command.hpp"
 #include "tools/exit_codes.hpp"
 #include "tools/monitor_option.hpp"
 #include "tools/run_command.hpp"
@@ -127,6 +128,56 @@ int main(int argc, char** argv) {
                 "Also write events.log: one line per event (round start, dispatch, dropout, "
                 "arrival, late result, aggregation) stamped with virtual time, round and client");
   add_monitor_options(run, run_req.monitor, "run");
+
+  // serve: a run whose nodes are worker processes (docs/distributed.md).
+  run_request serve_req;
+  serve_req.threads = run_req.threads;
+  serve_request serve_opt;
+  int serve_local = 1;
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Run a scenario as 'baffle run' does, with worker processes (baffle worker) as its "
+      "nodes: same outputs, same results (docs/distributed.md)");
+  auto* serve_scenario =
+      serve->add_option("scenario", serve_req.scenario_path, "Scenario file (TOML)");
+  auto* serve_resume = serve->add_option(
+      "--resume", serve_req.resume_dir,
+      "Continue the interrupted served run in this folder from its checkpoint.bin");
+  auto* serve_out = serve->add_option("--out,-o", serve_req.out, "Run folder (as for run)");
+  auto* serve_set =
+      serve->add_option("--set", serve_req.sets, "Override a scenario key (as for run)");
+  serve_resume->excludes(serve_scenario)->excludes(serve_set)->excludes(serve_out);
+  serve->add_option("--listen", serve_opt.listen,
+                    "HOST:PORT to take workers on (default 127.0.0.1:0, a free port; the line "
+                    "'listening on HOST:PORT' on stdout says which). Other than loopback needs "
+                    "--secret-file");
+  serve
+      ->add_option("--workers", serve_opt.workers,
+                   "Worker processes the run waits for before it starts (default 1)")
+      ->check(CLI::Range(1, 256));
+  serve
+      ->add_option("--local", serve_local,
+                   "Also compute on a node in this process (node 0): 1 (default) or 0")
+      ->check(CLI::Range(0, 1));
+  serve->add_option("--secret-file", serve_opt.secret_file,
+                    "A file holding a shared secret every worker must prove it holds "
+                    "(HMAC of a one-time challenge; the secret never travels)");
+  serve
+      ->add_option("--threads,-j", serve_req.threads,
+                   "Threads of this process (its local node and the server)")
+      ->check(CLI::Range(1, 256));
+  serve->add_flag("--quiet,-q", serve_req.quiet, "No progress output");
+  serve->add_flag("--events", serve_req.events, "Also write events.log (as for run)");
+
+  worker_request worker_req;
+  worker_req.threads = run_req.threads;
+  auto* worker =
+      app.add_subcommand("worker", "Offer this process's cores as a node to a run of baffle serve");
+  worker->add_option("--connect", worker_req.connect, "HOST:PORT of baffle serve")->required();
+  worker->add_option("--threads,-j", worker_req.threads, "Compute threads (default: all cores)")
+      ->check(CLI::Range(1, 256));
+  worker->add_option("--secret-file", worker_req.secret_file,
+                     "The shared secret's file, when the server demands one");
 
   std::string check_path;
   std::vector<std::string> check_sets;
@@ -281,10 +332,12 @@ int main(int argc, char** argv) {
   // CLI11 reports an unknown first argument only as "a subcommand is required": name it.
   if (argc > 1) {
     const std::string first = argv[1];
-    if (first != "run" && first != "check" && first != "sweep" && first != "bench" &&
-        first != "schema" && first != "-h" && first != "--help") {
+    if (first != "run" && first != "serve" && first != "worker" && first != "check" &&
+        first != "sweep" && first != "bench" && first != "schema" && first != "-h" &&
+        first != "--help") {
       std::cerr << "error: unknown command or option '" << first
-                << "'; commands are run, check, sweep, bench and schema (see baffle --help)\n";
+                << "'; commands are run, serve, worker, check, sweep, bench and schema (see baffle "
+                   "--help)\n";
       return exit_code::bad_input;
     }
   }
@@ -302,6 +355,16 @@ int main(int argc, char** argv) {
     }
     return run_command(run_req);
   }
+  if (*serve) {
+    if (serve_req.scenario_path.empty() && serve_req.resume_dir.empty()) {
+      std::cerr << "error: baffle serve needs a scenario file, or --resume DIR\n";
+      return exit_code::bad_input;
+    }
+    serve_opt.local = serve_local == 1;
+    serve_req.serve = serve_opt;
+    return run_command(serve_req);
+  }
+  if (*worker) return worker_command(worker_req);
   if (*check) return cmd_check(check_path, check_sets);
   if (*sweep) return run_sweep(sweep_opt);
   if (*schema) {

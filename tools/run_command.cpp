@@ -65,7 +65,10 @@ int run_command(const run_request& req) {
   if (!start_monitor(req.monitor, mon)) return exit_code::bad_input;
   auto sc = load_or_report(path, req.sets);
   if (!sc) return exit_code::bad_input;
-  const int nodes = req.nodes > 0 ? req.nodes : sc->run.nodes;
+  const int local_nodes = req.serve       ? (req.serve->local ? 1 : 0)
+                          : req.nodes > 0 ? req.nodes
+                                          : sc->run.nodes;
+  const int nodes = local_nodes + (req.serve ? req.serve->workers : 0);
   const fs::path dir = resuming ? fs::path(req.resume_dir) : choose_run_dir(req.out, sc->name);
   if (resuming && fs::exists(dir / "summary.json")) {
     std::cerr << "error: --resume " << dir.string()
@@ -90,6 +93,16 @@ int run_command(const run_request& req) {
   if (!w) {
     std::cerr << "error: " << path << ": " << w.error() << "\nnothing was run or written\n";
     return exit_code::of(w.failure().kind);
+  }
+  runtime rt({req.threads, req.serve.has_value()});
+  std::optional<serving> served;
+  if (req.serve) {
+    auto s = start_serving(rt, *req.serve, resolved, **w);
+    if (!s) {
+      std::cerr << "error: " << s.error() << "; nothing was run or written\n";
+      return exit_code::bad_input;
+    }
+    served = std::move(*s);
   }
   if (!resuming) {
     std::error_code ec;
@@ -139,10 +152,15 @@ int run_command(const run_request& req) {
                                        "press Ctrl-C again to stop at once\n"));
   rec.set_fault_wait([&signals] { signals.wait_for_stop(std::chrono::seconds(10)); });
   run_options opt{req.threads};
-  opt.nodes = nodes;
+  opt.nodes = local_nodes;
+  if (served) {
+    if (!req.quiet)
+      std::cerr << "waiting for " << req.serve->workers << " worker(s): baffle worker --connect "
+                << served->host << ":" << served->port << std::endl;
+    opt.remote_nodes = wait_for_workers(rt, *served);
+  }
   opt.stop_requested = [&signals] { return signals.stop_requested(); };
   if (resume) opt.resume_state = std::move(resume->state);
-  runtime rt({req.threads, false});
   rt.attach(&rec);
   if (mon) rt.attach(mon.get());
   const run_outcome o = rt.run(*w, opt);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "scenarios/scenario.hpp"
+#include "tools/cluster_command.hpp"
 #include "tools/monitor_option.hpp"
 
 namespace baffle {
@@ -22,6 +23,7 @@ struct run_request {
   bool quiet = false;
   bool events = false;  ///< run: also write events.log (a resumed run keeps what it had)
   monitor_request monitor;  ///< --monitor: a live HTTP monitor of the run
+  std::optional<serve_request> serve;  ///< baffle serve: worker processes are the nodes
 };
 
 /// Loads and validates a scenario; prints every error to stderr. nullopt means exit 2.

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -97,9 +99,78 @@ class baffle_binary_test : public testing::Test {
   }
 
   void TearDown() override {
+    // Whatever a test started and did not wait for is killed, by process id, even after a
+    // failed assertion.
+    for (child& c : children_) {
+      if (c.pid > 0) {
+        kill(c.pid, SIGKILL);
+        waitpid(c.pid, nullptr, 0);
+      }
+      if (c.out != nullptr) fclose(c.out);
+    }
+    children_.clear();
     std::error_code ec;
     if (!root_.empty()) fs::remove_all(root_, ec);
   }
+
+  /// A baffle process left running: its stdout is a pipe read line by line, stderr a file.
+  struct child {
+    pid_t pid = -1;
+    FILE* out = nullptr;
+    fs::path err;
+  };
+
+  /// Starts `baffle args...` in work_ without waiting for it; the fixture kills it at the end of
+  /// the test if it is still running. Returns its index for the calls below.
+  size_t spawn(const std::vector<std::string>& args) {
+    child c;
+    c.err = logs_ / ("spawn_err" + std::to_string(++calls_));
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    std::vector<std::string> argv_text = concat({baffle_.string()}, args);
+    std::vector<char*> argv;
+    for (std::string& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    c.pid = fork();
+    if (c.pid == 0) {
+      const int in = open("/dev/null", O_RDONLY);
+      const int err = open(c.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (in < 0 || err < 0 || chdir(work_.c_str()) != 0) _exit(127);
+      dup2(in, STDIN_FILENO);
+      dup2(fds[1], STDOUT_FILENO);
+      dup2(err, STDERR_FILENO);
+      close(fds[0]);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    c.out = fdopen(fds[0], "r");
+    children_.push_back(c);
+    return children_.size() - 1;
+  }
+
+  /// The next line of a spawned process's stdout (blocks until it is written; "" at its end).
+  std::string next_line(size_t i) {
+    char buf[4096];
+    return fgets(buf, sizeof(buf), children_[i].out) != nullptr ? std::string(buf) : std::string();
+  }
+
+  /// Waits for a spawned process (after `signal`, if not 0) and returns its exit code (-1 if a
+  /// signal ended it).
+  int wait_for(size_t i, int signal = 0) {
+    child& c = children_[i];
+    if (c.pid <= 0) return -1;
+    if (signal != 0) kill(c.pid, signal);
+    int status = 0;
+    waitpid(c.pid, &status, 0);
+    c.pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  /// Kills a spawned process at once (SIGKILL) and reaps it.
+  void kill_now(size_t i) { wait_for(i, SIGKILL); }
+
+  std::string stderr_of(size_t i) const { return read_text(children_[i].err); }
 
   /// Runs `baffle args...` with the working directory `cwd` (default: work_), capturing
   /// stdout and stderr through files (so stderr is not a terminal); `env` ("NAME=value") is added
@@ -162,6 +233,7 @@ class baffle_binary_test : public testing::Test {
   int calls_ = 0;
 
  private:
+  std::vector<child> children_;
   std::string name_;
 };
 

@@ -30,54 +30,8 @@ class MonitorCli : public baffle_binary_test {
             out};
   }
 
-  /// A baffle process left running: its stdout is a pipe read line by line, stderr a file.
-  struct child {
-    pid_t pid = -1;
-    FILE* out = nullptr;
-    fs::path err;
-  };
-
-  child spawn(const std::vector<std::string>& args) {
-    child c;
-    c.err = logs_ / ("spawn_err" + std::to_string(++calls_));
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    std::vector<std::string> argv_text = concat({baffle_.string()}, args);
-    std::vector<char*> argv;
-    for (std::string& a : argv_text) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    c.pid = fork();
-    if (c.pid == 0) {
-      const int in = open("/dev/null", O_RDONLY);
-      const int err = open(c.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (in < 0 || err < 0 || chdir(work_.c_str()) != 0) _exit(127);
-      dup2(in, STDIN_FILENO);
-      dup2(fds[1], STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      close(fds[0]);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    c.out = fdopen(fds[0], "r");
-    return c;
-  }
-
-  /// The next line of the child's stdout (blocks until it is written): the final line is
-  /// printed, and flushed, before the monitor lingers.
-  static std::string next_line(child& c) {
-    char buf[4096];
-    return fgets(buf, sizeof(buf), c.out) != nullptr ? std::string(buf) : std::string();
-  }
-
-  /// Ends the child with SIGTERM (which ends the linger) and returns its exit code.
-  static int terminate(child& c) {
-    kill(c.pid, SIGTERM);
-    int status = 0;
-    waitpid(c.pid, &status, 0);
-    fclose(c.out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  /// Ends a spawned process with SIGTERM (which ends the linger) and returns its exit code.
+  int terminate(size_t c) { return wait_for(c, SIGTERM); }
 
   /// The port of the "monitor: http://127.0.0.1:PORT/" line.
   static uint16_t monitor_port(const std::string& err) {
@@ -128,14 +82,15 @@ TEST_F(MonitorCli, TheUrlComesBeforeTheFirstRoundAndResultsDoNotChange) {
 }
 
 TEST_F(MonitorCli, LingerServesTheFinalStateWithCountersEqualToTheSummary) {
-  child c = spawn(concat(tiny("r"), {"--monitor", "127.0.0.1:0", "--monitor-linger", "600"}));
+  const size_t c =
+      spawn(concat(tiny("r"), {"--monitor", "127.0.0.1:0", "--monitor-linger", "600"}));
   const std::string final_line = next_line(c);
   EXPECT_TRUE(contains(final_line, "final_test_acc")) << final_line;
-  const uint16_t port = monitor_port(read_text(c.err));
-  ASSERT_NE(port, 0) << read_text(c.err);
+  const uint16_t port = monitor_port(stderr_of(c));
+  ASSERT_NE(port, 0) << stderr_of(c);
   const json status = json::parse(test::http_get(port, "/status").body);
   const std::string metrics = test::http_get(port, "/metrics").body;
-  EXPECT_EQ(terminate(c), 0) << read_text(c.err);
+  EXPECT_EQ(terminate(c), 0) << stderr_of(c);
 
   const json summary = json::parse(read_text(work_ / "r" / "summary.json"));
   EXPECT_EQ(status["state"], "finished");
@@ -154,13 +109,13 @@ TEST_F(MonitorCli, LingerServesTheFinalStateWithCountersEqualToTheSummary) {
 }
 
 TEST_F(MonitorCli, ASweepServesAnIndexAndAViewOfEachPoint) {
-  child c = spawn({"sweep", quickstart_.string(), "--grid", "baffle.k=2,3", "--set",
-                   "train.rounds=3", "--threads-per-job", "1", "-q", "--out", "s", "--monitor",
-                   "127.0.0.1:0", "--monitor-linger", "600"});
+  const size_t c = spawn({"sweep", quickstart_.string(), "--grid", "baffle.k=2,3", "--set",
+                          "train.rounds=3", "--threads-per-job", "1", "-q", "--out", "s",
+                          "--monitor", "127.0.0.1:0", "--monitor-linger", "600"});
   const std::string final_line = next_line(c);
   EXPECT_TRUE(contains(final_line, "2 ok")) << final_line;
-  const uint16_t port = monitor_port(read_text(c.err));
-  ASSERT_NE(port, 0) << read_text(c.err);
+  const uint16_t port = monitor_port(stderr_of(c));
+  ASSERT_NE(port, 0) << stderr_of(c);
   const test::http_answer index = test::http_get(port, "/");
   const json status = json::parse(test::http_get(port, "/status").body);
   const json point = json::parse(test::http_get(port, "/points/k-3/status").body);
@@ -168,7 +123,7 @@ TEST_F(MonitorCli, ASweepServesAnIndexAndAViewOfEachPoint) {
   const test::http_answer page = test::http_get(port, "/points/k-3/");
   const test::http_answer redirect = test::http_get(port, "/points/k-3");
   const std::string metrics = test::http_get(port, "/metrics").body;
-  EXPECT_EQ(terminate(c), 0) << read_text(c.err);
+  EXPECT_EQ(terminate(c), 0) << stderr_of(c);
 
   EXPECT_TRUE(contains(index.body, "href=\"points/k-2/\"")) << index.body;
   EXPECT_TRUE(contains(index.body, "2 of 2 point(s) done")) << index.body;

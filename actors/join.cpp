@@ -1,0 +1,157 @@
+// The registry that admits workers into a served run, and what both sides compute for a join.
+#include "actors/join.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <random>
+
+#include <fmt/format.h>
+
+#include "net/hash.hpp"
+
+namespace baffle {
+
+void add_join_message_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<join_hello>("baffle.join_hello");
+  cfg.add_message_type<join_challenge>("baffle.join_challenge");
+  cfg.add_message_type<join_request>("baffle.join_request");
+  cfg.add_message_type<join_offer>("baffle.join_offer");
+  cfg.add_message_type<join_ready>("baffle.join_ready");
+  cfg.add_message_type<std::vector<node_actor>>("baffle.node_list");
+}
+
+namespace {
+
+std::string hex(const unsigned char* bytes, size_t n) {
+  std::string out;
+  out.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) out += fmt::format("{:02x}", bytes[i]);
+  return out;
+}
+
+std::string fresh_nonce() {
+  std::random_device rd;  // not part of any result: a nonce only has to be unpredictable
+  unsigned char bytes[16];
+  for (auto& b : bytes) b = static_cast<unsigned char>(rd());
+  return hex(bytes, sizeof(bytes));
+}
+
+bool same_text(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+caf::error refuse(registry_actor::stateful_pointer<registry_state> self, const std::string& why) {
+  if (self->state.cfg.log) self->state.cfg.log("refused a worker: " + why);
+  return caf::make_error(caf::sec::invalid_argument, "refused: " + why);
+}
+
+}  // namespace
+
+std::string join_proof(const std::string& secret, const std::string& nonce) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(nonce.data()), nonce.size(), out, &len);
+  return hex(out, len);
+}
+
+std::string data_digest(const world& w) {
+  uint64_t h = fnv1a_basis;
+  for (const dataset* d : {&w.data.train, &w.data.test}) {
+    h = fnv1a(std::as_bytes(std::span(d->pixels)), h);
+    h = fnv1a(std::as_bytes(std::span(d->labels)), h);
+  }
+  return fmt::format("{:016x}", h);
+}
+
+registry_actor::behavior_type registry_behavior(
+    registry_actor::stateful_pointer<registry_state> self, registry_config cfg) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.ready.resize(st.cfg.workers);
+  st.holder.resize(st.cfg.workers);
+  st.offered.assign(st.cfg.workers, 0);
+  // A worker that goes away between its offer and its ready message gives its id back.
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& s = self->state;
+    for (uint32_t i = 0; i < s.cfg.workers; ++i) {
+      if (s.offered[i] == 1 && s.holder[i] == dm.source) {
+        s.offered[i] = 0;
+        s.holder[i] = caf::actor_addr{};
+        if (s.cfg.log)
+          s.cfg.log(fmt::format("a worker left before its node {} was ready", s.cfg.first_id + i));
+      }
+    }
+  });
+  return {
+      [self](const join_hello&) -> join_challenge {
+        auto& s = self->state;
+        // Bounded: a peer that only says hello cannot grow the set without limit.
+        if (s.nonces.size() >= 1024) s.nonces.erase(s.nonces.begin());
+        std::string nonce = fresh_nonce();
+        s.nonces.insert(nonce);
+        return {nonce};
+      },
+      [self](const join_request& r) -> caf::result<join_offer> {
+        auto& s = self->state;
+        const auto it = s.nonces.find(r.nonce);
+        if (it == s.nonces.end()) return refuse(self, "unknown or used nonce");
+        s.nonces.erase(it);
+        if (s.cfg.secret && !same_text(r.proof, join_proof(*s.cfg.secret, r.nonce)))
+          return refuse(self, "wrong secret");
+        if (r.threads < 1 || r.threads > 1024)
+          return refuse(self, fmt::format("{} threads (1 to 1024 allowed)", r.threads));
+        uint32_t i = 0;
+        while (i < s.cfg.workers && s.offered[i] != 0) ++i;
+        if (i == s.cfg.workers)
+          return refuse(self, fmt::format("the run already has its {} worker(s)", s.cfg.workers));
+        const caf::actor_addr sender =
+            self->current_sender() == nullptr
+                ? caf::actor_addr{}
+                : caf::actor_cast<caf::actor_addr>(self->current_sender());
+        s.offered[i] = 1;
+        s.holder[i] = sender;
+        if (self->current_sender() != nullptr) self->monitor(self->current_sender());
+        return join_offer{s.cfg.first_id + i, s.cfg.first_id + s.cfg.workers, s.cfg.scenario,
+                          s.cfg.data_digest};
+      },
+      [self](const join_ready& r) -> caf::result<uint32_t> {
+        auto& s = self->state;
+        if (r.node < s.cfg.first_id || r.node - s.cfg.first_id >= s.cfg.workers)
+          return refuse(self, fmt::format("node id {} is not one of this run's", r.node));
+        const uint32_t i = r.node - s.cfg.first_id;
+        const caf::actor_addr sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+        if (s.offered[i] != 1 || s.holder[i] != sender)
+          return refuse(self, fmt::format("node id {} was not offered to this worker", r.node));
+        if (!same_text(r.data_digest, s.cfg.data_digest))
+          return refuse(self, fmt::format("its data set has digest {}, the server's is {}",
+                                          r.data_digest, s.cfg.data_digest));
+        if (!r.handle) return refuse(self, "no node handle");
+        s.offered[i] = 2;
+        s.ready[i] = r.handle;
+        s.ready_count += 1;
+        if (s.cfg.log)
+          s.cfg.log(fmt::format("node {} joined ({} of {} workers)", r.node, s.ready_count,
+                                s.cfg.workers));
+        if (s.ready_count == s.cfg.workers) {
+          for (auto& p : s.waiting) p.deliver(s.ready);
+          s.waiting.clear();
+        }
+        return r.node;
+      },
+      [self](nodes_atom) -> caf::typed_response_promise<std::vector<node_actor>> {
+        auto& s = self->state;
+        auto p = self->make_response_promise<std::vector<node_actor>>();
+        if (s.ready_count == s.cfg.workers) {
+          p.deliver(s.ready);
+        } else {
+          s.waiting.push_back(p);
+        }
+        return p;
+      },
+  };
+}
+
+}  // namespace baffle

@@ -1,0 +1,153 @@
+// End-to-end tests of baffle serve and baffle worker on loopback (free ports chosen at run time,
+// every process waited for or killed by its id): two workers give exactly the single-process
+// run's outputs under sync and async; a worker with the wrong secret is refused while the run
+// completes; a worker whose server dies exits with a message.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/tools/binary_fixture.hpp"
+
+namespace baffle::e2e {
+namespace {
+
+using nlohmann::json;
+
+class Distributed : public baffle_binary_test {
+ protected:
+  Distributed() : baffle_binary_test("distributed") {}
+
+  /// A few rounds of the quickstart under `policy`, every output file written.
+  std::vector<std::string> scenario(const std::string& policy) {
+    std::vector<std::string> args = {
+        quickstart_.string(), "--set", "train.rounds=4",         "--set",
+        "train.eval_every=2", "--set", "server.policy=" + policy};
+    if (policy == "async")
+      args = concat(args, {"--set", "server.concurrency=4", "--set", "server.buffer=2"});
+    return concat(args, {"--threads", "1", "-q", "--events"});
+  }
+
+  /// The port of serve's first stdout line, "listening on 127.0.0.1:PORT".
+  std::string port_of(size_t serve) {
+    const std::string line = next_line(serve);
+    const std::string prefix = "listening on 127.0.0.1:";
+    EXPECT_EQ(line.rfind(prefix, 0), 0u) << line << stderr_of(serve);
+    if (line.rfind(prefix, 0) != 0) return "1";
+    std::string port = line.substr(prefix.size());
+    while (!port.empty() && (port.back() == '\n' || port.back() == '\r')) port.pop_back();
+    return port;
+  }
+
+  /// rounds.csv without its wall-time column.
+  std::string rounds_without_wall_time(const fs::path& dir) {
+    const auto rows = lines_of(read_text(dir / "rounds.csv"));
+    const auto header = split(rows.at(0), ',');
+    const size_t wall = static_cast<size_t>(std::find(header.begin(), header.end(), "wall_time_s") -
+                                            header.begin());
+    std::string out;
+    for (const std::string& row : rows) {
+      auto cells = split(row, ',');
+      if (wall < cells.size()) cells.erase(cells.begin() + static_cast<std::ptrdiff_t>(wall));
+      for (const auto& c : cells) out += c + ",";
+      out += "\n";
+    }
+    return out;
+  }
+
+  void expect_same_run(const fs::path& a, const fs::path& b) {
+    const json sa = json::parse(read_text(a / "summary.json"));
+    const json sb = json::parse(read_text(b / "summary.json"));
+    for (const char* key : {"model_digest", "final_test_acc", "rounds", "sim_time_s",
+                            "bytes_up_total", "bytes_down_total", "node_bytes_total"})
+      EXPECT_EQ(sa[key], sb[key]) << key;
+    EXPECT_EQ(rounds_without_wall_time(a), rounds_without_wall_time(b));
+    EXPECT_EQ(read_text(a / "events.log"), read_text(b / "events.log"));
+    EXPECT_EQ(read_text(a / "clients.csv"), read_text(b / "clients.csv"));
+    EXPECT_FALSE(read_text(a / "events.log").empty());
+  }
+
+  void write_file(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+};
+
+TEST_F(Distributed, TwoWorkersGiveTheSingleProcessRunUnderSyncAndAsync) {
+  for (const std::string policy : {"sync", "async"}) {
+    // The single process with two in-process nodes: the same node traffic as two workers.
+    const cli_result single =
+        baffle(concat({"run"}, concat(scenario(policy), {"--nodes", "2", "--out", "single"})));
+    ASSERT_EQ(single.exit_code, 0) << show(single);
+    const size_t serve =
+        spawn(concat({"serve"}, concat(scenario(policy),
+                                       {"--workers", "2", "--local", "0", "--out", "served"})));
+    const std::string endpoint = "127.0.0.1:" + port_of(serve);
+    const size_t w1 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+    const size_t w2 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+    EXPECT_EQ(wait_for(serve), 0) << stderr_of(serve);
+    EXPECT_EQ(wait_for(w1), 0) << stderr_of(w1);
+    EXPECT_EQ(wait_for(w2), 0) << stderr_of(w2);
+    EXPECT_TRUE(contains(next_line(w1), "computing for"));
+    EXPECT_TRUE(contains(stderr_of(w1), "the run is over")) << stderr_of(w1);
+    expect_same_run(work_ / "single", work_ / "served");
+    fs::remove_all(work_ / "single");
+    fs::remove_all(work_ / "served");
+  }
+}
+
+TEST_F(Distributed, AWorkerWithTheWrongSecretIsRefusedAndTheRunCompletes) {
+  const std::string secret = "correct horse battery staple";
+  write_file(root_ / "secret", secret + "\n");
+  write_file(root_ / "wrong", "not the secret\n");
+  const cli_result single = baffle(concat({"run"}, concat(scenario("sync"), {"--out", "single"})));
+  ASSERT_EQ(single.exit_code, 0) << show(single);
+  const size_t serve = spawn(concat(
+      {"serve"}, concat(scenario("sync"), {"--workers", "1", "--local", "0", "--secret-file",
+                                           (root_ / "secret").string(), "--out", "served"})));
+  const std::string endpoint = "127.0.0.1:" + port_of(serve);
+  const size_t bad =
+      spawn({"worker", "--connect", endpoint, "--secret-file", (root_ / "wrong").string()});
+  EXPECT_EQ(wait_for(bad), 2) << stderr_of(bad);
+  EXPECT_TRUE(contains(stderr_of(bad), "refused: wrong secret")) << stderr_of(bad);
+  const size_t none = spawn({"worker", "--connect", endpoint});  // no secret at all
+  EXPECT_EQ(wait_for(none), 2) << stderr_of(none);
+  const size_t good =
+      spawn({"worker", "--connect", endpoint, "--secret-file", (root_ / "secret").string()});
+  EXPECT_EQ(wait_for(serve), 0) << stderr_of(serve);
+  EXPECT_EQ(wait_for(good), 0) << stderr_of(good);
+  const std::string log = stderr_of(serve);
+  EXPECT_TRUE(contains(log, "refused a worker: wrong secret")) << log;
+  EXPECT_FALSE(contains(log, secret));
+  const json a = json::parse(read_text(work_ / "single" / "summary.json"));
+  const json b = json::parse(read_text(work_ / "served" / "summary.json"));
+  EXPECT_EQ(a["model_digest"], b["model_digest"]);
+}
+
+TEST_F(Distributed, AWorkerWhoseServerDiesExitsWithAMessage) {
+  // The server waits for two workers; one joins, then the server is killed.
+  const size_t serve = spawn(concat(
+      {"serve"}, concat(scenario("sync"), {"--workers", "2", "--local", "0", "--out", "served"})));
+  const std::string endpoint = "127.0.0.1:" + port_of(serve);
+  const size_t worker = spawn({"worker", "--connect", endpoint});
+  // The worker's first stdout line says it has joined (its node is registered).
+  const std::string joined = next_line(worker);
+  ASSERT_TRUE(contains(joined, "computing for")) << joined << stderr_of(worker);
+  kill_now(serve);
+  EXPECT_EQ(wait_for(worker), 1) << stderr_of(worker);
+  EXPECT_TRUE(contains(stderr_of(worker), "lost baffle serve at " + endpoint)) << stderr_of(worker);
+}
+
+TEST_F(Distributed, BadEndpointsAndSecretsAreExit2) {
+  cli_result r = baffle(concat({"serve"}, concat(scenario("sync"), {"--listen", "0.0.0.0:0"})));
+  EXPECT_EQ(r.exit_code, 2) << show(r);
+  EXPECT_TRUE(contains(r.err, "needs --secret-file")) << r.err;
+  EXPECT_TRUE(work_entries().empty());
+  r = baffle({"worker", "--connect", "127.0.0.1"});
+  EXPECT_EQ(r.exit_code, 2) << show(r);
+  EXPECT_TRUE(contains(r.err, "--connect takes HOST:PORT")) << r.err;
+  write_file(root_ / "empty", "\n");
+  r = baffle(
+      concat({"serve"}, concat(scenario("sync"), {"--secret-file", (root_ / "empty").string()})));
+  EXPECT_EQ(r.exit_code, 2) << show(r);
+  EXPECT_TRUE(contains(r.err, "the file is empty")) << r.err;
+}
+
+}  // namespace
+}  // namespace baffle::e2e
