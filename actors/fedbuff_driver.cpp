@@ -156,12 +156,10 @@ void send_task(self_ptr self, const async_entry& e) {
         if (s.over || it == s.entries.end()) return;
         async_entry& entry = it->second;
         if (!reply) {
-          if (auto why = refusal(reply.error())) {
-            fail_run(self, *why);
-            return;
-          }
-          entry.failed = true;  // a client that does not answer contributes nothing
-        } else if (auto why = result_problem(s, *reply, client, seq, arrival)) {
+          fail_run(self, refusal(reply.error()).value_or(lost_task(s, client, reply.error())));
+          return;
+        }
+        if (auto why = result_problem(s, *reply, client, seq, arrival)) {
           fail_run(self, *why);
           return;
         } else {

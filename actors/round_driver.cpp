@@ -106,18 +106,15 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen) {
           auto& s = self->state;
           if (s.over || s.round != this_round) return;
           if (!reply) {
-            if (auto why = refusal(reply.error())) {
-              fail_run(self, *why);
-              return;
-            }
-            // A client that vanished simply does not contribute to this round.
-          } else if (auto why = result_problem(s, *reply, client, static_cast<uint64_t>(this_round),
-                                               arrival)) {
+            fail_run(self, refusal(reply.error()).value_or(lost_task(s, client, reply.error())));
+            return;
+          }
+          if (auto why =
+                  result_problem(s, *reply, client, static_cast<uint64_t>(this_round), arrival)) {
             fail_run(self, *why);
             return;
-          } else {
-            s.results.push_back(std::move(*reply));
           }
+          s.results.push_back(std::move(*reply));
           if (--s.pending == 0) finish_round(self);
         });
   }

@@ -105,6 +105,17 @@ std::optional<std::string> refusal(const caf::error& e) {
   return std::string("a client refused its task");
 }
 
+/// What a run that lost a node says it can do about it.
+constexpr const char* lost_node_advice =
+    "the run stops - a lost node's clients are not reassigned: continue from the last checkpoint "
+    "with --resume";
+
+std::string lost_task(const server_state& st, uint32_t client, const caf::error& e) {
+  return fmt::format("node {} did not answer for client {} ({}); {}",
+                     node_of_client(client, node_count(st)), client, caf::to_string(e),
+                     lost_node_advice);
+}
+
 }  // namespace server_detail
 
 /// The round's events from its plan: the server starts the round and dispatches to every selected
@@ -245,6 +256,20 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
       break;
   }
   st.costs = st.algorithm->costs(wr);
+  // A node that goes away (a worker process that died or hung past the connection timeout)
+  // stops the run with its name: the tasks it held would never be answered.
+  for (const node_actor& n : st.nodes) self->monitor(n);
+  self->set_down_handler([self](const caf::down_msg& dm) {
+    auto& s = self->state;
+    if (s.over) return;
+    for (uint32_t i = 0; i < s.nodes.size(); ++i) {
+      if (s.nodes[i].address() == dm.source) {
+        fail_run(self, fmt::format("node {} is gone ({}); {}", i, caf::to_string(dm.reason),
+                                   lost_node_advice));
+        return;
+      }
+    }
+  });
   return {
       [self](run_atom) -> caf::typed_response_promise<run_outcome> {
         auto& s = self->state;

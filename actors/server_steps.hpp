@@ -25,6 +25,8 @@ void finish_run(self_ptr self);
 void fail_run(self_ptr self, std::string why);
 /// A client's or node's refusal of a message (it names the reason), as opposed to a vanished actor.
 std::optional<std::string> refusal(const caf::error& e);
+/// Why a run stops when client's task got no answer (its node is gone): names the node.
+std::string lost_task(const server_state& st, uint32_t client, const caf::error& e);
 /// Asks every node for its replica's digest at the server's version and compares it with the
 /// server's own; a mismatch (or a refusal) becomes the run's error. Then calls `done`.
 void verify_nodes(self_ptr self, std::function<void()> done);

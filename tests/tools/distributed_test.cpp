@@ -149,5 +149,24 @@ TEST_F(Distributed, BadEndpointsAndSecretsAreExit2) {
   EXPECT_TRUE(contains(r.err, "the file is empty")) << r.err;
 }
 
+TEST_F(Distributed, ALostWorkerStopsTheRunNamingTheNode) {
+  // A run far too long to finish during the test; the worker is killed once it has joined.
+  const size_t serve =
+      spawn(concat({"serve"}, concat(scenario("sync"), {"--set", "train.rounds=1000000", "--set",
+                                                        "run.checkpoint_every=0", "--workers", "2",
+                                                        "--local", "0", "--out", "served"})));
+  const std::string endpoint = "127.0.0.1:" + port_of(serve);
+  const size_t w1 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+  const size_t w2 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+  ASSERT_TRUE(contains(next_line(w1), "computing for")) << stderr_of(w1);
+  ASSERT_TRUE(contains(next_line(w2), "computing for")) << stderr_of(w2);
+  kill_now(w2);
+  EXPECT_EQ(wait_for(serve), 1) << stderr_of(serve);
+  const std::string log = stderr_of(serve);
+  EXPECT_TRUE(contains(log, "node 1 ")) << log;
+  EXPECT_TRUE(contains(log, "--resume")) << log;
+  EXPECT_EQ(wait_for(w1), 0) << stderr_of(w1);
+}
+
 }  // namespace
 }  // namespace baffle::e2e
