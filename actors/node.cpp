@@ -47,8 +47,9 @@ void apply_now(self_ptr self, node_waiting::update& u) {
   }
 }
 
-/// Spawns the client's actor for the task (or refuses a client that does not live here); its
-/// reply goes back to the server as the node's answer.
+/// Spawns the client's actor for the task and hands the task to it: its reply goes straight to
+/// the server (delegation), and its end (it quits once it has answered) tells the node that the
+/// replica is free of it (see the down handler). A client that does not live here is refused.
 template <class NodeTask, class Result>
 void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Result> reply) {
   auto& s = self->state;
@@ -58,28 +59,11 @@ void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Re
         refuse(s.id, "client " + std::to_string(t.client) + " does not live on this node"));
     return;
   }
-  // Linked: if the node goes, so does a client still computing. A client quits by itself (reason
-  // normal, which a link does not pass on) once it has answered.
-  auto client = self->template spawn<caf::linked>(
+  auto client = self->template spawn<caf::monitored>(
       client_behavior, t.client, s.w, std::shared_ptr<const model_replica>(s.model.replica),
       s.arena, s.pool);
   s.computing += 1;
-  const auto done = [self] {
-    auto& st = self->state;
-    st.computing -= 1;
-    if (st.computing == 0) drain(self);
-  };
-  self->request(client, caf::infinite, t.task)
-      .then(
-          [self, reply, done](Result& r) mutable {
-            self->state.tasks_done += 1;
-            reply.deliver(std::move(r));
-            done();
-          },
-          [reply, done](caf::error& e) mutable {
-            reply.deliver(std::move(e));
-            done();
-          });
+  reply.delegate(client, t.task);
 }
 
 void answer_verify(self_ptr self, node_waiting::verify& v) {
@@ -146,6 +130,13 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
   st.arena = arena;
   st.pool = pool;
   st.model = initial_model(*st.w);
+  // A client actor ends once it has answered its task: then it no longer reads the replica.
+  self->set_down_handler([self](const caf::down_msg&) {
+    auto& s = self->state;
+    s.computing -= 1;
+    s.tasks_done += 1;
+    if (s.computing == 0) drain(self);
+  });
   const auto held = [self](auto message) {
     using message_type = decltype(message);
     if constexpr (std::is_same_v<message_type, node_round_task>) {
