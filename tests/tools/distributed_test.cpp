@@ -168,5 +168,41 @@ TEST_F(Distributed, ALostWorkerStopsTheRunNamingTheNode) {
   EXPECT_EQ(wait_for(w1), 0) << stderr_of(w1);
 }
 
+TEST_F(Distributed, AStoppedServedRunResumesWithOtherNodesToTheSingleProcessResult) {
+  // Many quick rounds, stopped by SIGTERM once both workers have joined (a checkpoint is written),
+  // then resumed with one worker and a local node: the result is the uninterrupted one's. (On a
+  // machine fast enough to finish before the signal, the run simply completes: same check.)
+  const std::vector<std::string> quick = {"--set", "train.rounds=800",    "--set", "baffle.k=4",
+                                          "--set", "train.eval_every=400"};
+  const cli_result single =
+      baffle(concat({"run"}, concat(scenario("sync"), concat(quick, {"--out", "single"}))));
+  ASSERT_EQ(single.exit_code, 0) << show(single);
+  const size_t serve = spawn(concat(
+      {"serve"},
+      concat(scenario("sync"), concat(quick, {"--workers", "2", "--local", "0", "--out", "s"}))));
+  const std::string endpoint = "127.0.0.1:" + port_of(serve);
+  const size_t w1 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+  const size_t w2 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+  ASSERT_TRUE(contains(next_line(w1), "computing for")) << stderr_of(w1);
+  ASSERT_TRUE(contains(next_line(w2), "computing for")) << stderr_of(w2);
+  const int stopped = wait_for(serve, SIGTERM);
+  EXPECT_EQ(wait_for(w1), 0) << stderr_of(w1);
+  EXPECT_EQ(wait_for(w2), 0) << stderr_of(w2);
+  if (stopped != 0) {
+    ASSERT_EQ(stopped, 128 + SIGTERM) << stderr_of(serve);
+    ASSERT_TRUE(fs::exists(work_ / "s" / "checkpoint.bin"));
+    const size_t again =
+        spawn({"serve", "--resume", "s", "--workers", "1", "--threads", "1", "-q"});
+    const size_t w3 =
+        spawn({"worker", "--connect", "127.0.0.1:" + port_of(again), "--threads", "1"});
+    EXPECT_EQ(wait_for(again), 0) << stderr_of(again);
+    EXPECT_EQ(wait_for(w3), 0) << stderr_of(w3);
+  }
+  const json a = json::parse(read_text(work_ / "single" / "summary.json"));
+  const json b = json::parse(read_text(work_ / "s" / "summary.json"));
+  EXPECT_EQ(a["model_digest"], b["model_digest"]);
+  EXPECT_EQ(a["rounds"], b["rounds"]);
+}
+
 }  // namespace
 }  // namespace baffle::e2e
