@@ -2,7 +2,11 @@
 // std::map, which CAF 0.17's inspectors do not cover, and the file is only read by this build).
 #include "actors/checkpoint.hpp"
 
+#include <algorithm>
+#include <functional>
+
 #include "actors/server.hpp"
+#include "net/atomic_file.hpp"
 
 namespace baffle {
 
@@ -109,6 +113,34 @@ dense_result get_dense(byte_reader& in) {
 }
 
 }  // namespace
+
+std::string write_checkpoint_file(const checkpoint_file& c) {
+  byte_writer o;
+  o.put_string(c.fingerprint);
+  o.put<uint64_t>(c.rounds_csv_bytes);
+  o.put<uint64_t>(c.events_bytes);
+  o.put<uint8_t>(c.events ? 1 : 0);
+  o.put<double>(c.wall_seconds);
+  o.put<int64_t>(c.round);
+  o.put_string(c.state);
+  return seal(o.take());
+}
+
+result<checkpoint_file> read_checkpoint_file(std::string_view sealed) {
+  const auto payload = unseal(sealed);
+  if (!payload) return error_message{payload.error()};
+  byte_reader in(*payload);
+  checkpoint_file c;
+  c.fingerprint = in.get_string();
+  c.rounds_csv_bytes = in.get<uint64_t>();
+  c.events_bytes = in.get<uint64_t>();
+  c.events = in.get<uint8_t>() != 0;
+  c.wall_seconds = in.get<double>();
+  c.round = in.get<int64_t>();
+  c.state = in.get_string();
+  if (!in.ok() || !in.at_end()) return error_message{"malformed checkpoint"};
+  return c;
+}
 
 std::string save_server_state(const server_state& st) {
   byte_writer o;
@@ -317,6 +349,41 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   if (!sizes_ok || !refs_ok) {
     return error_message{"checkpoint: the server state is inconsistent (sizes or references)"};
   }
+  // What the resumed run indexes with or reads in full: each must fit the scenario's model and
+  // the version the state holds, or the run would read past a buffer.
+  const uint64_t version = st.model.replica->version;
+  const size_t k = static_cast<size_t>(st.w->sc.baffle.k);
+  const bool baffle = st.w->sc.train.algorithm == algorithm_kind::baffle;
+  const auto model_sized = [n](size_t size) { return size == 0 || size == n; };
+  std::string why;
+  if (st.round < 0 || st.now.ns < 0 || st.model.opt.step < 0) {
+    why = "a negative round, time or optimizer step";
+  } else if (!model_sized(st.model.opt.m.size()) || !model_sized(st.model.opt.v.size()) ||
+             !model_sized(st.model.ema.size())) {
+    why = "optimizer moments or EMA of another model's size";
+  } else if (std::any_of(st.device_version.begin(), st.device_version.end(),
+                         [&](uint64_t v) { return v > version; })) {
+    why = "a client holding a model version after the server's";
+  } else if (!std::is_heap(st.queue.begin(), st.queue.end(), std::greater<>{})) {
+    why = "the arrival queue out of order";
+  }
+  for (const auto& [seq, e] : st.entries) {
+    if (!why.empty()) break;
+    const bool result_sized = e.result.scalars.empty() || e.result.scalars.size() == k;
+    const bool dense_sized = model_sized(e.dense.values.size());
+    const bool has_result = baffle ? e.result.scalars.size() == k : e.dense.values.size() == n;
+    if (e.seq != seq || e.version > version) {
+      why = "a dispatch on a model version after the server's";
+    } else if (!result_sized || !dense_sized || (e.computed && !has_result)) {
+      why = "a dispatch's result of the wrong size";
+    }
+  }
+  for (const event_record& e : st.interval_events) {
+    if (!why.empty()) break;
+    if (e.what > event_record::kind::aggregate) why = "an unknown event kind";
+  }
+  if (!why.empty())
+    return error_message{"checkpoint: the server state is inconsistent (" + why + ")"};
   return true;
 }
 

@@ -93,6 +93,25 @@ class byte_reader {
   bool ok_ = true;
 };
 
+/// What checkpoint.bin holds: the scenario it belongs to, the run folder's file lengths when it
+/// was written, and the server's state; sealed (magic, version, length, CRC-32: net/atomic_file).
+struct checkpoint_file {
+  std::string fingerprint;        ///< of the resolved scenario text it was written for
+  uint64_t rounds_csv_bytes = 0;  ///< rounds.csv's length at the checkpoint
+  uint64_t events_bytes = 0;      ///< events.log's length at the checkpoint
+  bool events = false;            ///< the run writes events.log
+  double wall_seconds = 0.0;      ///< wall time the run had spent
+  int64_t round = 0;              ///< the last round the checkpoint includes
+  std::string state;              ///< save_server_state's bytes
+};
+
+/// The sealed bytes of checkpoint.bin.
+std::string write_checkpoint_file(const checkpoint_file& c);
+
+/// Reads what write_checkpoint_file wrote: any file bytes at all, from outside. The error says
+/// what is wrong (not a checkpoint, damaged, truncated) without the file's name.
+result<checkpoint_file> read_checkpoint_file(std::string_view sealed);
+
 /// The server's state after a round (or async update) as bytes.
 std::string save_server_state(const server_state& st);
 

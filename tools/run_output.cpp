@@ -66,18 +66,16 @@ result<resume_point> prepare_resume(const fs::path& dir, const std::string& fing
   }
   const auto bytes = read_file(file.string());
   if (!bytes) return error_message{bytes.error()};
-  const auto payload = unseal(*bytes);
-  if (!payload) return error_message{file.string() + ": " + payload.error()};
-  byte_reader in(*payload);
-  const std::string written_for = in.get_string();
+  auto read = read_checkpoint_file(*bytes);
+  if (!read) return error_message{file.string() + ": " + read.error()};
+  const std::string& written_for = read->fingerprint;
   resume_point p;
-  p.rounds_csv_bytes = in.get<uint64_t>();
-  p.events_bytes = in.get<uint64_t>();
-  p.events = in.get<uint8_t>() != 0;
-  p.wall_seconds = in.get<double>();
-  p.round = in.get<int64_t>();
-  p.state = in.get_string();
-  if (!in.ok() || !in.at_end()) return error_message{file.string() + ": malformed checkpoint"};
+  p.rounds_csv_bytes = read->rounds_csv_bytes;
+  p.events_bytes = read->events_bytes;
+  p.events = read->events;
+  p.wall_seconds = read->wall_seconds;
+  p.round = read->round;
+  p.state = std::move(read->state);
   if (written_for != fingerprint) {
     return error_message{file.string() + " was written for a different scenario than " +
                          (dir / "scenario.toml").string() +
@@ -146,15 +144,16 @@ void run_recorder::on_checkpoint(int64_t round, std::string state) {
   if (events_) std::fflush(events_);
   const long csv_bytes = csv_ ? std::ftell(csv_) : 0;
   const long events_bytes = events_ ? std::ftell(events_) : 0;
-  byte_writer o;
-  o.put_string(fingerprint_);
-  o.put<uint64_t>(static_cast<uint64_t>(std::max(0L, csv_bytes)));
-  o.put<uint64_t>(static_cast<uint64_t>(std::max(0L, events_bytes)));
-  o.put<uint8_t>(events_ != nullptr ? 1 : 0);
-  o.put<double>(wall_seconds());
-  o.put<int64_t>(round);
-  o.put_string(state);
-  const auto written = write_file_atomically((dir_ / "checkpoint.bin").string(), seal(o.take()));
+  checkpoint_file c;
+  c.fingerprint = fingerprint_;
+  c.rounds_csv_bytes = static_cast<uint64_t>(std::max(0L, csv_bytes));
+  c.events_bytes = static_cast<uint64_t>(std::max(0L, events_bytes));
+  c.events = events_ != nullptr;
+  c.wall_seconds = wall_seconds();
+  c.round = round;
+  c.state = std::move(state);
+  const auto written =
+      write_file_atomically((dir_ / "checkpoint.bin").string(), write_checkpoint_file(c));
   if (!written) {
     std::fprintf(stderr, "\nwarning: checkpoint after round %lld not written: %s\n",
                  static_cast<long long>(round), written.error().c_str());

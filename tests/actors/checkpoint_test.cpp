@@ -4,9 +4,12 @@
 // downloads; a stop request ends the run after a checkpoint; a damaged state is refused.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "actors/checkpoint.hpp"
 #include "actors/run.hpp"
 #include "actors/server.hpp"
+#include "tests/actors/server_fixture.hpp"
 #include "tests/actors/toy_world.hpp"
 
 namespace baffle {
@@ -182,6 +185,79 @@ TEST(Checkpoint, ADamagedOrForeignStateIsRefusedWithAMessage) {
   opt.resume_state = state;
   const auto o = run_simulation(*w2, opt, nullptr);
   EXPECT_NE(o.error.find("another scenario"), std::string::npos) << o.error;
+}
+
+TEST(Checkpoint, AStateTheResumedRunWouldReadPastABufferWithIsRefused) {
+  scenario sc = fleet("async", "baffle");
+  sc.train.ema_decay = 0.5;
+  auto w = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(w.ok());
+  recording_sink whole;
+  run_simulation(*w, run_options{1}, &whole);
+  ASSERT_FALSE(whole.checkpoints.empty());
+  server_state good = fresh_server_state(*w);
+  ASSERT_TRUE(load_server_state(whole.checkpoints[0].second, good).ok());
+  ASSERT_FALSE(good.entries.empty());
+  ASSERT_FALSE(good.interval_events.empty());
+  // Each damage is well-formed bytes that only a cross-check catches.
+  const std::vector<std::pair<std::string, std::function<void(server_state&)>>> damages = {
+      {"EMA of another size", [](server_state& st) { st.model.ema.resize(3); }},
+      {"Adam moments of another size", [](server_state& st) { st.model.opt.m.assign(5, 0.f); }},
+      {"a device ahead of the server",
+       [](server_state& st) { st.device_version[1] = st.model.replica->version + 1; }},
+      {"a dispatch on a future version",
+       [](server_state& st) {
+         st.entries.begin()->second.version = st.model.replica->version + 9;
+       }},
+      {"a computed result of the wrong size",
+       [](server_state& st) {
+         auto& e = st.entries.begin()->second;
+         e.computed = true;
+         e.result.scalars.assign(3, 0.f);
+       }},
+      {"an unknown event kind",
+       [](server_state& st) { st.interval_events[0].what = static_cast<event_record::kind>(200); }},
+      {"a queue out of order",
+       [](server_state& st) {
+         ASSERT_GE(st.queue.size(), 2u);
+         std::swap(st.queue.front(), st.queue.back());
+       }},
+  };
+  for (const auto& [what, damage] : damages) {
+    server_state bad = good;
+    damage(bad);
+    server_state into = fresh_server_state(*w);
+    const auto loaded = load_server_state(save_server_state(bad), into);
+    ASSERT_FALSE(loaded.ok()) << what;
+    EXPECT_NE(loaded.error().find("inconsistent"), std::string::npos)
+        << what << ": " << loaded.error();
+  }
+}
+
+TEST(Checkpoint, FileRoundTripsAndRefusesDamage) {
+  checkpoint_file c;
+  c.fingerprint = "00ff";
+  c.rounds_csv_bytes = 123;
+  c.events_bytes = 456;
+  c.events = true;
+  c.wall_seconds = 1.5;
+  c.round = 7;
+  c.state = std::string("state\0bytes", 11);
+  const std::string sealed = write_checkpoint_file(c);
+  const auto back = read_checkpoint_file(sealed);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->fingerprint, c.fingerprint);
+  EXPECT_EQ(back->rounds_csv_bytes, 123u);
+  EXPECT_EQ(back->events_bytes, 456u);
+  EXPECT_TRUE(back->events);
+  EXPECT_EQ(back->wall_seconds, 1.5);
+  EXPECT_EQ(back->round, 7);
+  EXPECT_EQ(back->state, c.state);
+  for (size_t cut = 0; cut < sealed.size(); ++cut)
+    EXPECT_FALSE(read_checkpoint_file(sealed.substr(0, cut)).ok()) << cut;
+  std::string flipped = sealed;
+  flipped.back() ^= 1;
+  EXPECT_FALSE(read_checkpoint_file(flipped).ok());
 }
 
 TEST(ByteReader, StopsAtTheEndInsteadOfReadingPastIt) {
