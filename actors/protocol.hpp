@@ -223,14 +223,21 @@ using server_actor = caf::typed_actor<caf::replies_to<run_atom>::with<run_outcom
 /// Registers every message type; call on the config of every process that sends or receives them.
 void add_message_types(caf::actor_system_config& cfg);
 
-/// Serialized size in bytes of a message as CAF's binary serializer writes it.
+/// The bytes of a message as CAF's binary serializer writes them (decode_message in
+/// actors/wire.hpp reads them back within bounds).
 template <class T>
-uint64_t wire_size(const T& msg) {
+std::vector<char> encode_message(const T& msg) {
   std::vector<char> buf;
   caf::binary_serializer sink{nullptr, buf};
   auto err = sink(const_cast<T&>(msg));
   static_cast<void>(err);
-  return buf.size();
+  return buf;
+}
+
+/// Serialized size in bytes of a message as CAF's binary serializer writes it.
+template <class T>
+uint64_t wire_size(const T& msg) {
+  return encode_message(msg).size();
 }
 
 }  // namespace baffle
