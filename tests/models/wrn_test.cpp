@@ -243,6 +243,13 @@ TEST_P(WrnConfig, ForwardMatchesNaiveDouble) {
 }
 
 TEST(Wrn, LowPrecisionLossMatchesTheNaiveReferenceOnConvertedValues) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Under ASan (tools/test --sanitize) the same oneDNN kernels give f32 results a few 1e-8 apart
+  // from Release's, and bf16 rounding turns that into 7e-4 on this loss: more than the 1e-4 this
+  // check allows for boundary flips. Memory and UB checks of this path still run in the tests
+  // above and below; the numeric agreement is checked by the Release suite.
+  GTEST_SKIP() << "tolerance tuned to Release numerics (docs/hardening.md)";
+#endif
   enter_compute_thread();
   workspace ws;
   for (auto prec : {forward_precision::bf16, forward_precision::int8}) {
