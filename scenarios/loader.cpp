@@ -295,6 +295,42 @@ std::string suggest_key(std::string_view key) {
   return "";
 }
 
+/// Whether text is well-formed UTF-8 (no overlong forms, surrogates or code points past
+/// U+10FFFF): what a TOML file must be, so the resolved scenario can be read back.
+bool valid_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    size_t extra = 0;
+    uint32_t cp = 0;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if (b >= 0xC2 && b <= 0xDF) {
+      extra = 1;
+      cp = b & 0x1F;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      extra = 2;
+      cp = b & 0x0F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      extra = 3;
+      cp = b & 0x07;
+    } else {
+      return false;
+    }
+    if (text.size() - i <= extra) return false;  // truncated sequence
+    for (size_t k = 1; k <= extra; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (c & 0x3F);
+    }
+    const uint32_t smallest[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < smallest[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
 /// Applies "dotted.key=value" overrides to `root`, recording where each key came from.
 void apply_overrides(toml::table& root, const std::vector<std::string>& overrides,
                      const std::string& file, override_origins& origins,
@@ -338,6 +374,14 @@ void apply_overrides(toml::table& root, const std::vector<std::string>& override
       parsed = toml::table{};
     }
     if (parsed.size() != 1 || !parsed.contains("v")) {
+      if (!valid_utf8(text)) {
+        // The resolved scenario.toml must be TOML, which is UTF-8 (a run could not resume).
+        errors.push_back(make_error(file, key, "",
+                                    "--set for " + key +
+                                        ": the value is not valid UTF-8 text; scenario "
+                                        "values are UTF-8"));
+        continue;
+      }
       parsed = toml::table{};
       parsed.insert("v", text);
     }

@@ -443,6 +443,22 @@ TEST(ScenarioLoader, OverrideWithBadValueIsAnError) {
   EXPECT_TRUE(contains(h.message, "--set")) << h.message;
 }
 
+// Found by tests/fuzz/fuzz_scenario.cpp: a --set value that is not TOML becomes a string as
+// written, and one with invalid UTF-8 bytes was accepted, so the run's resolved scenario.toml
+// could not be read back (by --resume, or by the user).
+TEST(ScenarioLoader, OverrideWithInvalidUtf8IsAnErrorAndValidUtf8RoundTrips) {
+  for (const std::string bad :
+       {"x\xff", "\xc3", "\xe2\x82", "\xed\xa0\x80", "\xc0\xaf", "\xf4\x90\x80\x80"}) {
+    const scenario_error e = single_error(parse("", {"name=" + bad}), "name");
+    EXPECT_TRUE(contains(e.message, "not valid UTF-8")) << e.message;
+  }
+  const load_result ok = parse("", {"name=caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x99\x82"});
+  ASSERT_TRUE(ok.ok()) << all_errors(ok);
+  const load_result again = parse_scenario(to_toml(*ok.value), "resolved.toml");
+  ASSERT_TRUE(again.ok()) << all_errors(again);
+  EXPECT_EQ(again.value->name, ok.value->name);
+}
+
 TEST(ScenarioLoader, SeveralErrorsAreReportedAtOnce) {
   const load_result r = parse(
       "nam = \"x\"\n"
