@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <caf/all.hpp>
+#include <caf/detail/serialized_size.hpp>
 
 #include "models/estimator.hpp"
 #include "net/sim_time.hpp"
@@ -224,7 +225,8 @@ using server_actor = caf::typed_actor<caf::replies_to<run_atom>::with<run_outcom
 void add_message_types(caf::actor_system_config& cfg);
 
 /// The bytes of a message as CAF's binary serializer writes them (decode_message in
-/// actors/wire.hpp reads them back within bounds).
+/// actors/wire.hpp reads them back within bounds). Every float must be finite: CAF 0.17's
+/// serializer loops forever on an infinite one.
 template <class T>
 std::vector<char> encode_message(const T& msg) {
   std::vector<char> buf;
@@ -234,10 +236,15 @@ std::vector<char> encode_message(const T& msg) {
   return buf;
 }
 
-/// Serialized size in bytes of a message as CAF's binary serializer writes it.
+/// Serialized size in bytes of a message as CAF's binary serializer writes it, counted without
+/// writing it: CAF 0.17's serializer never returns on an infinite float (its pack754 halves
+/// infinity until it is below 2), and a diverging run's update can hold one.
 template <class T>
 uint64_t wire_size(const T& msg) {
-  return encode_message(msg).size();
+  caf::detail::serialized_size_inspector counter{static_cast<caf::execution_unit*>(nullptr)};
+  auto err = counter(const_cast<T&>(msg));
+  static_cast<void>(err);
+  return counter.result();
 }
 
 }  // namespace baffle

@@ -138,6 +138,22 @@ struct checker {
     require(n >= 1 && n <= l.max_samples,
             fmt::format("{} samples (1 to {} allowed)", n, l.max_samples));
   }
+  /// Non-finite values are refused: CAF 0.17's serializer never returns on an infinite float,
+  /// so such a message could not even be passed on, and one would turn the model into NaN.
+  template <class Range>
+  void all_finite(const Range& values, const char* what) {
+    size_t i = 0;
+    for (const auto v : values) {
+      if (!std::isfinite(v)) {
+        require(false, fmt::format("{}[{}] is not finite", what, i));
+        return;
+      }
+      ++i;
+    }
+  }
+  void finite(double v, const char* what) {
+    require(std::isfinite(v), fmt::format("{} is not finite", what));
+  }
   void forward_passes(uint32_t n, const message_limits& l) {
     require(n <= l.max_forward_passes,
             fmt::format("{} forward passes (at most {})", n, l.max_forward_passes));
@@ -222,12 +238,15 @@ std::optional<std::string> message_problem(const round_task& m, const message_li
 
 namespace {
 /// A client's result: its id, its payload's size (K scalars or the model's size), its counts.
-template <class Result>
-std::optional<std::string> result_problem(const Result& m, const std::string& payload_problem,
+template <class Result, class Payload>
+std::optional<std::string> result_problem(const Result& m, const Payload& payload,
+                                          const std::string& payload_problem,
                                           const message_limits& l) {
   checker c;
   c.client(m.client, l);
   c.require(payload_problem.empty(), payload_problem);
+  c.all_finite(payload, "payload");
+  c.finite(m.base_loss, "base_loss");
   c.samples(m.samples, l);
   c.time(m.finish_time, "the finish time");
   c.forward_passes(m.forward_passes, l);
@@ -237,7 +256,8 @@ std::optional<std::string> result_problem(const Result& m, const std::string& pa
 
 std::optional<std::string> message_problem(const round_result& m, const message_limits& l) {
   return result_problem(
-      m, m.scalars.size() == l.k ? "" : fmt::format("{} scalars for K = {}", m.scalars.size(), l.k),
+      m, m.scalars,
+      m.scalars.size() == l.k ? "" : fmt::format("{} scalars for K = {}", m.scalars.size(), l.k),
       l);
 }
 
@@ -249,7 +269,7 @@ std::optional<std::string> message_problem(const backprop_task& m, const message
 
 std::optional<std::string> message_problem(const dense_result& m, const message_limits& l) {
   return result_problem(
-      m,
+      m, m.values,
       m.values.size() == l.model_size
           ? ""
           : fmt::format("{} values for a model of {}", m.values.size(), l.model_size),
@@ -265,6 +285,7 @@ std::optional<std::string> message_problem(const model_update& m, const message_
   c.require(m.coefficients.size() == m.seeds.size() * l.k,
             fmt::format("{} coefficients for {} seeds and K = {}", m.coefficients.size(),
                         m.seeds.size(), l.k));
+  c.all_finite(m.coefficients, "coefficients");
   return c.done("model_update");
 }
 
@@ -273,6 +294,7 @@ std::optional<std::string> message_problem(const dense_update& m, const message_
   c.require(m.version >= 1, "version 0 (an update produces version 1 or later)");
   c.require(m.step >= 0, fmt::format("step {}", m.step));
   c.size(m.values.size(), l.model_size, "values");
+  c.all_finite(m.values, "values");
   return c.done("dense_update");
 }
 
@@ -304,6 +326,10 @@ std::optional<std::string> message_problem(const model_snapshot& m, const messag
         v->empty() || v->size() == l.model_size,
         fmt::format("a state vector of {} elements for a model of {}", v->size(), l.model_size));
   c.require(m.opt_step >= 0, fmt::format("optimizer step {}", m.opt_step));
+  c.all_finite(m.params, "params");
+  c.all_finite(m.opt_m, "opt_m");
+  c.all_finite(m.opt_v, "opt_v");
+  c.all_finite(m.ema, "ema");
   return c.done("model_snapshot");
 }
 
@@ -311,6 +337,9 @@ std::optional<std::string> message_problem(const run_outcome& m, const message_l
   checker c;
   c.require(m.rounds >= 0, fmt::format("{} rounds", m.rounds));
   c.require(known(m.error_class), "an unknown error kind");
+  c.finite(m.sim_time_s, "sim_time_s");
+  c.finite(m.final_test_loss, "final_test_loss");
+  c.finite(m.final_test_acc, "final_test_acc");
   return c.done("run_outcome");
 }
 

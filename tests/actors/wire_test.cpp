@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <new>
 
 #include "actors/model_state.hpp"
@@ -209,6 +211,49 @@ TEST(Wire, WrongSizesEnumsAndCountsAreRefusedWithTheReason) {
   o = run_outcome{};
   o.error.assign(l.max_string + 1, 'x');
   EXPECT_FALSE((decode_message<run_outcome>(encode_message(o), l).ok()));
+}
+
+// Found by tests/fuzz/fuzz_messages.cpp: CAF 0.17's serializer never returns on an infinite
+// float (pack754 halves infinity until it is below 2), so wire_size, which the server applies to
+// every update it broadcasts, hung on a diverging run's update. It now counts without writing.
+TEST(Wire, SizesAreCountedWithoutSerializingAndMatchTheEncoding) {
+  const double inf = std::numeric_limits<double>::infinity();
+  model_update u{5, 4, {11, 12}, std::vector<double>(16, 0.5)};
+  EXPECT_EQ(wire_size(u), encode_message(u).size());
+  const uint64_t finite_size = wire_size(u);
+  u.coefficients[3] = inf;
+  u.coefficients[4] = std::nan("");
+  EXPECT_EQ(wire_size(u), finite_size);
+  round_result r = good_result();
+  EXPECT_EQ(wire_size(r), encode_message(r).size());
+  r.scalars[0] = -std::numeric_limits<float>::infinity();
+  EXPECT_EQ(wire_size(r), encode_message(good_result()).size());
+  run_outcome o;
+  o.error = "text";
+  EXPECT_EQ(wire_size(o), encode_message(o).size());
+  model_snapshot s{7, std::vector<float>(50, 1.f), {}, {}, 7, std::vector<float>(50, 2.f)};
+  EXPECT_EQ(wire_size(s), encode_message(s).size());
+}
+
+TEST(Wire, NonFiniteValuesAreRefused) {
+  const message_limits l = small_limits();
+  round_result r = good_result();
+  r.scalars[2] = std::numeric_limits<float>::quiet_NaN();  // NaN encodes; infinity would hang
+  const auto e = decode_message<round_result>(encode_message(r), l);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().find("payload[2] is not finite"), std::string::npos) << e.error();
+  model_update u{5, 4, {11}, std::vector<double>(8, 0.5)};
+  u.coefficients[7] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_FALSE((decode_message<model_update>(encode_message(u), l).ok()));
+  // Bits that CAF's decoder turns into infinity are refused too: exponent all ones (CAF writes
+  // a float as its IEEE 754 bits in network byte order).
+  std::vector<char> bytes = encode_message(good_result());
+  const size_t first_scalar = 13;  // round, client, the one-byte length prefix
+  bytes[first_scalar + 0] = static_cast<char>(0x7f);
+  bytes[first_scalar + 1] = static_cast<char>(0x80);
+  bytes[first_scalar + 2] = 0;
+  bytes[first_scalar + 3] = 0;
+  EXPECT_FALSE((decode_message<round_result>(bytes, l).ok()));
 }
 
 TEST(Wire, TruncatedAndTrailingBytesAreRefused) {
