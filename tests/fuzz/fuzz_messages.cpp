@@ -1,0 +1,97 @@
+// Fuzz target: decoding and checking of every message in actors/protocol.hpp, as a process
+// receiving it from another would (actors/wire.hpp). The first byte chooses the message type, the
+// rest is CAF's binary encoding. Decoding may fail but must never crash, never allocate more than
+// the scenario's limits allow (tools/fuzz runs this target with a malloc limit), and a message it
+// accepts must pass message_problem and encode back to bytes it accepts again.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <span>
+
+#include "actors/wire.hpp"
+#include "actors/world.hpp"
+#include "tests/actors/toy_world.hpp"
+#include "tests/fuzz/seeds.hpp"
+
+namespace baffle {
+namespace {
+
+message_limits limits;
+
+template <class T>
+void check(std::span<const char> bytes) {
+  const auto decoded = decode_message<T>(bytes, limits);
+  if (!decoded.ok()) {
+    if (decoded.error().empty()) std::abort();  // a refusal must say why
+    return;
+  }
+  if (message_problem(*decoded, limits).has_value()) std::abort();
+  const std::vector<char> again = encode_message(*decoded);
+  const auto redecoded = decode_message<T>(again, limits);
+  if (!redecoded.ok() || encode_message(*redecoded) != again) std::abort();
+}
+
+using checker = void (*)(std::span<const char>);
+constexpr checker checkers[] = {
+    check<round_task>,     check<round_result>, check<backprop_task>,   check<dense_result>,
+    check<model_update>,   check<dense_update>, check<node_round_task>, check<node_backprop_task>,
+    check<model_snapshot>, check<run_outcome>,
+};
+constexpr size_t type_count = sizeof(checkers) / sizeof(checkers[0]);
+
+template <class T>
+void seed(uint8_t type, const std::string& name, const T& msg) {
+  std::string bytes(1, static_cast<char>(type));
+  const std::vector<char> body = encode_message(msg);
+  bytes.append(body.begin(), body.end());
+  fuzz::write_seed(name, bytes);
+}
+
+void write_seeds() {
+  const uint32_t k = limits.k;
+  const size_t n = limits.model_size;
+  round_task t{3, 2, 99, k, 1e-3f, fd_scheme::forward, seed_mode::shared, 8, sim_time{1000}};
+  backprop_task b{2, 1, baseline::fedavg, 8, 1, 0.05f, sim_time{2000}};
+  seed(0, "round_task", t);
+  seed(1, "round_result",
+       round_result{3, 1, std::vector<float>(k, 0.5f), 1.2f, 8, sim_time{5000}, k + 1});
+  seed(2, "backprop_task", b);
+  seed(3, "dense_result",
+       dense_result{2, 3, std::vector<float>(n, -0.25f), 0.9f, 8, sim_time{7000}, 1});
+  seed(4, "model_update", model_update{3, 2, {7, 8}, std::vector<double>(2 * k, 0.125)});
+  seed(5, "dense_update", dense_update{3, 2, std::vector<double>(n, 0.01)});
+  seed(6, "node_round_task", node_round_task{2, t});
+  seed(7, "node_backprop_task", node_backprop_task{2, b});
+  seed(8, "model_snapshot",
+       model_snapshot{4, std::vector<float>(n, 0.1f), std::vector<float>(n, 0.f),
+                      std::vector<float>(n, 0.f), 4, std::vector<float>(n, 0.1f)});
+  run_outcome o;
+  o.rounds = 3;
+  o.model_digest = "00112233aabbccdd";
+  o.error = "client 2: answered round 1 instead of 3";
+  seed(9, "run_outcome", o);
+}
+
+}  // namespace
+}  // namespace baffle
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  using namespace baffle;
+  // The limits of a small scenario's world: 4 clients, K = 16, a tiny MLP.
+  const auto w = build_world(toy_scenario(), toy_data(40, 10));
+  if (!w.ok()) std::abort();
+  limits = limits_for(**w);
+  if (fuzz::seed_folder() != nullptr) {
+    write_seeds();
+    std::exit(0);
+  }
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::span<const char> body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  baffle::checkers[data[0] % baffle::type_count](body);
+  return 0;
+}
