@@ -369,9 +369,12 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   }
   for (const auto& [seq, e] : st.entries) {
     if (!why.empty()) break;
-    const bool result_sized = e.result.scalars.empty() || e.result.scalars.size() == k;
-    const bool dense_sized = model_sized(e.dense.values.size());
-    const bool has_result = baffle ? e.result.scalars.size() == k : e.dense.values.size() == n;
+    const auto* r = std::get_if<round_result>(&e.result);
+    const auto* d = std::get_if<dense_result>(&e.result);
+    const bool result_sized = r == nullptr || r->scalars.empty() || r->scalars.size() == k;
+    const bool dense_sized = d == nullptr || model_sized(d->values.size());
+    const bool has_result = baffle ? r != nullptr && r->scalars.size() == k
+                                   : d != nullptr && d->values.size() == n;
     if (e.seq != seq || e.version > version) {
       why = "a dispatch on a model version after the server's";
     } else if (!result_sized || !dense_sized || (e.computed && !has_result)) {

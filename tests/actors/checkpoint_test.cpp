@@ -213,7 +213,9 @@ TEST(Checkpoint, AStateTheResumedRunWouldReadPastABufferWithIsRefused) {
        [](server_state& st) {
          auto& e = st.entries.begin()->second;
          e.computed = true;
-         e.result.scalars.assign(3, 0.f);
+         round_result r;
+         r.scalars.assign(3, 0.f);
+         e.result = r;
        }},
       {"an unknown event kind",
        [](server_state& st) { st.interval_events[0].what = static_cast<event_record::kind>(200); }},
