@@ -32,6 +32,19 @@ struct round_record {
   /// Bytes the server exchanged with its nodes for this round (tasks, results, the update sent
   /// to every node); depends on the number of nodes, unlike every other column.
   uint64_t node_bytes = 0;
+  /// run.measure_gradient_every: on measured updates, the BAFFLE estimate g (before clipping)
+  /// against the true minibatch gradient G (backprop on the participants' minibatches, weighted
+  /// as the aggregation weights them): cos(g, G), |g| / |G| and |G|. Empty otherwise.
+  std::optional<double> grad_cosine;
+  std::optional<double> grad_norm_ratio;
+  std::optional<double> true_grad_norm;
+};
+
+/// A measured update's gradient quality (round_record's grad_* columns).
+struct gradient_measure {
+  double cosine = 0.0;
+  double norm_ratio = 0.0;
+  double true_norm = 0.0;
 };
 
 /// One row of clients.csv: a client's profile, data and what happened to it over the run.

@@ -39,7 +39,7 @@ column fixed(const char* name) {
           [](round_row& r, std::string_view t) { return parse_number(t, r.rec.*Member); }};
 }
 
-/// An evaluation figure: six digits, or empty on rounds without evaluation.
+/// An evaluation or measurement figure: six digits, or empty on rounds without one.
 template <auto Member>
 column evaluation(const char* name) {
   return {name,
@@ -74,8 +74,8 @@ bool parse_sim_seconds(std::string_view t, sim_time& out) {
   return true;
 }
 
-const std::array<column, 19>& columns() {
-  static const std::array<column, 19> table = {
+const std::array<column, 22>& columns() {
+  static const std::array<column, 22> table = {
       integer<&round_record::round>("round"),
       column{"sim_time_s",
              [](const round_row& r) { return fmt::format("{:.9f}", r.rec.end_time.seconds()); },
@@ -97,6 +97,10 @@ const std::array<column, 19>& columns() {
       integer<&round_record::wasted_forward_passes>("wasted_forward_passes"),
       fixed<&round_record::stale_mean, 4>("stale_mean"),
       integer<&round_record::stale_max>("stale_max"),
+      evaluation<&round_record::grad_cosine>("grad_cosine"),
+      evaluation<&round_record::grad_norm_ratio>("grad_norm_ratio"),
+      evaluation<&round_record::true_grad_norm>("true_grad_norm"),
+      // Last: the one column that depends on the number of nodes.
       integer<&round_record::node_bytes>("node_bytes"),
   };
   return table;

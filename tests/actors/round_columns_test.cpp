@@ -33,7 +33,8 @@ TEST(RoundColumns, HeaderIsTheDocumentedOne) {
   EXPECT_EQ(rounds_csv_header(),
             "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
             "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
-            "wasted_forward_passes,stale_mean,stale_max,node_bytes");
+            "wasted_forward_passes,stale_mean,stale_max,grad_cosine,grad_norm_ratio,true_grad_norm,"
+            "node_bytes");
 }
 
 TEST(RoundColumns, RowsReadBackToTheirValues) {
@@ -41,7 +42,7 @@ TEST(RoundColumns, RowsReadBackToTheirValues) {
   const std::string text = rounds_csv_row(row);
   EXPECT_EQ(
       text,
-      "7,12.345678901,1.250,0.500000,0.250000,0.875000,,,5,4,1,0,1000,2000,404,0,1.5000,3,77");
+      "7,12.345678901,1.250,0.500000,0.250000,0.875000,,,5,4,1,0,1000,2000,404,0,1.5000,3,,,,77");
   const auto back = parse_rounds_csv_row(text + "\r");
   ASSERT_TRUE(back);
   EXPECT_EQ(rounds_csv_row(*back), text);
@@ -60,7 +61,8 @@ TEST(RoundColumns, JsonRowsUseTheHeaderNamesAndNullForEmptyOrNonFinite) {
             "\"test_loss\":0.250000,\"test_acc\":0.875000,\"val_loss\":null,\"val_acc\":null,"
             "\"selected\":5,\"participants\":4,\"dropped\":1,\"late\":0,\"bytes_up\":1000,"
             "\"bytes_down\":2000,\"forward_passes\":404,\"wasted_forward_passes\":0,"
-            "\"stale_mean\":1.5000,\"stale_max\":3,\"node_bytes\":77}");
+            "\"stale_mean\":1.5000,\"stale_max\":3,\"grad_cosine\":null,\"grad_norm_ratio\":null,"
+            "\"true_grad_norm\":null,\"node_bytes\":77}");
 }
 
 }  // namespace

@@ -252,12 +252,13 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
   EXPECT_EQ(lines[0],
             "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
             "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
-            "wasted_forward_passes,stale_mean,stale_max,node_bytes");
+            "wasted_forward_passes,stale_mean,stale_max,grad_cosine,grad_norm_ratio,true_grad_norm,"
+            "node_bytes");
   int64_t per_participant = -1;
   int64_t bytes_up_total = 0;
   for (int round = 1; round <= tiny_rounds; ++round) {
     const std::vector<std::string> cells = split(lines[round], ',');
-    ASSERT_EQ(cells.size(), 19u) << lines[round];
+    ASSERT_EQ(cells.size(), 22u) << lines[round];
     EXPECT_EQ(cells[0], std::to_string(round));
     const bool eval = round % 2 == 0;
     for (int col = 4; col <= 7; ++col)
