@@ -158,6 +158,11 @@ bool complete_update(self_ptr self, round_record& rec, std::vector<event_record>
   const world& w = *st.w;
   rec.end_time = st.now;
   rec.node_bytes = std::exchange(st.node_bytes, 0);
+  if (const auto m = std::exchange(st.probe.measured, std::nullopt)) {
+    rec.grad_cosine = m->cosine;
+    rec.grad_norm_ratio = m->norm_ratio;
+    rec.true_grad_norm = m->true_norm;
+  }
   st.totals.node_bytes_total += rec.node_bytes;
   const bool last = rec.round >= w.sc.train.rounds;
   if (last || rec.round % w.sc.train.eval_every == 0) {

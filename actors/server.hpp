@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "actors/gradient_probe.hpp"
 #include "actors/metrics.hpp"
 #include "actors/model_state.hpp"
 #include "actors/protocol.hpp"
@@ -108,6 +109,9 @@ struct server_state {
   int64_t drops_in_a_row = 0;    ///< dispatches dropped since the last result arrived
   round_record interval;         ///< the update in progress
   std::vector<event_record> interval_events;
+
+  /// run.measure_gradient_every: what the algorithm's step measured (and keeps to measure).
+  gradient_probe probe;
 };
 
 /// The events of a round, from its plan (see events.log in docs/cli.md).
