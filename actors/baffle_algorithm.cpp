@@ -1,9 +1,11 @@
 // BAFFLE on the server: a task is a seed and K; a result is K loss differences; the step rebuilds
 // the gradient from (seed, coefficient) groups through the one update path, records the update
 // for replaying devices and sends it to every node.
+#include <set>
 #include <utility>
 
 #include "actors/algorithm.hpp"
+#include "actors/gradient_probe.hpp"
 
 namespace baffle {
 
@@ -33,6 +35,64 @@ seed_groups baffle_seed_groups(const world& w, const std::vector<baffle_term>& t
 
 namespace server_detail {
 namespace {
+
+/// run.measure_gradient_every: on a measured update, the estimate of `u` (before it is applied)
+/// against the true gradient of its results, each at the model version it was computed on; under
+/// async, then keeps the weights of every version a dispatch still in flight computes on (the
+/// current one is about to change). Reads the run's state, never changes it.
+void measure_gradient(server_state& st, const std::vector<contribution>& in, const model_update& u,
+                      int64_t step) {
+  const world& w = *st.w;
+  const int every = w.sc.run.measure_gradient_every;
+  if (every <= 0) return;
+  const bool async = w.sc.server.policy == policy_kind::async;
+  const uint64_t current = st.model.replica->version;
+  if (step % every == 0) {
+    std::vector<uint32_t> samples;
+    std::vector<double> factors;
+    for (const contribution& c : in) {
+      samples.push_back(std::get<round_result>(*c.result).samples);
+      factors.push_back(c.staleness_factor);
+    }
+    const std::vector<double> weights = result_weights(samples, factors);
+    std::vector<probe_term> terms;
+    for (size_t i = 0; i < in.size(); ++i) {
+      const round_result& r = std::get<round_result>(*in[i].result);
+      // Round policies compute every result on the current version; async on its dispatch's.
+      const auto entry = async ? st.entries.find(r.round) : st.entries.end();
+      const uint64_t version = entry == st.entries.end() ? current : entry->second.version;
+      std::span<const float> weights_at;
+      if (version == current) {
+        weights_at = st.model.replica->view();
+      } else if (const auto kept = st.probe.versions.find(version);
+                 kept != st.probe.versions.end()) {
+        weights_at = kept->second;
+      } else {
+        // Only after a resume: the weights of a version from before it are gone. Not measured.
+        terms.clear();
+        break;
+      }
+      terms.push_back({r.client, r.round, weights_at, static_cast<uint32_t>(w.sc.train.batch_size),
+                       weights[i]});
+    }
+    if (!terms.empty()) {
+      std::vector<float> estimate(st.model.replica->params.size());
+      rebuild_gradient(w, u, estimate, *st.arena);
+      st.probe.measured = compare_gradients(estimate, true_gradient(w, terms, *st.arena, st.pool));
+    }
+  }
+  if (!async) return;
+  std::set<uint64_t> taken;
+  for (const contribution& c : in) taken.insert(std::get<round_result>(*c.result).round);
+  std::set<uint64_t> needed;
+  for (const auto& [seq, e] : st.entries)
+    if (!e.dropped && !e.failed && taken.count(seq) == 0) needed.insert(e.version);
+  std::erase_if(st.probe.versions, [&](const auto& kv) { return needed.count(kv.first) == 0; });
+  if (needed.count(current) != 0) {
+    const auto view = st.model.replica->view();
+    st.probe.versions[current].assign(view.begin(), view.end());
+  }
+}
 
 class baffle_algorithm final : public server_algorithm {
  public:
@@ -79,6 +139,7 @@ class baffle_algorithm final : public server_algorithm {
     u.step = step;
     u.seeds = std::move(g.seeds);
     u.coefficients = std::move(g.coefficients);
+    measure_gradient(st, in, u, step);
     apply_update(st.model, *st.w, u, *st.arena);
     record_update(st, u);
     if (st.control.on_update) st.control.on_update(u);

@@ -57,11 +57,9 @@ bool restore(model_state& m, const model_snapshot& s) {
   return true;
 }
 
-bool apply_update(model_state& m, const world& w, const model_update& u, tbb::task_arena& arena) {
+void rebuild_gradient(const world& w, const model_update& u, std::span<float> grad,
+                      tbb::task_arena& arena) {
   const size_t k = static_cast<size_t>(w.sc.baffle.k);
-  if (u.version != m.replica->version + 1 || u.seeds.empty() ||
-      u.coefficients.size() != u.seeds.size() * k)
-    return false;
   std::vector<stream_id> streams;
   std::vector<float> coeffs;
   streams.reserve(u.coefficients.size());
@@ -72,8 +70,16 @@ bool apply_update(model_state& m, const world& w, const model_update& u, tbb::ta
       coeffs.push_back(static_cast<float>(u.coefficients[g * k + j]));
     }
   }
+  reconstruct_from_streams(streams, coeffs, w.estimator, grad, arena);
+}
+
+bool apply_update(model_state& m, const world& w, const model_update& u, tbb::task_arena& arena) {
+  const size_t k = static_cast<size_t>(w.sc.baffle.k);
+  if (u.version != m.replica->version + 1 || u.seeds.empty() ||
+      u.coefficients.size() != u.seeds.size() * k)
+    return false;
   m.grad.resize(m.replica->params.size());
-  reconstruct_from_streams(streams, coeffs, w.estimator, m.grad, arena);
+  rebuild_gradient(w, u, m.grad, arena);
   apply_gradient(m, w, u.step, u.version);
   return true;
 }

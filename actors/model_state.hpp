@@ -30,6 +30,11 @@ model_state initial_model(const world& w);
 model_snapshot snapshot_of(const model_state& m);
 bool restore(model_state& m, const model_snapshot& s);
 
+/// BAFFLE's gradient estimate of an update, before clipping: grad = sum over seeds s and k of
+/// coefficient(s, k) u(s, k) (grad: the model's size; u.coefficients: seeds x K).
+void rebuild_gradient(const world& w, const model_update& u, std::span<float> grad,
+                      tbb::task_arena& arena);
+
 /// BAFFLE's step: rebuilds g = sum over seeds s and k of coefficient(s, k) eps(s, k), clips it,
 /// steps the optimizer at update u.step's learning rate, updates the EMA and sets the version to
 /// u.version. Refuses (returns false, changes nothing) an update that is not the next version or

@@ -133,6 +133,9 @@ struct run_config {
   /// Compare every node's replica digest with the server's every N model versions; 0 = at the
   /// end of the run only.
   int verify_every = 0;
+  /// BAFFLE: every N updates also compute the true minibatch gradient and report the estimate's
+  /// cosine and norm ratio with it (0 = off); changes nothing else in the run.
+  int measure_gradient_every = 0;
 };
 
 struct scenario {

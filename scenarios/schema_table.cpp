@@ -448,6 +448,20 @@ std::vector<key_spec> make_schema() {
           .doc("every N model versions each node reports its replica's digest and the server "
                "compares it with its own; a mismatch stops the run naming the node and the "
                "version. The end of the run is always checked"));
+  rows.push_back(
+      key("run.measure_gradient_every", FIELD(run.measure_gradient_every))
+          .ints(0)
+          .unit("rounds")
+          .when("train.algorithm", algorithm_kind::baffle)
+          .allowed_note("0: off")
+          .doc("every N rounds (async: server updates) the server also computes the true "
+               "minibatch gradient - backprop on exactly the minibatches the update's results "
+               "used, at the model version each was computed on, weighted as the aggregation "
+               "weights them - and `rounds.csv` gets `grad_cosine`, `grad_norm_ratio` and "
+               "`true_grad_norm` for the estimate before clipping. One backward pass per result "
+               "on those rounds (async: the server also keeps the weights of each older version "
+               "a dispatch in flight computes on, at most `concurrency` copies); nothing else in "
+               "the run changes"));
   return rows;
 }
 

@@ -625,6 +625,13 @@ TEST(ScenarioLoader, MeanBaselineNeedsTwoDirections) {
   EXPECT_TRUE(parse("[baffle]\nbaseline = \"mean\"\nk = 2\n").ok());
 }
 
+TEST(ScenarioLoader, MeasureGradientEveryIsForBaffle) {
+  EXPECT_TRUE(parse("[run]\nmeasure_gradient_every = 10\n").ok());
+  single_error(parse("[run]\nmeasure_gradient_every = -1\n"), "run.measure_gradient_every");
+  single_error(parse("[train]\nalgorithm = \"fedsgd\"\n[run]\nmeasure_gradient_every = 10\n"),
+               "run.measure_gradient_every");
+}
+
 TEST(ScenarioLoader, PolicyKnobsUnderAnotherPolicyAreRejected) {
   const scenario_error e = single_error(parse("[server]\ndeadline = \"5s\"\n"), "server.deadline");
   EXPECT_TRUE(contains(e.message, "policy = \"deadline\"")) << e.message;
