@@ -6,8 +6,20 @@
 
 #include "actors/algorithm.hpp"
 #include "actors/gradient_probe.hpp"
+#include "models/seed_pool.hpp"
 
 namespace baffle {
+
+namespace {
+
+/// The seed round r perturbs with: a fresh one per round, or the pool seed the round draws.
+uint64_t perturbation_round_seed(const world& w, uint64_t seed_round) {
+  const int pool = w.sc.baffle.seed_pool;
+  if (pool > 0) return pool_seed(w.sc.seed, pool_index_of_round(w.sc.seed, pool, seed_round));
+  return round_seed(w.sc.seed, static_cast<int64_t>(seed_round));
+}
+
+}  // namespace
 
 seed_groups baffle_seed_groups(const world& w, const std::vector<baffle_term>& terms) {
   const int k = w.sc.baffle.k;
@@ -17,8 +29,8 @@ seed_groups baffle_seed_groups(const world& w, const std::vector<baffle_term>& t
   for (const baffle_term& t : terms) total += t.result->samples;
   seed_groups g;
   for (const baffle_term& t : terms) {
-    const uint64_t seed = client_perturbation_seed(
-        round_seed(w.sc.seed, static_cast<int64_t>(t.seed_round)), w.seeds, t.result->client);
+    const uint64_t seed = client_perturbation_seed(perturbation_round_seed(w, t.seed_round),
+                                                   w.seeds, t.result->client);
     if (g.seeds.empty() || g.seeds.back() != seed) {
       g.seeds.push_back(seed);
       g.coefficients.resize(g.coefficients.size() + static_cast<size_t>(k), 0.0);
@@ -117,7 +129,7 @@ class baffle_algorithm final : public server_algorithm {
     round_task task;
     task.round = task_round;
     task.model_version = self->state.model.replica->version;
-    task.round_seed = round_seed(w.sc.seed, static_cast<int64_t>(seed_round));
+    task.round_seed = perturbation_round_seed(w, seed_round);
     task.k = static_cast<uint32_t>(w.sc.baffle.k);
     task.sigma = static_cast<float>(w.sc.baffle.sigma);
     task.scheme = w.scheme;
@@ -139,6 +151,13 @@ class baffle_algorithm final : public server_algorithm {
     u.step = step;
     u.seeds = std::move(g.seeds);
     u.coefficients = std::move(g.coefficients);
+    if (st.model.pool.active() && st.model.pool.version != st.model.replica->version) {
+      fail_run(self,
+               "baffle.seed_pool: the model came from a checkpoint, which holds its weights "
+               "but not the seed pool's coefficients, so it cannot go on in the pool's form; "
+               "a run with a seed pool cannot be resumed yet - start it again");
+      return;
+    }
     measure_gradient(st, in, u, step);
     apply_update(st.model, *st.w, u, *st.arena);
     record_update(st, u);

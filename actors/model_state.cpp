@@ -1,6 +1,8 @@
 // The one update path of the model (see model_state.hpp).
 #include "actors/model_state.hpp"
 
+#include <algorithm>
+
 #include "models/estimator.hpp"
 #include "models/optimizer.hpp"
 
@@ -30,6 +32,8 @@ model_state initial_model(const world& w) {
   m.replica = std::make_shared<model_replica>();
   m.replica->params = xt::zeros<float>({static_cast<size_t>(w.net->param_count())});
   w.net->init(m.replica->view(), derive_seed(w.sc.seed, purpose::init, 0));
+  if (w.sc.baffle.seed_pool > 0)
+    m.pool = make_pool_model(w.sc.seed, w.sc.baffle.seed_pool, w.sc.baffle.k, m.replica->view());
   return m;
 }
 
@@ -73,11 +77,51 @@ void rebuild_gradient(const world& w, const model_update& u, std::span<float> gr
   reconstruct_from_streams(streams, coeffs, w.estimator, grad, arena);
 }
 
+namespace {
+
+/// The seed pool's step (the loader allows it with SGD without momentum or weight decay only):
+/// W <- W - lr s g with g = sum coefficient u and s the clipping scale, taken as
+/// c(m, k) -= lr s coefficient on the pool's coefficients; W is then rebuilt as W0 plus the pool
+/// directions (only the seeds this update used are regenerated).
+bool apply_pool_update(model_state& m, const world& w, const model_update& u,
+                       tbb::task_arena& arena) {
+  pool_model& p = m.pool;
+  if (p.version != m.replica->version) return false;  // weights from a snapshot: no c for them
+  const size_t k = static_cast<size_t>(p.k);
+  std::vector<int> touched;
+  for (uint64_t seed : u.seeds) {
+    const int index = p.index_of(seed);
+    if (index < 0) return false;
+    touched.push_back(index);
+  }
+  float scale = 1.0f;
+  if (w.sc.train.clip_inf > 0.0) {
+    m.grad.resize(m.replica->params.size());
+    rebuild_gradient(w, u, m.grad, arena);
+    scale = clip_inf(m.grad, w.sc.train.clip_inf);
+  }
+  const double step = lr_at_round(w.schedule, u.step) * static_cast<double>(scale);
+  for (size_t g = 0; g < u.seeds.size(); ++g)
+    for (size_t j = 0; j < k; ++j)
+      p.coefficients[static_cast<size_t>(touched[g]) * k + j] -=
+          step * static_cast<double>(static_cast<float>(u.coefficients[g * k + j]));
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  pool_rebuild(p, touched, w.estimator, m.replica->view(), arena);
+  m.opt.step += 1;
+  p.version = u.version;
+  commit(m, w, u.version);
+  return true;
+}
+
+}  // namespace
+
 bool apply_update(model_state& m, const world& w, const model_update& u, tbb::task_arena& arena) {
   const size_t k = static_cast<size_t>(w.sc.baffle.k);
   if (u.version != m.replica->version + 1 || u.seeds.empty() ||
       u.coefficients.size() != u.seeds.size() * k)
     return false;
+  if (m.pool.active()) return apply_pool_update(m, w, u, arena);
   m.grad.resize(m.replica->params.size());
   rebuild_gradient(w, u, m.grad, arena);
   apply_gradient(m, w, u.step, u.version);

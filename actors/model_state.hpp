@@ -12,6 +12,7 @@
 
 #include "actors/protocol.hpp"
 #include "actors/world.hpp"
+#include "models/seed_pool.hpp"
 
 namespace baffle {
 
@@ -20,6 +21,7 @@ struct model_state {
   optimizer_state opt;                     ///< moments and step count of the server optimizer
   std::vector<float> ema;                  ///< EMA of the weights when train.ema_decay > 0
   std::vector<float> grad;                 ///< scratch for the rebuilt gradient
+  pool_model pool;  ///< baffle.seed_pool: the model as W0 plus pool coefficients (else empty)
 };
 
 /// A model at version 0: the scenario's initial weights (stream (seed, init, 0)).
@@ -35,10 +37,12 @@ bool restore(model_state& m, const model_snapshot& s);
 void rebuild_gradient(const world& w, const model_update& u, std::span<float> grad,
                       tbb::task_arena& arena);
 
-/// BAFFLE's step: rebuilds g = sum over seeds s and k of coefficient(s, k) eps(s, k), clips it,
-/// steps the optimizer at update u.step's learning rate, updates the EMA and sets the version to
-/// u.version. Refuses (returns false, changes nothing) an update that is not the next version or
-/// whose coefficients do not match seeds x K.
+/// BAFFLE's step: under a seed pool, the same step kept as the pool's coefficients (refused when
+/// the weights came from a snapshot or checkpoint, which do not carry them). Otherwise rebuilds g =
+/// sum over seeds s and k of coefficient(s, k) eps(s, k), clips it, steps the optimizer at update
+/// u.step's learning rate, updates the EMA and sets the version to u.version. Refuses (returns
+/// false, changes nothing) an update that is not the next version or whose coefficients do not
+/// match seeds x K.
 bool apply_update(model_state& m, const world& w, const model_update& u, tbb::task_arena& arena);
 
 /// A baseline's step: FedSGD's mean gradient goes through clipping and the optimizer; FedAvg's

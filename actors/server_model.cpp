@@ -85,8 +85,24 @@ model_download download_for(const server_state& st, uint32_t c) {
   // replay from then on.
   if (from != to && st.costs.state_bytes > 0 && st.device_state[c] == 0)
     replay = model_download{st.costs.model_bytes + st.costs.state_bytes, 0.0, true, true};
-  if (st.w->sc.baffle.download == download_mode::replay) return replay;
   const world& w = *st.w;
+  // A seed pool bounds the catch-up: the pool's M x K coefficients (one message shaped as an
+  // update over all M seeds) and regenerating the M x K directions once, whatever was missed.
+  if (from != to && st.model.pool.active()) {
+    const pool_model& p = st.model.pool;
+    model_update all;
+    all.seeds = p.seeds;
+    all.coefficients.resize(p.coefficients.size());
+    const model_download catch_up{wire_size(all),
+                                  static_cast<double>(p.coefficients.size()) *
+                                      static_cast<double>(p.initial.size()) *
+                                      replay_flops_per_element,
+                                  true};
+    if (planned_start(w, c, sim_time{}, st.costs, catch_up) <
+        planned_start(w, c, sim_time{}, st.costs, replay))
+      replay = catch_up;
+  }
+  if (w.sc.baffle.download == download_mode::replay) return replay;
   const sim_time by_replay = planned_start(w, c, sim_time{}, st.costs, replay);
   const sim_time by_weights = planned_start(w, c, sim_time{}, st.costs, model_download{});
   return by_replay < by_weights ? replay : model_download{};

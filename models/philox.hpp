@@ -30,6 +30,9 @@ enum class purpose : uint32_t {
   dropout = 13,        ///< per-round dropout: stream = client, draw = round
 
   perturbation_mask = 14,  ///< baffle.sparsity: which parameters a perturbation seed perturbs
+  /// baffle.seed_pool: pool seed m is derive_seed(seed, seed_pool, m); round r's pick is draw r
+  /// of stream 1
+  seed_pool = 15,
 };
 
 /// One random stream: Philox4x32-10 with key = seed (two 32-bit words) and counter
@@ -65,7 +68,8 @@ void shuffle(std::vector<T>& v, const stream_id& s) {
   }
 }
 
-/// The first `count` of a random permutation of [0, n): a sample without replacement, in draw order.
+/// The first `count` of a random permutation of [0, n): a sample without replacement, in draw
+/// order.
 std::vector<uint32_t> sample_without_replacement(const stream_id& s, uint32_t n, uint32_t count);
 
 }  // namespace baffle

@@ -188,6 +188,48 @@ void mean_baseline_needs_two_directions(const scenario& s, rule_context& ctx) {
              "the estimate would be zero");
 }
 
+/// Most floats a seed pool's partial sums may hold per replica (M x n): 1 GB.
+constexpr double max_pool_floats = 2.5e8;
+
+void seed_pool_keeps_the_model_in_pool_form(const scenario& s, rule_context& ctx) {
+  if (s.baffle.seed_pool <= 0 || !ctx.ok("baffle.seed_pool") || !ctx.ok("train.optimizer")) return;
+  const std::string why =
+      ": with a seed pool the model must stay the initial weights plus one coefficient per pool "
+      "direction, which is what a device catching up rebuilds; ";
+  if (s.train.optimizer == optimizer_kind::adam) {
+    ctx.fail("baffle.seed_pool",
+             "needs train.optimizer = \"sgd\"" + why +
+                 "Adam divides each coordinate by its own running second moment, so its steps "
+                 "leave the span of the pool's directions and the catch-up would not give the "
+                 "server's model",
+             "train.optimizer");
+  } else if (s.train.momentum > 0.0 && ctx.ok("train.momentum")) {
+    ctx.fail("baffle.seed_pool",
+             "needs train.momentum = 0" + why +
+                 "momentum steps along a velocity the server keeps as n floats, not as pool "
+                 "coefficients, so the catch-up would miss it",
+             "train.momentum");
+  } else if (s.train.weight_decay > 0.0 && ctx.ok("train.weight_decay")) {
+    ctx.fail("baffle.seed_pool",
+             "needs train.weight_decay = 0" + why +
+                 "coupled weight decay shrinks the whole model every step, the initial weights "
+                 "included, which no pool coefficient expresses (the default is 5e-4: set it to "
+                 "0)",
+             "train.weight_decay");
+  }
+  if (s.baffle.seeds == seed_mode::per_client && ctx.ok("baffle.seeds"))
+    ctx.fail("baffle.seed_pool",
+             "needs baffle.seeds = \"shared\": a per-client seed is derived from the round's "
+             "seed and the client, so it is not one of the M pool seeds",
+             "baffle.seeds");
+  const int64_t n = expected_param_count(s);
+  if (n > 0 && static_cast<double>(s.baffle.seed_pool) * static_cast<double>(n) > max_pool_floats)
+    ctx.fail("baffle.seed_pool",
+             "keeps M x n = " + std::to_string(s.baffle.seed_pool) + " x " + std::to_string(n) +
+                 " floats of partial sums on the server and on every node, above the 2.5e8-float "
+                 "(1 GB) limit; lower baffle.seed_pool");
+}
+
 }  // namespace
 
 const std::vector<scenario_constraint>& scenario_constraints() {
@@ -215,6 +257,10 @@ const std::vector<scenario_constraint>& scenario_constraints() {
        "baffle.orthogonal needs K x n <= 1e9 floats and K <= baffle.sparsity x n", orthogonal_fits},
       {"mean_baseline_needs_two_directions", "baffle.baseline = \"mean\" needs baffle.k >= 2",
        mean_baseline_needs_two_directions},
+      {"seed_pool_keeps_the_model_in_pool_form",
+       "baffle.seed_pool needs SGD without momentum or weight decay, shared seeds, and M x n <= "
+       "2.5e8 floats",
+       seed_pool_keeps_the_model_in_pool_form},
       {"per_round_within_count", "clients.per_round <= clients.count", per_round_within_count},
       {"availability_trace_exists", "clients.availability.trace names an existing file",
        availability_trace_exists},

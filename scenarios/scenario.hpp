@@ -83,6 +83,9 @@ struct baffle_config {
   /// How a client gets the model: the full weights with every task, the (seed, scalars, step)
   /// updates it missed replayed on the device, or per client and task whichever is sooner
   download_mode download = download_mode::weights;
+  /// Perturbation seeds drawn from this many seeds fixed at the start (0 = a fresh seed every
+  /// round): the model is the initial weights plus one coefficient per pool direction.
+  int seed_pool = 0;
 };
 
 struct link_config {

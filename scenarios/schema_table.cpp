@@ -286,6 +286,24 @@ std::vector<key_spec> make_schema() {
                "again. `auto`: per client and task, whichever lets it start computing sooner "
                "(download time, plus replay time for replay; ties go to the weights)"));
 
+  rows.push_back(
+      key("baffle.seed_pool", FIELD(baffle.seed_pool))
+          .ints(0, 1000000)
+          .when("train.algorithm", algorithm_kind::baffle)
+          .allowed_note("0: off; needs `train.optimizer = \"sgd\"` without momentum or weight "
+                        "decay, shared seeds, and M x n at most 2.5e8 floats")
+          .doc("a finite seed pool: M perturbation seeds fixed at the start, and each round "
+               "perturbs with one of them (drawn from the run's seed), so the model is always the "
+               "initial weights plus one coefficient per pool direction (M x K). The server keeps "
+               "the model that way (M x n floats of partial sums per replica); a device that "
+               "missed any number of updates can catch up from the M x K coefficients by "
+               "regenerating the M x K directions once (FedKSeed-style bounded replay), which "
+               "`download = \"replay\"` and `\"auto\"` charge instead of the missed updates when "
+               "it is sooner. The coefficients absorb each step's learning rate and clipping "
+               "scale, so schedules and `clip_inf` stay exact; Adam, momentum and weight decay do "
+               "not keep the model in that form and are refused. A run with a pool cannot resume "
+               "from a checkpoint yet (the checkpoint does not hold the coefficients)"));
+
   // --- [clients]
   rows.push_back(key("clients.count", FIELD(clients.count)).ints(1).doc("number of clients"));
   rows.push_back(key("clients.per_round", FIELD(clients.per_round))

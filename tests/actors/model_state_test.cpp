@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <variant>
 
 #include "actors/run.hpp"
@@ -75,6 +76,92 @@ TEST(ModelState, AReplicaFollowingTheUpdatesHoldsTheServersModel) {
       EXPECT_EQ(r.replica_digest, r.outcome.model_digest) << what;
     }
   }
+}
+
+scenario pool_scenario(policy_kind policy, int pool) {
+  scenario sc = toy_scenario();
+  sc.train.rounds = 12;
+  sc.server.policy = policy;
+  sc.server.concurrency = 3;
+  sc.server.buffer = 2;
+  sc.train.optimizer = optimizer_kind::sgd;
+  sc.train.lr = 0.5;
+  sc.train.weight_decay = 0.0;
+  sc.train.clip_inf = 0.05;  // the clipping scale goes into the coefficients
+  sc.train.warmup_rounds = 3;
+  sc.train.milestones = {8};
+  sc.train.ema_decay = 0.9;
+  sc.baffle.seed_pool = pool;
+  return sc;
+}
+
+TEST(ModelState, SeedPoolCatchUpFromTheCoefficientsIsTheServersModelBitForBit) {
+  for (policy_kind policy : {policy_kind::sync, policy_kind::async}) {
+    const std::string what(name_of(policy));
+    const scenario sc = pool_scenario(policy, 3);
+    auto w = build_world(sc, toy_data(240, 60));
+    ASSERT_TRUE(w.ok());
+    std::vector<model_update> log;
+    run_options opt{2};
+    opt.on_update = [&](const model_update& u) { log.push_back(u); };
+    const run_outcome out = run_simulation(*w, opt, nullptr);
+    ASSERT_TRUE(out.error.empty()) << what << ": " << out.error;
+    ASSERT_GT(log.size(), 5u) << what;
+    // The server's model_state, followed through the one update path; after every update a
+    // device holding only W0 and the pool's M x K coefficients rebuilds the same bits.
+    model_state server = initial_model(**w);
+    ASSERT_TRUE(server.pool.active());
+    tbb::task_arena one(1), two(2);
+    std::set<uint64_t> seeds;
+    for (const model_update& u : log) {
+      ASSERT_TRUE(apply_update(server, **w, u, two)) << what << " version " << u.version;
+      seeds.insert(u.seeds.begin(), u.seeds.end());
+      const std::vector<float> caught_up = pool_catch_up(server.pool, (*w)->estimator, one);
+      ASSERT_EQ(params_digest(caught_up), params_digest(server.replica->view()))
+          << what << " version " << u.version;
+    }
+    EXPECT_EQ(params_digest(server.replica->view()), out.model_digest) << what;
+    // Every perturbation came from the pool, and more than one of its seeds was used.
+    EXPECT_GT(seeds.size(), 1u) << what;
+    for (uint64_t s : seeds) EXPECT_GE(server.pool.index_of(s), 0) << what;
+    // The model moved: the pool form is not a trivial one.
+    EXPECT_NE(params_digest(server.replica->view()), params_digest(server.pool.initial));
+  }
+}
+
+TEST(ModelState, SeedPoolUpdateIsTheSgdStepItStandsFor) {
+  // One pool update changes W by -lr s g (g rebuilt from the update, s the clipping scale), up to
+  // float rounding: the pool form is the same SGD step.
+  const scenario sc = pool_scenario(policy_kind::sync, 4);
+  auto w = build_world(sc, toy_data(240, 60));
+  ASSERT_TRUE(w.ok());
+  model_state m = initial_model(**w);
+  const std::vector<float> before(m.replica->params.begin(), m.replica->params.end());
+  model_update u;
+  u.version = 1;
+  u.step = 5;  // after the warm-up, before the milestone: lr 0.5
+  u.seeds = {m.pool.seeds[2]};
+  for (int j = 0; j < sc.baffle.k; ++j) u.coefficients.push_back(0.01 * (j % 5 - 2));
+  tbb::task_arena arena(2);
+  std::vector<float> g(before.size());
+  rebuild_gradient(**w, u, g, arena);
+  const float scale = clip_inf(g, sc.train.clip_inf);
+  ASSERT_TRUE(apply_update(m, **w, u, arena));
+  for (size_t i = 0; i < before.size(); ++i)
+    ASSERT_NEAR(m.replica->params[i], before[i] - 0.5f * g[i], 1e-6f) << i << " scale " << scale;
+  // A seed outside the pool is refused, changing nothing.
+  model_update stray = u;
+  stray.version = 2;
+  stray.seeds = {12345};
+  EXPECT_FALSE(apply_update(m, **w, stray, arena));
+  EXPECT_EQ(m.replica->version, 1u);
+}
+
+TEST(ModelState, SeedPoolIsOffByDefaultAndLeavesTheRunUnchanged) {
+  scenario sc = pool_scenario(policy_kind::sync, 0);
+  auto w = build_world(sc, toy_data(240, 60));
+  ASSERT_TRUE(w.ok());
+  EXPECT_FALSE(initial_model(**w).pool.active());
 }
 
 TEST(ModelState, PerClientSeedsReplayToo) {

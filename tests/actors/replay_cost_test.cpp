@@ -101,5 +101,45 @@ TEST(ReplayCost, PlainSgdNeedsNoStateAndAutoPrefersWeightsOverWeightsPlusState) 
   EXPECT_FALSE(download_for(adam, 1).replay);
 }
 
+TEST(ReplayCost, SeedPoolChargesTheBoundedCatchUpWhenItIsSooner) {
+  scenario sc = toy_scenario();
+  sc.train.optimizer = optimizer_kind::sgd;
+  sc.train.weight_decay = 0.0;
+  sc.baffle.seed_pool = 2;
+  sc.baffle.download = download_mode::replay;
+  sc.clients.link.down_bytes_per_sec = 1000;  // 1 ms a byte: bytes matter
+  auto built = build_world(sc, toy_data(120, 30));
+  ASSERT_TRUE(built.ok()) << built.error();
+  server_state st = at_version_3(*built);
+  st.update_bytes_prefix = {0, 2000, 2100, 2200};
+  st.device_version = {0, 2, 3, 0};
+  // The catch-up: one message shaped as an update over both pool seeds (2 x K coefficients), and
+  // regenerating those 2 x K directions of 123 parameters.
+  model_update all;
+  all.seeds = st.model.pool.seeds;
+  all.coefficients.resize(2 * static_cast<size_t>(sc.baffle.k));
+  const double catch_up_flops = 2.0 * sc.baffle.k * 123 * replay_flops_per_element;
+  // Client 0 missed 2,200 bytes of updates (2.2 s): the catch-up (about 0.3 KB, 0.46 s of
+  // regeneration at 1 MFLOP/s) is sooner, and its cost does not grow with what was missed.
+  model_download d = download_for(st, 0);
+  EXPECT_TRUE(d.replay);
+  EXPECT_EQ(d.bytes, wire_size(all));
+  EXPECT_DOUBLE_EQ(d.flops, catch_up_flops);
+  // Client 1 missed one update of 100 bytes: replaying it is sooner.
+  d = download_for(st, 1);
+  EXPECT_EQ(d.bytes, 100u);
+  EXPECT_DOUBLE_EQ(d.flops, 1e3);
+  // Client 2 is up to date.
+  EXPECT_EQ(download_for(st, 2).bytes, 0u);
+  // Without a pool, client 0 replays everything it missed.
+  sc.baffle.seed_pool = 0;
+  auto plain = build_world(sc, toy_data(120, 30));
+  ASSERT_TRUE(plain.ok());
+  server_state st0 = at_version_3(*plain);
+  st0.update_bytes_prefix = st.update_bytes_prefix;
+  st0.device_version = st.device_version;
+  EXPECT_EQ(download_for(st0, 0).bytes, 2200u);
+}
+
 }  // namespace
 }  // namespace baffle

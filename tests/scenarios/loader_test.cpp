@@ -625,6 +625,34 @@ TEST(ScenarioLoader, MeanBaselineNeedsTwoDirections) {
   EXPECT_TRUE(parse("[baffle]\nbaseline = \"mean\"\nk = 2\n").ok());
 }
 
+TEST(ScenarioLoader, SeedPoolIsRefusedWhereTheCatchUpWouldBeWrongSayingWhy) {
+  const std::string sgd = "[train]\noptimizer = \"sgd\"\nweight_decay = 0\n";
+  const load_result ok = parse(sgd +
+                               "lr = 0.1\nwarmup_rounds = 5\nmilestones = [50]\n"
+                               "clip_inf = 0.3\n[baffle]\nseed_pool = 16\n");
+  ASSERT_TRUE(ok.ok()) << all_errors(ok);
+  EXPECT_EQ(ok.value->baffle.seed_pool, 16);
+  // The default optimizer is Adam.
+  const scenario_error adam = single_error(parse("[baffle]\nseed_pool = 16\n"), "baffle.seed_pool");
+  EXPECT_TRUE(contains(adam.message, "Adam divides each coordinate")) << adam.message;
+  const scenario_error momentum =
+      single_error(parse(sgd + "momentum = 0.9\n[baffle]\nseed_pool = 16\n"), "baffle.seed_pool");
+  EXPECT_TRUE(contains(momentum.message, "velocity")) << momentum.message;
+  const scenario_error decay = single_error(
+      parse("[train]\noptimizer = \"sgd\"\n[baffle]\nseed_pool = 16\n"), "baffle.seed_pool");
+  EXPECT_TRUE(contains(decay.message, "weight decay shrinks")) << decay.message;
+  const scenario_error per_client = single_error(
+      parse(sgd + "[baffle]\nseed_pool = 16\nseeds = \"per-client\"\n"), "baffle.seed_pool");
+  EXPECT_TRUE(contains(per_client.message, "not one of the M pool seeds")) << per_client.message;
+  // 25,450 parameters x 10,000 seeds = 2.5e8 floats is the limit.
+  EXPECT_TRUE(parse(sgd + "[baffle]\nseed_pool = 9000\n").ok());
+  const scenario_error big =
+      single_error(parse(sgd + "[baffle]\nseed_pool = 10000\n"), "baffle.seed_pool");
+  EXPECT_TRUE(contains(big.message, "10000 x 25450")) << big.message;
+  single_error(parse(sgd + "algorithm = \"fedsgd\"\n[baffle]\nseed_pool = 16\n"),
+               "baffle.seed_pool");
+}
+
 TEST(ScenarioLoader, MeasureGradientEveryIsForBaffle) {
   EXPECT_TRUE(parse("[run]\nmeasure_gradient_every = 10\n").ok());
   single_error(parse("[run]\nmeasure_gradient_every = -1\n"), "run.measure_gradient_every");
