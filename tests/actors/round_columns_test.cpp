@@ -53,6 +53,21 @@ TEST(RoundColumns, RowsReadBackToTheirValues) {
   EXPECT_FALSE(parse_rounds_csv_row(text + ",1"));
 }
 
+TEST(RoundColumns, MeasuredGradientCellsAreWrittenAndReadBack) {
+  round_row row = sample_row();
+  row.rec.grad_cosine = 0.0627;
+  row.rec.grad_norm_ratio = 15.98;
+  row.rec.true_grad_norm = 2.5;
+  const std::string text = rounds_csv_row(row);
+  EXPECT_NE(text.find(",3,0.062700,15.980000,2.500000,77"), std::string::npos) << text;
+  const auto back = parse_rounds_csv_row(text);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->rec.grad_cosine, 0.0627);
+  EXPECT_EQ(back->rec.grad_norm_ratio, 15.98);
+  EXPECT_EQ(back->rec.true_grad_norm, 2.5);
+  EXPECT_NE(rounds_json_object(row).find("\"grad_cosine\":0.062700"), std::string::npos);
+}
+
 TEST(RoundColumns, JsonRowsUseTheHeaderNamesAndNullForEmptyOrNonFinite) {
   round_row row = sample_row();
   row.rec.train_loss = std::nan("");
