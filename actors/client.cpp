@@ -17,6 +17,42 @@ std::optional<std::string> task_problem(const client_state& st, uint64_t round,
          std::to_string(st.replica->version);
 }
 
+namespace {
+
+/// What in a task differs from what the scenario asks of every task (checked in every build type:
+/// a task is a message, and its sizes drive allocations and loops).
+std::optional<std::string> task_mismatch(const client_state& st, const round_task& t) {
+  const world& w = *st.w;
+  std::string why;
+  if (t.k != static_cast<uint32_t>(w.sc.baffle.k)) {
+    why = "K = " + std::to_string(t.k) + ", the scenario's is " + std::to_string(w.sc.baffle.k);
+  } else if (t.batch_size != static_cast<uint32_t>(w.sc.train.batch_size)) {
+    why = "batch " + std::to_string(t.batch_size);
+  } else if (t.sigma != static_cast<float>(w.sc.baffle.sigma)) {
+    why = "sigma " + std::to_string(t.sigma);
+  } else if (t.scheme != w.scheme || t.seeds != w.seeds) {
+    why = "another scheme or seed mode";
+  }
+  if (why.empty()) return std::nullopt;
+  return "client " + std::to_string(st.id) + ": a task with " + why;
+}
+
+std::optional<std::string> task_mismatch(const client_state& st, const backprop_task& t) {
+  const world& w = *st.w;
+  std::string why;
+  if (t.batch_size != static_cast<uint32_t>(w.sc.train.batch_size)) {
+    why = "batch " + std::to_string(t.batch_size);
+  } else if (t.local_steps != static_cast<uint32_t>(baseline_steps(w))) {
+    why = std::to_string(t.local_steps) + " local steps";
+  } else if (t.local_lr != static_cast<float>(w.sc.train.local_lr)) {
+    why = "local learning rate " + std::to_string(t.local_lr);
+  }
+  if (why.empty()) return std::nullopt;
+  return "client " + std::to_string(st.id) + ": a task with " + why;
+}
+
+}  // namespace
+
 round_result compute_round(const client_state& st, const round_task& task) {
   const world& w = *st.w;
   const auto& shard = w.parts.clients[st.id];
@@ -112,7 +148,9 @@ client_actor::behavior_type client_behavior(client_actor::stateful_pointer<clien
   const auto answer = [self](const auto& task, auto compute) {
     using result_type = decltype(compute(self->state, task));
     auto reply = self->template make_response_promise<result_type>();
-    if (auto why = task_problem(self->state, task.round, task.model_version)) {
+    auto why = task_problem(self->state, task.round, task.model_version);
+    if (!why) why = task_mismatch(self->state, task);
+    if (why) {
       reply.deliver(caf::make_error(caf::sec::invalid_argument, std::move(*why)));
     } else {
       reply.deliver(compute(self->state, task));

@@ -261,6 +261,7 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
       break;
   }
   st.costs = st.algorithm->costs(wr);
+  st.limits = limits_for(wr);
   // A node that goes away (a worker process that died or hung past the connection timeout)
   // stops the run with its name: the tasks it held would never be answered.
   for (const node_actor& n : st.nodes) self->monitor(n);

@@ -16,6 +16,7 @@
 #include "actors/model_state.hpp"
 #include "actors/protocol.hpp"
 #include "actors/round_plan.hpp"
+#include "actors/wire.hpp"
 #include "actors/world.hpp"
 
 namespace baffle {
@@ -72,6 +73,7 @@ struct server_state {
   std::vector<node_actor> nodes;  ///< client c lives on node node_of_client(c, nodes.size())
   std::shared_ptr<const server_detail::server_algorithm> algorithm;  ///< BAFFLE, FedSGD, FedAvg
   policy_driver driver;                                              ///< round policies or FedBuff
+  message_limits limits;  ///< what a message from a node may hold (actors/wire.hpp)
   metrics_sink* sink = nullptr;
   tbb::task_arena* arena = nullptr;
   workspace_pool* pool = nullptr;

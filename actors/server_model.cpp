@@ -5,6 +5,7 @@
 
 #include "actors/node.hpp"
 #include "actors/server_steps.hpp"
+#include "actors/wire.hpp"
 
 namespace baffle::server_detail {
 
@@ -143,6 +144,11 @@ std::optional<std::string> result_problem(const server_state& st, const any_resu
         }
       },
       result);
+  if (why.empty()) {
+    // Sizes, ids and finite values, as for any message from another process (actors/wire.hpp).
+    if (auto bad = std::visit([&](const auto& r) { return message_problem(r, st.limits); }, result))
+      why = *bad;
+  }
   if (why.empty()) return std::nullopt;
   return "client " + std::to_string(client) + ": " + why;
 }

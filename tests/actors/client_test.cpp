@@ -49,6 +49,15 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
       .receive([&](const dense_result&) { message = "answered"; },
                [&](const caf::error& e) { message = e.context().get_as<std::string>(0); });
   EXPECT_NE(message.find("model version 3, the replica holds 4"), std::string::npos) << message;
+  // A task whose sizes are not the scenario's is refused before anything is allocated.
+  replica->version = 5;
+  task.k = 4294967295u;
+  message.clear();
+  self->request(spawn_client(), caf::infinite, task)
+      .receive([&](const round_result&) { message = "answered"; },
+               [&](const caf::error& e) { message = e.context().get_as<std::string>(0); });
+  EXPECT_EQ(message, "client 2: a task with K = 4294967295, the scenario's is " +
+                         std::to_string((*w)->sc.baffle.k));
 }
 
 TEST(Client, FinishTimeIsThePlannedArrivalLessTheUpload) {

@@ -1,6 +1,7 @@
-// Tests for what a replaying device downloads (actors/server_model.cpp): replaying steps the
+// Tests of actors/server_model.cpp: what a replaying device downloads (replaying steps the
 // optimizer, so a device needs the optimizer's state; one that got plain weights takes the weights
-// and the state once, and replays from then on. Bytes by hand.
+// and the state once, and replays from then on; bytes by hand) and the checks on every result
+// (non-finite values, sizes).
 #include <gtest/gtest.h>
 
 #include "actors/algorithm.hpp"
@@ -139,6 +140,33 @@ TEST(ReplayCost, SeedPoolChargesTheBoundedCatchUpWhenItIsSooner) {
   st0.update_bytes_prefix = st.update_bytes_prefix;
   st0.device_version = st.device_version;
   EXPECT_EQ(download_for(st0, 0).bytes, 2200u);
+}
+
+}  // namespace
+}  // namespace baffle
+
+namespace baffle {
+namespace {
+
+TEST(ResultChecks, ANonFiniteScalarOrAnotherSizeIsRefusedWithTheClientNamed) {
+  server_state st = at_version_3(toy_world(optimizer_kind::adam, 0.0, download_mode::replay));
+  st.limits = limits_for(*st.w);
+  round_result r;
+  r.round = 7;
+  r.client = 2;
+  r.samples = 8;
+  r.scalars.assign(static_cast<size_t>(st.w->sc.baffle.k), 0.5f);
+  r.finish_time = sim_time::from_ms(100);
+  const sim_time arrival = r.finish_time + transfer_time(st.w->uplink[2], st.costs.result_bytes);
+  EXPECT_FALSE(server_detail::result_problem(st, any_result{r}, 2, 7, arrival).has_value());
+  r.scalars[3] = std::numeric_limits<float>::quiet_NaN();
+  const auto nan = server_detail::result_problem(st, any_result{r}, 2, 7, arrival);
+  ASSERT_TRUE(nan.has_value());
+  EXPECT_EQ(nan->rfind("client 2: ", 0), 0u) << *nan;
+  r.scalars.assign(4, 0.5f);
+  const auto size = server_detail::result_problem(st, any_result{r}, 2, 7, arrival);
+  ASSERT_TRUE(size.has_value());
+  EXPECT_NE(size->find("scalars for K = 16"), std::string::npos) << *size;
 }
 
 }  // namespace
