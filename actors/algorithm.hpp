@@ -42,6 +42,7 @@ struct contribution {
   const any_result* result = nullptr;
   uint64_t seed_round = 0;        ///< BAFFLE: the round its perturbation seed was drawn for
   double staleness_factor = 1.0;  ///< s_i (FedBuff); 1 under the round policies
+  uint64_t version = 0;           ///< the model version it was computed on
 };
 
 /// What becomes of a task: the client's result, or the error that came instead.

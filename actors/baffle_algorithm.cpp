@@ -57,7 +57,6 @@ void measure_gradient(server_state& st, const std::vector<contribution>& in, con
   const world& w = *st.w;
   const int every = w.sc.run.measure_gradient_every;
   if (every <= 0) return;
-  const bool async = w.sc.server.policy == policy_kind::async;
   const uint64_t current = st.model.replica->version;
   if (step % every == 0) {
     std::vector<uint32_t> samples;
@@ -71,8 +70,7 @@ void measure_gradient(server_state& st, const std::vector<contribution>& in, con
     for (size_t i = 0; i < in.size(); ++i) {
       const round_result& r = std::get<round_result>(*in[i].result);
       // Round policies compute every result on the current version; async on its dispatch's.
-      const auto entry = async ? st.entries.find(r.round) : st.entries.end();
-      const uint64_t version = entry == st.entries.end() ? current : entry->second.version;
+      const uint64_t version = in[i].version;
       std::span<const float> weights_at;
       if (version == current) {
         weights_at = st.model.replica->view();
@@ -93,7 +91,8 @@ void measure_gradient(server_state& st, const std::vector<contribution>& in, con
       st.probe.measured = compare_gradients(estimate, true_gradient(w, terms, *st.arena, st.pool));
     }
   }
-  if (!async) return;
+  // Keeps the weights of every older version a dispatch still in flight computes on (async; the
+  // round policies have no dispatch in flight between rounds, so nothing is kept).
   std::set<uint64_t> taken;
   for (const contribution& c : in) taken.insert(std::get<round_result>(*c.result).round);
   std::set<uint64_t> needed;

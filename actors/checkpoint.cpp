@@ -353,7 +353,6 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   // the version the state holds, or the run would read past a buffer.
   const uint64_t version = st.model.replica->version;
   const size_t k = static_cast<size_t>(st.w->sc.baffle.k);
-  const bool baffle = st.w->sc.train.algorithm == algorithm_kind::baffle;
   const auto model_sized = [n](size_t size) { return size == 0 || size == n; };
   std::string why;
   if (st.round < 0 || st.now.ns < 0 || st.model.opt.step < 0) {
@@ -373,8 +372,8 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
     const auto* d = std::get_if<dense_result>(&e.result);
     const bool result_sized = r == nullptr || r->scalars.empty() || r->scalars.size() == k;
     const bool dense_sized = d == nullptr || model_sized(d->values.size());
-    const bool has_result = baffle ? r != nullptr && r->scalars.size() == k
-                                   : d != nullptr && d->values.size() == n;
+    const bool has_result =
+        (r != nullptr && r->scalars.size() == k) || (d != nullptr && d->values.size() == n);
     if (e.seq != seq || e.version > version) {
       why = "a dispatch on a model version after the server's";
     } else if (!result_sized || !dense_sized || (e.computed && !has_result)) {

@@ -113,7 +113,7 @@ void async_aggregate(self_ptr self) {
     const result_head r = head_of(e->result);
     const auto tau = static_cast<int64_t>(version - e->version);
     // A dispatch on version v computed with the perturbations of "round" v + 1.
-    in.push_back({&e->result, e->version + 1, staleness_weight(w.sc.server, tau)});
+    in.push_back({&e->result, e->version + 1, staleness_weight(w.sc.server, tau), e->version});
     loss_weighted += static_cast<double>(r.samples) * r.base_loss;
     total += r.samples;
     stale_sum += static_cast<double>(tau);

@@ -64,7 +64,8 @@ void finish_round(self_ptr self) {
 
   if (!st.results.empty()) {
     std::vector<contribution> in;
-    for (const any_result& r : st.results) in.push_back({&r, static_cast<uint64_t>(st.round), 1.0});
+    for (const any_result& r : st.results)
+      in.push_back({&r, static_cast<uint64_t>(st.round), 1.0, st.model.replica->version});
     st.algorithm->step(self, in, st.round);
   }
   st.now = end;
