@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <random>
 
 #include <fmt/format.h>
@@ -71,6 +72,7 @@ registry_actor::behavior_type registry_behavior(
   auto& st = self->state;
   st.cfg = std::move(cfg);
   st.ready.resize(st.cfg.workers);
+  st.hosts.resize(st.cfg.workers);
   st.holder.resize(st.cfg.workers);
   st.offered.assign(st.cfg.workers, 0);
   // A worker that goes away between its offer and its ready message gives its id back.
@@ -101,6 +103,9 @@ registry_actor::behavior_type registry_behavior(
         s.nonces.erase(it);
         if (s.cfg.secret && !same_text(r.proof, join_proof(*s.cfg.secret, r.nonce)))
           return refuse(self, "wrong secret");
+        if (r.host.empty() || r.host.size() > 255 ||
+            std::any_of(r.host.begin(), r.host.end(), [](char c) { return c <= ' ' || c > '~'; }))
+          return refuse(self, "a host name that is empty, too long or not printable");
         if (r.threads < 1 || r.threads > 1024)
           return refuse(self, fmt::format("{} threads (1 to 1024 allowed)", r.threads));
         uint32_t i = 0;
@@ -113,6 +118,7 @@ registry_actor::behavior_type registry_behavior(
                 : caf::actor_cast<caf::actor_addr>(self->current_sender());
         s.offered[i] = 1;
         s.holder[i] = sender;
+        s.hosts[i] = r.host;
         if (self->current_sender() != nullptr) self->monitor(self->current_sender());
         return join_offer{s.cfg.first_id + i, s.cfg.first_id + s.cfg.workers, s.cfg.scenario,
                           s.cfg.data_digest};
@@ -133,14 +139,15 @@ registry_actor::behavior_type registry_behavior(
         s.ready[i] = r.handle;
         s.ready_count += 1;
         if (s.cfg.log)
-          s.cfg.log(fmt::format("node {} joined ({} of {} workers)", r.node, s.ready_count,
-                                s.cfg.workers));
+          s.cfg.log(fmt::format("node {} joined from {} ({} of {} workers)", r.node, s.hosts[i],
+                                s.ready_count, s.cfg.workers));
         if (s.ready_count == s.cfg.workers) {
           for (auto& p : s.waiting) p.deliver(s.ready);
           s.waiting.clear();
         }
         return r.node;
       },
+      [self](hosts_atom) -> std::vector<std::string> { return self->state.hosts; },
       [self](nodes_atom) -> caf::typed_response_promise<std::vector<node_actor>> {
         auto& s = self->state;
         auto p = self->make_response_promise<std::vector<node_actor>>();

@@ -43,10 +43,11 @@ struct join_request {
   std::string nonce;
   std::string proof;  ///< HMAC-SHA256(secret, nonce) in hex; empty without a secret
   uint32_t threads = 1;
+  std::string host;  ///< the worker's host name, for logs and the monitor
 };
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, join_request& x) {
-  return f(caf::meta::type_name("join_request"), x.nonce, x.proof, x.threads);
+  return f(caf::meta::type_name("join_request"), x.nonce, x.proof, x.threads, x.host);
 }
 
 struct join_offer {
@@ -73,11 +74,15 @@ typename Inspector::result_type inspect(Inspector& f, join_ready& x) {
 /// Asked by the serving process itself: answers with every worker's node, by id, once `workers`
 /// of them are ready.
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+/// Asked by the serving process: every worker's host name, by node id.
+using hosts_atom = caf::atom_constant<caf::atom("hosts")>;
 
-using registry_actor = caf::typed_actor<caf::replies_to<join_hello>::with<join_challenge>,
-                                        caf::replies_to<join_request>::with<join_offer>,
-                                        caf::replies_to<join_ready>::with<uint32_t>,
-                                        caf::replies_to<nodes_atom>::with<std::vector<node_actor>>>;
+using registry_actor =
+    caf::typed_actor<caf::replies_to<join_hello>::with<join_challenge>,
+                     caf::replies_to<join_request>::with<join_offer>,
+                     caf::replies_to<join_ready>::with<uint32_t>,
+                     caf::replies_to<nodes_atom>::with<std::vector<node_actor>>,
+                     caf::replies_to<hosts_atom>::with<std::vector<std::string>>>;
 
 void add_join_message_types(caf::actor_system_config& cfg);
 
@@ -101,6 +106,7 @@ struct registry_state {
   registry_config cfg;
   std::set<std::string> nonces;         ///< issued, not used yet
   std::vector<node_actor> ready;        ///< by id - first_id
+  std::vector<std::string> hosts;       ///< by id - first_id
   std::vector<caf::actor_addr> holder;  ///< who holds each id offered and not ready
   std::vector<uint8_t> offered;         ///< per id: offered (to holder) or ready
   uint32_t ready_count = 0;

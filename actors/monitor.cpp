@@ -183,6 +183,11 @@ void monitor::begin_run(monitor_run_info info, double wall_offset_s,
   });
 }
 
+void monitor::set_node_hosts(std::vector<std::string> hosts) {
+  server_->post(
+      [s = site_, hosts = std::move(hosts)]() mutable { s->run.set_node_hosts(std::move(hosts)); });
+}
+
 void monitor::end_run(run_state state, std::string message) {
   server_->post([s = site_, state, message = std::move(message)]() mutable {
     s->run.set_state(state, std::move(message));

@@ -38,6 +38,8 @@ class monitor final : public metrics_sink {
   void begin_run(monitor_run_info info, double wall_offset_s = 0.0,
                  std::vector<round_row> earlier = {});
   void end_run(run_state s, std::string message = {});
+  /// Where each node of the run runs (serve: known once the workers have joined).
+  void set_node_hosts(std::vector<std::string> hosts);
 
   // metrics_sink: the reports of the run begun last (stamped with wall time here).
   void on_round(const round_record& r) override;

@@ -208,7 +208,9 @@ std::string run_view::status_json() const {
     }
     ojson node;
     node["node"] = i;
-    node["host"] = "in-process";
+    node["host"] = static_cast<size_t>(i) < info_.node_hosts.size()
+                       ? info_.node_hosts[static_cast<size_t>(i)]
+                       : std::string("in-process");
     node["clients"] = count;
     node["state"] = name_of(state_);
     node["tasks_done"] = done;

@@ -43,6 +43,8 @@ struct monitor_run_info {
   int clients = 0;
   int nodes = 1;
   bool async = false;  ///< rounds are server updates
+  /// Per node id: where it runs ("in-process", or a worker's host name); unset ones are in-process.
+  std::vector<std::string> node_hosts;
 };
 
 monitor_run_info run_info_of(const scenario& sc, int nodes);
@@ -64,6 +66,8 @@ class run_view {
   /// The run's per-client totals (clients.csv), at its end.
   void set_clients(const std::vector<client_record>& clients);
   void set_state(run_state s, std::string message = {});
+  /// Where each node runs, once a served run's workers have joined.
+  void set_node_hosts(std::vector<std::string> hosts) { info_.node_hosts = std::move(hosts); }
 
   const monitor_run_info& info() const { return info_; }
   run_state state() const { return state_; }

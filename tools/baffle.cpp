@@ -168,6 +168,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   serve->add_flag("--quiet,-q", serve_req.quiet, "No progress output");
   serve->add_flag("--events", serve_req.events, "Also write events.log (as for run)");
+  add_monitor_options(serve, serve_req.monitor, "serve");
 
   worker_request worker_req;
   worker_req.threads = run_req.threads;

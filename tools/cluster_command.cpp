@@ -1,6 +1,8 @@
 // baffle serve's registry side and baffle worker (see cluster_command.hpp).
 #include "tools/cluster_command.hpp"
 
+#include <unistd.h>
+
 #include <charconv>
 #include <cstdio>
 #include <fstream>
@@ -85,13 +87,17 @@ result<serving> start_serving(runtime& rt, const serve_request& req, const std::
   return serving{registry, endpoint->first, *port};
 }
 
-std::vector<node_actor> wait_for_workers(runtime& rt, const serving& s) {
+joined_workers wait_for_workers(runtime& rt, const serving& s) {
   caf::scoped_actor self{rt.system()};
-  std::vector<node_actor> nodes;
+  joined_workers out;
+  const auto on_error = [&](caf::error& e) {
+    std::cerr << "serve: " << rt.system().render(e) << "\n";
+  };
   self->request(s.registry, caf::infinite, nodes_atom::value)
-      .receive([&](std::vector<node_actor>& n) { nodes = std::move(n); },
-               [&](caf::error& e) { std::cerr << "serve: " << rt.system().render(e) << "\n"; });
-  return nodes;
+      .receive([&](std::vector<node_actor>& n) { out.nodes = std::move(n); }, on_error);
+  self->request(s.registry, caf::infinite, hosts_atom::value)
+      .receive([&](std::vector<std::string>& h) { out.hosts = std::move(h); }, on_error);
+  return out;
 }
 
 int worker_command(const worker_request& req) {
@@ -133,8 +139,11 @@ int worker_command(const worker_request& req) {
       .receive([&](join_challenge& c) { challenge = std::move(c); }, on_error);
   join_offer offer;
   if (failure.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+      std::snprintf(host, sizeof(host), "unknown");
     join_request r{challenge.nonce, secret.empty() ? "" : join_proof(secret, challenge.nonce),
-                   static_cast<uint32_t>(req.threads)};
+                   static_cast<uint32_t>(req.threads), host};
     self->request(*registry, caf::infinite, r)
         .receive([&](join_offer& o) { offer = std::move(o); }, on_error);
   }

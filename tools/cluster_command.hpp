@@ -52,8 +52,14 @@ struct serving {
 result<serving> start_serving(runtime& rt, const serve_request& req, const std::string& scenario,
                               const world& w);
 
-/// Blocks until every worker's node is ready; their handles, by node id.
-std::vector<node_actor> wait_for_workers(runtime& rt, const serving& s);
+/// Every worker's node once all are ready, and each one's host name, by node id.
+struct joined_workers {
+  std::vector<node_actor> nodes;
+  std::vector<std::string> hosts;
+};
+
+/// Blocks until every worker's node is ready.
+joined_workers wait_for_workers(runtime& rt, const serving& s);
 
 /// baffle worker: joins the run served at req.connect and computes its node's share until the
 /// run ends (exit 0), the server goes away (1) or refuses it (2).

@@ -157,7 +157,13 @@ int run_command(const run_request& req) {
     if (!req.quiet)
       std::cerr << "waiting for " << req.serve->workers << " worker(s): baffle worker --connect "
                 << served->host << ":" << served->port << std::endl;
-    opt.remote_nodes = wait_for_workers(rt, *served);
+    joined_workers joined = wait_for_workers(rt, *served);
+    opt.remote_nodes = std::move(joined.nodes);
+    if (mon) {
+      std::vector<std::string> hosts(static_cast<size_t>(local_nodes), "in-process");
+      hosts.insert(hosts.end(), joined.hosts.begin(), joined.hosts.end());
+      mon->set_node_hosts(std::move(hosts));
+    }
   }
   opt.stop_requested = [&signals] { return signals.stop_requested(); };
   if (resume) opt.resume_state = std::move(resume->state);

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/net/http_client.hpp"
+
 #include "tests/tools/binary_fixture.hpp"
 
 namespace baffle::e2e {
@@ -202,6 +204,30 @@ TEST_F(Distributed, AStoppedServedRunResumesWithOtherNodesToTheSingleProcessResu
   const json b = json::parse(read_text(work_ / "s" / "summary.json"));
   EXPECT_EQ(a["model_digest"], b["model_digest"]);
   EXPECT_EQ(a["rounds"], b["rounds"]);
+}
+
+TEST_F(Distributed, TheMonitorOfAServedRunNamesWhereEachNodeRuns) {
+  const size_t serve = spawn(
+      concat({"serve"}, concat(scenario("sync"), {"--workers", "1", "--out", "served", "--monitor",
+                                                  "127.0.0.1:0", "--monitor-linger", "600"})));
+  const std::string endpoint = "127.0.0.1:" + port_of(serve);
+  const size_t worker = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+  const std::string final_line = next_line(serve);  // printed once the monitor has the end
+  EXPECT_TRUE(contains(final_line, "final_test_acc")) << final_line << stderr_of(serve);
+  const std::string err = stderr_of(serve);
+  const std::string prefix = "monitor: http://127.0.0.1:";
+  const size_t at = err.find(prefix);
+  ASSERT_NE(at, std::string::npos) << err;
+  const auto port = static_cast<uint16_t>(std::stoi(err.substr(at + prefix.size())));
+  const json status = json::parse(test::http_get(port, "/status").body);
+  EXPECT_EQ(wait_for(serve, SIGTERM), 0) << stderr_of(serve);
+  EXPECT_EQ(wait_for(worker), 0) << stderr_of(worker);
+  char host[256] = {};
+  ASSERT_EQ(gethostname(host, sizeof(host) - 1), 0);
+  ASSERT_EQ(status["nodes"].size(), 2u) << status.dump();
+  EXPECT_EQ(status["nodes"][0]["host"], "in-process");
+  EXPECT_EQ(status["nodes"][1]["host"], std::string(host));
+  EXPECT_TRUE(contains(err, std::string("node 1 joined from ") + host)) << err;
 }
 
 }  // namespace
