@@ -58,7 +58,7 @@ struct node_state {
   workspace_pool* pool = nullptr;
   uint32_t computing = 0;            ///< client actors computing on the replica now
   std::deque<node_waiting> waiting;  ///< held back until `computing` is 0, in arrival order
-  uint64_t tasks_done = 0;           ///< results its clients returned
+  uint64_t tasks_done = 0;           ///< tasks its clients finished (answered or refused)
 };
 
 /// A node of `nodes` with id `id`, its replica starting as the scenario's initial model. The arena
