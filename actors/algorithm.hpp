@@ -45,6 +45,17 @@ struct contribution {
   uint64_t version = 0;           ///< the model version it was computed on
 };
 
+/// The weights of an update's results: n_i s_i / sum_j n_j (result_weights), in their order.
+inline std::vector<double> contribution_weights(const std::vector<contribution>& in) {
+  std::vector<uint32_t> samples;
+  std::vector<double> factors;
+  for (const contribution& c : in) {
+    samples.push_back(head_of(*c.result).samples);
+    factors.push_back(c.staleness_factor);
+  }
+  return result_weights(samples, factors);
+}
+
 /// What becomes of a task: the client's result, or the error that came instead.
 using reply_handler = std::function<void(caf::expected<any_result>)>;
 

@@ -59,13 +59,7 @@ void measure_gradient(server_state& st, const std::vector<contribution>& in, con
   if (every <= 0) return;
   const uint64_t current = st.model.replica->version;
   if (step % every == 0) {
-    std::vector<uint32_t> samples;
-    std::vector<double> factors;
-    for (const contribution& c : in) {
-      samples.push_back(std::get<round_result>(*c.result).samples);
-      factors.push_back(c.staleness_factor);
-    }
-    const std::vector<double> weights = result_weights(samples, factors);
+    const std::vector<double> weights = contribution_weights(in);
     std::vector<probe_term> terms;
     for (size_t i = 0; i < in.size(); ++i) {
       const round_result& r = std::get<round_result>(*in[i].result);

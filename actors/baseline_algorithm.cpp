@@ -40,13 +40,7 @@ class baseline_algorithm final : public server_algorithm {
 
   void step(self_ptr self, const std::vector<contribution>& in, int64_t step) const override {
     auto& st = self->state;
-    std::vector<uint32_t> samples;
-    std::vector<double> factors;
-    for (const contribution& c : in) {
-      samples.push_back(std::get<dense_result>(*c.result).samples);
-      factors.push_back(c.staleness_factor);
-    }
-    const std::vector<double> weights = result_weights(samples, factors);
+    const std::vector<double> weights = contribution_weights(in);
     const size_t n = st.model.replica->params.size();
     dense_update u;
     u.version = st.model.replica->version + 1;

@@ -1,5 +1,6 @@
-// Runs a whole scenario: an actor system, one client actor per client, the server, and a
-// blocking wait for the outcome. The only place that knows how the pieces are wired.
+// Runs a whole scenario: an actor system, the nodes (each spawning a client's actor for each of
+// its tasks), the server, and a blocking wait for the outcome. The only place that knows how the
+// pieces are wired.
 #pragma once
 
 #include <functional>
