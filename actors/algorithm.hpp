@@ -56,9 +56,6 @@ inline std::vector<double> contribution_weights(const std::vector<contribution>&
   return result_weights(samples, factors);
 }
 
-/// What becomes of a task: the client's result, or the error that came instead.
-using reply_handler = std::function<void(caf::expected<any_result>)>;
-
 class server_algorithm {
  public:
   virtual ~server_algorithm() = default;
@@ -79,19 +76,5 @@ class server_algorithm {
 
 std::unique_ptr<server_algorithm> make_baffle_algorithm();
 std::unique_ptr<server_algorithm> make_baseline_algorithm(baseline kind);
-
-/// Sends a client's task to the client's node and hands the typed reply on as an any_result;
-/// counts the task and the result in node_bytes.
-template <class NodeTask>
-void send_through_node(self_ptr self, NodeTask task, reply_handler reply) {
-  using result_type =
-      std::conditional_t<std::is_same_v<NodeTask, node_round_task>, round_result, dense_result>;
-  auto& st = self->state;
-  st.node_bytes += wire_size(task) + st.costs.result_bytes;
-  const node_actor& node = st.nodes[node_of_client(task.client, node_count(st))];
-  self->request(node, caf::infinite, std::move(task))
-      .then([reply](result_type& r) { reply(any_result{std::move(r)}); },
-            [reply](caf::error& e) { reply(std::move(e)); });
-}
 
 }  // namespace baffle::server_detail

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "actors/algorithm.hpp"
+#include "actors/checkpoint.hpp"
 
 namespace baffle::server_detail {
 namespace {
@@ -150,24 +151,22 @@ void send_task(self_ptr self, const async_entry& e) {
   const uint64_t seq = e.seq;
   self->state.algorithm->send(
       self, e.client, seq, e.version + 1, e.start,
-      [self, seq, client = e.client, arrival = e.arrival](caf::expected<any_result> reply) {
+      [self, seq, client = e.client,
+       arrival = e.arrival](caf::expected<any_result> reply) -> std::optional<std::string> {
         auto& s = self->state;
         const auto it = s.entries.find(seq);
-        if (s.over || it == s.entries.end()) return;
+        if (s.over || it == s.entries.end()) return std::nullopt;
         async_entry& entry = it->second;
         if (!reply) {
-          fail_run(self, refusal(reply.error()).value_or(lost_task(s, client, reply.error())));
-          return;
+          fail_run(self, refusal(reply.error()).value_or(lost_task(client, reply.error())));
+          return std::nullopt;
         }
-        if (auto why = result_problem(s, *reply, client, seq, arrival)) {
-          fail_run(self, *why);
-          return;
-        } else {
-          entry.result = std::move(*reply);
-          entry.computed = true;
-        }
+        if (auto why = result_problem(s, *reply, client, seq, arrival)) return why;
+        entry.result = std::move(*reply);
+        entry.computed = true;
         if (s.pending > 0 && entry.version == s.model.replica->version && --s.pending == 0)
           async_aggregate(self);
+        return std::nullopt;
       });
 }
 
@@ -283,16 +282,32 @@ void start_async(self_ptr self) {
   async_advance(self);
 }
 
-/// After a resume: the dispatches on the current model go out again, then the events go on.
+/// After a resume: the dispatches on the current model go out again, then the events go on - or,
+/// if the checkpoint was written while a full buffer waited for results (no node was left), the
+/// update waits for them again.
 void resume_async(self_ptr self) {
+  auto& st = self->state;
   resend_unsettled(self);
-  if (!self->state.over) async_advance(self);
+  if (st.over) return;
+  if (static_cast<int>(st.buffer.size()) >= st.w->sc.server.buffer) {
+    aggregate_when_computed(self);
+  } else {
+    async_advance(self);
+  }
+}
+
+/// The state while a full buffer waits for results: as it is (the dispatches on the current model
+/// are saved as not computed, and resume sends them again).
+std::string state_while_waiting(self_ptr self, int64_t& round) {
+  auto& st = self->state;
+  round = st.interval.round - 1;
+  return save_server_state(st);
 }
 
 }  // namespace
 
 policy_driver fedbuff_driver() {
-  return {start_async, resume_async};
+  return {start_async, resume_async, state_while_waiting};
 }
 
 }  // namespace baffle::server_detail

@@ -21,6 +21,7 @@ void add_join_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<join_offer>("baffle.join_offer");
   cfg.add_message_type<join_ready>("baffle.join_ready");
   cfg.add_message_type<std::vector<node_actor>>("baffle.node_list");
+  cfg.add_message_type<std::vector<uint32_t>>("baffle.u32_list");
 }
 
 namespace {
@@ -67,18 +68,28 @@ std::string data_digest(const world& w) {
   return fmt::format("{:016x}", h);
 }
 
+namespace {
+
+/// The first `workers` are ready: hand them to whoever waits to start the run.
+void hand_over(registry_actor::stateful_pointer<registry_state> self) {
+  auto& s = self->state;
+  s.started = true;
+  const std::vector<node_actor> first(s.ready.begin(), s.ready.begin() + s.cfg.workers);
+  for (auto& p : s.waiting) p.deliver(first);
+  s.waiting.clear();
+}
+
+}  // namespace
+
 registry_actor::behavior_type registry_behavior(
     registry_actor::stateful_pointer<registry_state> self, registry_config cfg) {
   auto& st = self->state;
   st.cfg = std::move(cfg);
-  st.ready.resize(st.cfg.workers);
-  st.hosts.resize(st.cfg.workers);
-  st.holder.resize(st.cfg.workers);
-  st.offered.assign(st.cfg.workers, 0);
+  st.cfg.max_workers = std::max(st.cfg.max_workers, st.cfg.workers);
   // A worker that goes away between its offer and its ready message gives its id back.
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& s = self->state;
-    for (uint32_t i = 0; i < s.cfg.workers; ++i) {
+    for (uint32_t i = 0; i < s.offered.size(); ++i) {
       if (s.offered[i] == 1 && s.holder[i] == dm.source) {
         s.offered[i] = 0;
         s.holder[i] = caf::actor_addr{};
@@ -108,10 +119,19 @@ registry_actor::behavior_type registry_behavior(
           return refuse(self, "a host name that is empty, too long or not printable");
         if (r.threads < 1 || r.threads > 1024)
           return refuse(self, fmt::format("{} threads (1 to 1024 allowed)", r.threads));
+        // The lowest free id: the first `workers` fill before later ones are given out.
         uint32_t i = 0;
-        while (i < s.cfg.workers && s.offered[i] != 0) ++i;
-        if (i == s.cfg.workers)
-          return refuse(self, fmt::format("the run already has its {} worker(s)", s.cfg.workers));
+        while (i < s.offered.size() && s.offered[i] != 0) ++i;
+        if (i == s.cfg.max_workers)
+          return refuse(self,
+                        fmt::format("the run already has {} workers, its most", s.cfg.max_workers));
+        if (i == s.offered.size()) {
+          s.offered.push_back(0);
+          s.holder.emplace_back();
+          s.ready.emplace_back();
+          s.hosts.emplace_back();
+          s.threads.push_back(0);
+        }
         const caf::actor_addr sender =
             self->current_sender() == nullptr
                 ? caf::actor_addr{}
@@ -119,13 +139,17 @@ registry_actor::behavior_type registry_behavior(
         s.offered[i] = 1;
         s.holder[i] = sender;
         s.hosts[i] = r.host;
+        s.threads[i] = r.threads;
         if (self->current_sender() != nullptr) self->monitor(self->current_sender());
-        return join_offer{s.cfg.first_id + i, s.cfg.first_id + s.cfg.workers, s.cfg.scenario,
-                          s.cfg.data_digest};
+        const uint32_t id = s.cfg.first_id + i;
+        // The node count the node starts with: the run's first nodes, or (a later worker) up to
+        // its own id; the server sends the real layout before any task that depends on it.
+        const uint32_t nodes = std::max(s.cfg.first_id + s.cfg.workers, id + 1);
+        return join_offer{id, nodes, s.cfg.scenario, s.cfg.data_digest};
       },
       [self](const join_ready& r) -> caf::result<uint32_t> {
         auto& s = self->state;
-        if (r.node < s.cfg.first_id || r.node - s.cfg.first_id >= s.cfg.workers)
+        if (r.node < s.cfg.first_id || r.node - s.cfg.first_id >= s.offered.size())
           return refuse(self, fmt::format("node id {} is not one of this run's", r.node));
         const uint32_t i = r.node - s.cfg.first_id;
         const caf::actor_addr sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
@@ -137,26 +161,49 @@ registry_actor::behavior_type registry_behavior(
         if (!r.handle) return refuse(self, "no node handle");
         s.offered[i] = 2;
         s.ready[i] = r.handle;
-        s.ready_count += 1;
+        if (i < s.cfg.workers) {
+          s.ready_count += 1;
+          if (s.cfg.log)
+            s.cfg.log(fmt::format("node {} joined from {} ({} of {} workers)", r.node, s.hosts[i],
+                                  s.ready_count, s.cfg.workers));
+          if (s.ready_count == s.cfg.workers) hand_over(self);
+          return r.node;
+        }
+        // A later worker joins the running run through the server.
+        node_joined joined{r.node, r.handle, s.hosts[i], s.threads[i]};
         if (s.cfg.log)
-          s.cfg.log(fmt::format("node {} joined from {} ({} of {} workers)", r.node, s.hosts[i],
-                                s.ready_count, s.cfg.workers));
-        if (s.ready_count == s.cfg.workers) {
-          for (auto& p : s.waiting) p.deliver(s.ready);
-          s.waiting.clear();
+          s.cfg.log(
+              fmt::format("node {} joined from {} after the start; it takes clients from "
+                          "the next round",
+                          r.node, s.hosts[i]));
+        if (s.server) {
+          self->send(s.server, std::move(joined));
+        } else {
+          s.later.push_back(std::move(joined));
         }
         return r.node;
       },
-      [self](hosts_atom) -> std::vector<std::string> { return self->state.hosts; },
+      [self](hosts_atom) -> std::vector<std::string> {
+        auto& s = self->state;
+        return {s.hosts.begin(), s.hosts.begin() + std::min<size_t>(s.hosts.size(), s.cfg.workers)};
+      },
+      [self](threads_atom) -> std::vector<uint32_t> {
+        auto& s = self->state;
+        return {s.threads.begin(),
+                s.threads.begin() + std::min<size_t>(s.threads.size(), s.cfg.workers)};
+      },
       [self](nodes_atom) -> caf::typed_response_promise<std::vector<node_actor>> {
         auto& s = self->state;
         auto p = self->make_response_promise<std::vector<node_actor>>();
-        if (s.ready_count == s.cfg.workers) {
-          p.deliver(s.ready);
-        } else {
-          s.waiting.push_back(p);
-        }
+        s.waiting.push_back(p);
+        if (s.started || s.ready_count == s.cfg.workers) hand_over(self);
         return p;
+      },
+      [self](attach_atom, const server_actor& server) {
+        auto& s = self->state;
+        s.server = server;
+        for (auto& j : s.later) self->send(s.server, std::move(j));
+        s.later.clear();
       },
   };
 }

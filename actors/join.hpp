@@ -76,13 +76,19 @@ typename Inspector::result_type inspect(Inspector& f, join_ready& x) {
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
 /// Asked by the serving process: every worker's host name, by node id.
 using hosts_atom = caf::atom_constant<caf::atom("hosts")>;
+/// Asked by the serving process: every worker's declared threads, by node id.
+using threads_atom = caf::atom_constant<caf::atom("threads")>;
+/// From the serving process: the run's server, which takes the workers that join after the first
+/// `workers` (and any that were ready before it was attached).
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
 
-using registry_actor =
-    caf::typed_actor<caf::replies_to<join_hello>::with<join_challenge>,
-                     caf::replies_to<join_request>::with<join_offer>,
-                     caf::replies_to<join_ready>::with<uint32_t>,
-                     caf::replies_to<nodes_atom>::with<std::vector<node_actor>>,
-                     caf::replies_to<hosts_atom>::with<std::vector<std::string>>>;
+using registry_actor = caf::typed_actor<caf::replies_to<join_hello>::with<join_challenge>,
+                                        caf::replies_to<join_request>::with<join_offer>,
+                                        caf::replies_to<join_ready>::with<uint32_t>,
+                                        caf::replies_to<nodes_atom>::with<std::vector<node_actor>>,
+                                        caf::replies_to<hosts_atom>::with<std::vector<std::string>>,
+                                        caf::replies_to<threads_atom>::with<std::vector<uint32_t>>,
+                                        caf::reacts_to<attach_atom, server_actor>>;
 
 void add_join_message_types(caf::actor_system_config& cfg);
 
@@ -95,6 +101,8 @@ std::string data_digest(const world& w);
 
 struct registry_config {
   uint32_t workers = 1;   ///< how many worker nodes the run waits for
+  /// How many workers may join in all: those after the first `workers` join the running run.
+  uint32_t max_workers = 256;
   uint32_t first_id = 1;  ///< node ids of workers start here (0 is the server's local node)
   std::optional<std::string> secret;  ///< demanded when set
   std::string scenario;               ///< resolved TOML sent to every worker
@@ -107,10 +115,14 @@ struct registry_state {
   std::set<std::string> nonces;         ///< issued, not used yet
   std::vector<node_actor> ready;        ///< by id - first_id
   std::vector<std::string> hosts;       ///< by id - first_id
+  std::vector<uint32_t> threads;        ///< by id - first_id
   std::vector<caf::actor_addr> holder;  ///< who holds each id offered and not ready
-  std::vector<uint8_t> offered;         ///< per id: offered (to holder) or ready
-  uint32_t ready_count = 0;
+  std::vector<uint8_t> offered;         ///< per id: 0 free, 1 offered (to holder), 2 ready
+  uint32_t ready_count = 0;             ///< of the first `workers` ids
+  bool started = false;                 ///< the first `workers` were handed over
   std::vector<caf::typed_response_promise<std::vector<node_actor>>> waiting;
+  server_actor server;             ///< takes later workers once attached
+  std::vector<node_joined> later;  ///< later workers ready before the server was attached
 };
 
 registry_actor::behavior_type registry_behavior(

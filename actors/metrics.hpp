@@ -74,6 +74,18 @@ struct event_record {
   std::string detail;
 };
 
+/// One line of nodes.csv: a node of the run (in-process, or a worker process's), and what became
+/// of it. Rounds are the round (async: update) in flight at the time.
+struct node_record {
+  uint32_t node = 0;
+  std::string host = "in-process";
+  uint32_t threads = 1;         ///< its declared capacity: clients are dealt in proportion
+  int64_t joined = 0;           ///< 0: from the start
+  std::optional<int64_t> left;  ///< when the server lost it; empty while it is in the run
+  std::string reason;           ///< why it was lost
+  uint64_t tasks_done = 0;      ///< results it returned to the server
+};
+
 /// "<seconds> round=<r> client=<c|server> <what> <detail>", seconds with nanosecond digits.
 std::string format_event(const event_record& e);
 
@@ -86,6 +98,10 @@ class metrics_sink {
   virtual void on_clients(const std::vector<client_record>& clients) { static_cast<void>(clients); }
   /// A round's events in virtual-time order (ties: kind, then client id), after its record.
   virtual void on_events(const std::vector<event_record>& events) { static_cast<void>(events); }
+  /// A line for the run's log (a node lost or joined).
+  virtual void on_log(const std::string& line) { static_cast<void>(line); }
+  /// Every node of the run, when the run starts, whenever one is lost or joins, and at the end.
+  virtual void on_nodes(const std::vector<node_record>& nodes) { static_cast<void>(nodes); }
   /// The server's state after `round` (see actors/checkpoint.hpp), after that round's record and
   /// events: the sink stores it with whatever it needs to resume its own outputs.
   virtual void on_checkpoint(int64_t round, std::string state) {

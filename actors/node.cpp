@@ -2,6 +2,10 @@
 // path, once no client is computing on it; spawns a client actor for each task it is given.
 #include "actors/node.hpp"
 
+#include <algorithm>
+#include <charconv>
+#include <csignal>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -9,6 +13,31 @@
 #include "actors/client.hpp"
 
 namespace baffle {
+
+client_map::client_map(const node_layout& layout) {
+  for (uint32_t i = 0; i < layout.capacity.size(); ++i)
+    slots_.insert(slots_.end(), layout.capacity[i], i);
+}
+
+client_map client_map::uniform(uint32_t nodes) {
+  return client_map(node_layout{std::vector<uint32_t>(std::max(nodes, 1u), 1u)});
+}
+
+std::optional<std::string> layout_problem(const node_layout& layout) {
+  const auto& c = layout.capacity;
+  if (c.size() > max_layout_nodes)
+    return "a layout of " + std::to_string(c.size()) + " nodes (at most " +
+           std::to_string(max_layout_nodes) + ")";
+  uint64_t total = 0;
+  for (uint32_t x : c) {
+    if (x > max_node_capacity)
+      return "a node capacity of " + std::to_string(x) + " (at most " +
+             std::to_string(max_node_capacity) + ")";
+    total += x;
+  }
+  if (total == 0) return std::string("a layout in which no node holds clients");
+  return std::nullopt;
+}
 
 namespace {
 
@@ -25,6 +54,28 @@ std::string update_problem(const node_state& st, uint64_t version) {
 }
 
 void drain(self_ptr self);
+
+/// The BAFFLE_NODE_FAULT test hook ("kill@N" or "stop@N"): the node's process sends itself
+/// SIGKILL or SIGSTOP once the node has finished N tasks, so tests can lose or hang a worker at a
+/// known point of a run. Read once per node; 0 when unset or malformed.
+struct node_fault {
+  int signal = 0;
+  uint64_t after = 0;
+};
+
+node_fault fault_from_environment() {
+  const char* text = std::getenv("BAFFLE_NODE_FAULT");
+  if (text == nullptr) return {};
+  const std::string spec = text;
+  const size_t at = spec.find('@');
+  if (at == std::string::npos) return {};
+  const std::string what = spec.substr(0, at);
+  const int signal = what == "kill" ? SIGKILL : what == "stop" ? SIGSTOP : 0;
+  uint64_t after = 0;
+  const auto [end, ec] = std::from_chars(spec.data() + at + 1, spec.data() + spec.size(), after);
+  if (signal == 0 || ec != std::errc() || end != spec.data() + spec.size()) return {};
+  return {signal, after};
+}
 
 /// Applies an update or snapshot to the replica (no client is computing on it) and answers.
 void apply_now(self_ptr self, node_waiting::update& u) {
@@ -54,7 +105,7 @@ template <class NodeTask, class Result>
 void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Result> reply) {
   auto& s = self->state;
   const auto count = static_cast<uint32_t>(s.w->sc.clients.count);
-  if (t.client >= count || node_of_client(t.client, s.nodes) != s.id) {
+  if (t.client >= count || s.clients.owner(t.client) != s.id) {
     reply.deliver(
         refuse(s.id, "client " + std::to_string(t.client) + " does not live on this node"));
     return;
@@ -77,7 +128,19 @@ void answer_verify(self_ptr self, node_waiting::verify& v) {
   v.reply.deliver(params_digest(s.model.replica->view()));
 }
 
-/// Handles a message: applies an update, answers a digest request or starts a task.
+/// Takes the server's layout of clients over nodes, if it is a sound one.
+void take_layout(self_ptr self, node_waiting::layout& l) {
+  auto& s = self->state;
+  if (auto why = layout_problem(l.message)) {
+    l.reply.deliver(refuse(s.id, "layout refused: " + *why));
+    return;
+  }
+  s.clients = client_map(l.message);
+  l.reply.deliver(s.model.replica->version);
+}
+
+/// Handles a message: applies an update, answers a digest request, takes a layout or starts a
+/// task.
 void process(self_ptr self, node_waiting& m) {
   std::visit(
       [self](auto& x) {
@@ -86,6 +149,8 @@ void process(self_ptr self, node_waiting& m) {
           apply_now(self, x);
         } else if constexpr (std::is_same_v<type, node_waiting::verify>) {
           answer_verify(self, x);
+        } else if constexpr (std::is_same_v<type, node_waiting::layout>) {
+          take_layout(self, x);
         } else {
           start_task(self, x.task, std::move(x.reply));
         }
@@ -125,16 +190,17 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
                                         tbb::task_arena* arena, workspace_pool* pool) {
   auto& st = self->state;
   st.id = id;
-  st.nodes = nodes;
+  st.clients = client_map::uniform(nodes);
   st.w = std::move(w);
   st.arena = arena;
   st.pool = pool;
   st.model = initial_model(*st.w);
   // A client actor ends once it has answered its task: then it no longer reads the replica.
-  self->set_down_handler([self](const caf::down_msg&) {
+  self->set_down_handler([self, fault = fault_from_environment()](const caf::down_msg&) {
     auto& s = self->state;
     s.computing -= 1;
     s.tasks_done += 1;
+    if (fault.signal != 0 && s.tasks_done == fault.after) std::raise(fault.signal);
     if (s.computing == 0) drain(self);
   });
   const auto held = [self](auto message) {
@@ -159,6 +225,11 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
       [held](const dense_update& u) { return held(u); },
       [held](const node_round_task& t) { return held(t); },
       [held](const node_backprop_task& t) { return held(t); },
+      [self](const node_layout& l) {
+        auto reply = self->make_response_promise<uint64_t>();
+        handle(self, {node_waiting::layout{l, reply}});
+        return reply;
+      },
       [self](verify_atom, uint64_t version) {
         auto reply = self->make_response_promise<std::string>();
         handle(self, {node_waiting::verify{version, reply}});

@@ -12,6 +12,8 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -21,11 +23,40 @@
 
 namespace baffle {
 
-/// The node that holds client c when there are `nodes` of them: c mod nodes (round-robin, so every
-/// node gets a near-equal share of any contiguous range of clients).
+/// The node that holds client c when there are `nodes` of equal capacity: c mod nodes
+/// (round-robin, so every node gets a near-equal share of any contiguous range of clients).
 inline uint32_t node_of_client(uint32_t client, uint32_t nodes) {
   return client % nodes;
 }
+
+/// Which node holds which client, from a node_layout (protocol.hpp): node i owns capacity[i]
+/// consecutive slots of every cycle of T slots (T = the capacities' sum), and client c is in slot
+/// c mod T. Capacities (1, 1, ..., 1) give node_of_client; (2, 1) gives node 0 clients 0, 1, 3, 4,
+/// ... and node 1 clients 2, 5, ... The rule is deterministic and needs no per-client table;
+/// results never depend on it (a task computes the same anywhere).
+class client_map {
+ public:
+  client_map() = default;
+  explicit client_map(const node_layout& layout);
+  /// `nodes` nodes of capacity 1 each.
+  static client_map uniform(uint32_t nodes);
+  /// The node holding client c; the map must hold a node of capacity above 0.
+  uint32_t owner(uint32_t client) const {
+    return slots_[client % static_cast<uint32_t>(slots_.size())];
+  }
+  bool empty() const { return slots_.empty(); }
+
+ private:
+  std::vector<uint32_t> slots_;  ///< node of each slot of a cycle
+};
+
+/// Bounds of a layout a node accepts (it is a message): nodes and capacity per node.
+inline constexpr uint32_t max_layout_nodes = 1024;
+inline constexpr uint32_t max_node_capacity = 1024;
+
+/// What is wrong with a layout from the server, or nothing: at most max_layout_nodes entries,
+/// each at most max_node_capacity, at least one above 0.
+std::optional<std::string> layout_problem(const node_layout& layout);
 
 /// A message held back until the tasks computing on the replica are done, with its reply.
 struct node_waiting {
@@ -46,14 +77,18 @@ struct node_waiting {
     uint64_t version = 0;
     caf::typed_response_promise<std::string> reply;
   };
-  std::variant<update, baffle_task, backprop_task, verify> what;
+  struct layout {
+    node_layout message;
+    caf::typed_response_promise<uint64_t> reply;
+  };
+  std::variant<update, baffle_task, backprop_task, verify, layout> what;
 };
 
 struct node_state {
   uint32_t id = 0;
   std::shared_ptr<const world> w;
   model_state model;  ///< this node's replica: weights, version, optimizer, EMA
-  uint32_t nodes = 1;
+  client_map clients;  ///< who holds which client (the server's latest layout)
   tbb::task_arena* arena = nullptr;
   workspace_pool* pool = nullptr;
   uint32_t computing = 0;            ///< client actors computing on the replica now

@@ -16,6 +16,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<model_snapshot>("baffle.model_snapshot");
   cfg.add_message_type<node_backprop_task>("baffle.node_backprop_task");
   cfg.add_message_type<run_outcome>("baffle.run_outcome");
+  cfg.add_message_type<node_layout>("baffle.node_layout");
+  cfg.add_message_type<node_joined>("baffle.node_joined");
   add_join_message_types(cfg);
 }
 

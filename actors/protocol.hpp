@@ -152,13 +152,15 @@ struct run_outcome {
   /// What kind of failure `error` is (bad_input: e.g. a damaged checkpoint); chooses the exit code.
   error_kind error_class = error_kind::failed;
   bool stopped = false;  ///< stopped early on request (a checkpoint was written); not finished
+  /// Every node the run had, lost and joined ones included: the caller ends the live ones.
+  std::vector<caf::actor> nodes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("run_outcome"), x.rounds, x.sim_time_s, x.final_test_loss,
            x.final_test_acc, x.bytes_up_total, x.bytes_down_total, x.node_bytes_total,
-           x.forward_passes_total, x.model_digest, x.error, x.error_class, x.stopped);
+           x.forward_passes_total, x.model_digest, x.error, x.error_class, x.stopped, x.nodes);
 }
 
 /// A client: answers each round_task with its round_result (BAFFLE) and each backprop_task with
@@ -209,6 +211,19 @@ typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
 /// server -> node: the digest of the replica at this version, to compare with the server's.
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 
+/// server -> node: which node holds which clients from now on (see client_map in node.hpp).
+/// Node i takes capacity[i] consecutive slots of every cycle of T = the capacities' sum, and
+/// client c is in slot c mod T; a node of capacity 0 (lost, or just joined) holds none. Sent when
+/// the capacities are not all equal, and whenever a node is lost or joins.
+struct node_layout {
+  std::vector<uint32_t> capacity;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_layout& x) {
+  return f(caf::meta::type_name("node_layout"), x.capacity);
+}
+
 /// A node: one model replica, kept in step by the server's updates (each answered with the
 /// version it now holds), and the client actors of its share of the fleet.
 using node_actor = caf::typed_actor<caf::replies_to<model_snapshot>::with<uint64_t>,
@@ -216,10 +231,26 @@ using node_actor = caf::typed_actor<caf::replies_to<model_snapshot>::with<uint64
                                     caf::replies_to<dense_update>::with<uint64_t>,
                                     caf::replies_to<node_round_task>::with<round_result>,
                                     caf::replies_to<node_backprop_task>::with<dense_result>,
-                                    caf::replies_to<verify_atom, uint64_t>::with<std::string>>;
+                                    caf::replies_to<verify_atom, uint64_t>::with<std::string>,
+                                    caf::replies_to<node_layout>::with<uint64_t>>;
 
-/// The server: drives every round of the scenario when asked to run.
-using server_actor = caf::typed_actor<caf::replies_to<run_atom>::with<run_outcome>>;
+/// registry -> server (in the serving process): a worker's node that joined after the run
+/// started. It takes the id `node`, gets the current model, and takes clients from then on.
+struct node_joined {
+  uint32_t node = 0;
+  node_actor handle;
+  std::string host;
+  uint32_t threads = 1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_joined& x) {
+  return f(caf::meta::type_name("node_joined"), x.node, x.handle, x.host, x.threads);
+}
+
+/// The server: drives every round of the scenario when asked to run; takes nodes that join.
+using server_actor =
+    caf::typed_actor<caf::replies_to<run_atom>::with<run_outcome>, caf::reacts_to<node_joined>>;
 
 /// Registers every message type; call on the config of every process that sends or receives them.
 void add_message_types(caf::actor_system_config& cfg);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "actors/algorithm.hpp"
+#include "actors/checkpoint.hpp"
 
 namespace baffle::server_detail {
 namespace {
@@ -86,9 +87,12 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen) {
   st.plan = plan_round(*st.w, st.round, st.now, chosen, st.costs, downloads);
   std::vector<const planned_client*> counted;
   st.round_bytes_down = 0;
+  st.round_downloads.clear();
   for (const auto& p : st.plan.clients) {
     if (p.fate == client_fate::dropped) continue;
     st.round_bytes_down += p.down_bytes;
+    st.round_downloads.emplace_back(p.client, st.device_version[p.client],
+                                    st.device_state[p.client]);
     note_download(st, p.client, st.costs.replay ? download_for(st, p.client) : model_download{});
     if (p.fate == client_fate::counted) counted.push_back(&p);
   }
@@ -103,20 +107,19 @@ void dispatch(self_ptr self, const std::vector<uint32_t>& chosen) {
     st.algorithm->send(
         self, p->client, r, r, p->start,
         [self, this_round, client = p->client,
-         arrival = p->arrival](caf::expected<any_result> reply) {
+         arrival = p->arrival](caf::expected<any_result> reply) -> std::optional<std::string> {
           auto& s = self->state;
-          if (s.over || s.round != this_round) return;
+          if (s.over || s.round != this_round) return std::nullopt;
           if (!reply) {
-            fail_run(self, refusal(reply.error()).value_or(lost_task(s, client, reply.error())));
-            return;
+            fail_run(self, refusal(reply.error()).value_or(lost_task(client, reply.error())));
+            return std::nullopt;
           }
           if (auto why =
-                  result_problem(s, *reply, client, static_cast<uint64_t>(this_round), arrival)) {
-            fail_run(self, *why);
-            return;
-          }
+                  result_problem(s, *reply, client, static_cast<uint64_t>(this_round), arrival))
+            return why;
           s.results.push_back(std::move(*reply));
           if (--s.pending == 0) finish_round(self);
+          return std::nullopt;
         });
   }
 }
@@ -128,10 +131,25 @@ void start_round(self_ptr self) {
   dispatch(self, select_online_clients(*st.w, st.round, st.now, selection_size(st.w->sc)));
 }
 
+/// The state after the last finished round, while the round in flight waits for results: the
+/// round's downloads undone (nothing else of it is in the state before it finishes).
+std::string state_before_round(self_ptr self, int64_t& round) {
+  auto& st = self->state;
+  for (auto it = st.round_downloads.rbegin(); it != st.round_downloads.rend(); ++it) {
+    const auto& [client, version, state] = *it;
+    st.device_version[client] = version;
+    st.device_state[client] = state;
+  }
+  st.round_downloads.clear();
+  st.round -= 1;
+  round = st.round;
+  return save_server_state(st);
+}
+
 }  // namespace
 
 policy_driver round_policy_driver() {
-  return {start_round, start_round};
+  return {start_round, start_round, state_before_round};
 }
 
 }  // namespace baffle::server_detail

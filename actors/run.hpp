@@ -22,6 +22,15 @@ struct run_options {
   /// Nodes in other processes (baffle serve), already built for this run: they take the ids
   /// after the in-process ones, which are then exactly `nodes` (0 allowed: --no-local).
   std::vector<node_actor> remote_nodes;
+  /// Host and threads of each remote node (clients are dealt in proportion to threads); empty:
+  /// capacity 1 each.
+  std::vector<node_record> remote_info;
+  /// Threads of each in-process node for the clients' layout (0: 1, the same for every node).
+  uint32_t local_capacity = 0;
+  /// Called with the server once it is spawned, before it runs (e.g. to let workers join later).
+  std::function<void(const server_actor&)> on_server;
+  /// The registry whose node_joined messages the server takes (baffle serve).
+  caf::actor_addr registry;
   /// Compare the nodes' replica digests with the server's every N versions (0: the scenario's
   /// run.verify_every, whose 0 means at the end only).
   int verify_every = 0;

@@ -19,6 +19,14 @@ void fanout_sink::on_events(const std::vector<event_record>& events) {
   for (metrics_sink* s : sinks_) s->on_events(events);
 }
 
+void fanout_sink::on_nodes(const std::vector<node_record>& nodes) {
+  for (metrics_sink* s : sinks_) s->on_nodes(nodes);
+}
+
+void fanout_sink::on_log(const std::string& line) {
+  for (metrics_sink* s : sinks_) s->on_log(line);
+}
+
 void fanout_sink::on_checkpoint(int64_t round, std::string state) {
   for (metrics_sink* s : sinks_) s->on_checkpoint(round, state);
 }
@@ -49,10 +57,23 @@ run_outcome runtime::run(std::shared_ptr<const world> w, const run_options& opt)
                [&](caf::error& e) { outcome.error = sys.render(e); });
   self->send_exit(f.server, caf::exit_reason::user_shutdown);
   for (auto& n : f.nodes) self->send_exit(n, caf::exit_reason::user_shutdown);
-  // Nodes in worker processes end when their exit arrives; wait for that (bounded), so the exits
-  // leave before this process does and every worker learns that the run is over.
-  size_t remote = opt.remote_nodes.size();
-  for (auto& n : opt.remote_nodes) self->monitor(n);
+  // Nodes in worker processes (those the run started with, and any that joined it) end when
+  // their exit arrives; wait for that (bounded), so the exits leave before this process does and
+  // every worker learns that the run is over.
+  size_t remote = 0;
+  for (auto& n : outcome.nodes) {
+    if (n.node() == sys.node()) continue;
+    self->send_exit(n, caf::exit_reason::user_shutdown);
+    self->monitor(n);
+    ++remote;
+  }
+  for (auto& n : opt.remote_nodes) {
+    if (std::any_of(outcome.nodes.begin(), outcome.nodes.end(),
+                    [&](const caf::actor& a) { return a.address() == n.address(); }))
+      continue;
+    self->monitor(n);
+    ++remote;
+  }
   while (remote > 0) {
     self->receive([&](const caf::down_msg&) { --remote; },
                   caf::after(std::chrono::seconds(10)) >> [&] { remote = 0; });

@@ -20,6 +20,8 @@ class fanout_sink final : public metrics_sink {
   void on_round(const round_record& r) override;
   void on_clients(const std::vector<client_record>& clients) override;
   void on_events(const std::vector<event_record>& events) override;
+  void on_nodes(const std::vector<node_record>& nodes) override;
+  void on_log(const std::string& line) override;
   void on_checkpoint(int64_t round, std::string state) override;
 
  private:

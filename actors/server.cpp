@@ -40,21 +40,26 @@ namespace server_detail {
 void deliver_outcome(self_ptr self) {
   auto& st = self->state;
   if (st.sink) st.sink->on_clients(st.clients_seen);
+  report_nodes(self);
+  st.totals.nodes.clear();
+  for (const node_actor& n : st.nodes)
+    if (n) st.totals.nodes.push_back(caf::actor_cast<caf::actor>(n));
   st.totals.model_digest = params_digest(st.model.replica->view());
   st.promise.deliver(st.totals);
 }
 
-/// Asks every node for its replica's digest at the server's current version and compares it with
-/// the server's own; a mismatch (or a refusal) becomes the run's error. Then calls `done`.
+/// Asks every live node for its replica's digest at the server's current version and compares it
+/// with the server's own; a mismatch (or a refusal) becomes the run's error. Then calls `done`.
 void verify_nodes(self_ptr self, std::function<void()> done) {
   auto& st = self->state;
   const uint64_t version = st.model.replica->version;
   const std::string expected = params_digest(st.model.replica->view());
-  auto pending = std::make_shared<size_t>(st.nodes.size());
+  const std::vector<uint32_t> live = live_nodes(st);
+  auto pending = std::make_shared<size_t>(live.size());
   const auto finish_one = [self, pending, done]() {
     if (--*pending == 0 && done) done();
   };
-  for (uint32_t i = 0; i < st.nodes.size(); ++i) {
+  for (uint32_t i : live) {
     self->request(st.nodes[i], caf::infinite, verify_atom::value, version)
         .then(
             [self, i, version, expected, finish_one](const std::string& digest) {
@@ -67,13 +72,19 @@ void verify_nodes(self_ptr self, std::function<void()> done) {
             },
             [self, i, finish_one](caf::error& e) {
               auto& s = self->state;
-              if (s.totals.error.empty())
-                s.totals.error = "node " + std::to_string(i) +
-                                 " did not report its digest: " + caf::to_string(e);
+              // A worker lost at the end leaves the others to vouch for the model.
+              if (s.fleet[i].host == "in-process" || refusal(e)) {
+                if (s.totals.error.empty())
+                  s.totals.error = "node " + std::to_string(i) +
+                                   " did not report its digest: " + caf::to_string(e);
+              } else if (!s.fleet[i].left) {
+                s.fleet[i].left = s.totals.rounds;
+                s.fleet[i].reason = "did not report its digest: " + caf::to_string(e);
+              }
               finish_one();
             });
   }
-  if (st.nodes.empty() && done) done();
+  if (live.empty() && done) done();
 }
 
 /// Ends the run: on success the nodes' replicas must match the server's model first.
@@ -105,15 +116,9 @@ std::optional<std::string> refusal(const caf::error& e) {
   return std::string("a client refused its task");
 }
 
-/// What a run that lost a node says it can do about it.
-constexpr const char* lost_node_advice =
-    "the run stops - a lost node's clients are not reassigned: continue from the last checkpoint "
-    "with --resume";
-
-std::string lost_task(const server_state& st, uint32_t client, const caf::error& e) {
-  return fmt::format("node {} did not answer for client {} ({}); {}",
-                     node_of_client(client, node_count(st)), client, caf::to_string(e),
-                     lost_node_advice);
+std::string lost_task(uint32_t client, const caf::error& e) {
+  return fmt::format("the task of client {} failed on its in-process node: {}", client,
+                     caf::to_string(e));
 }
 
 }  // namespace server_detail
@@ -220,8 +225,8 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
   st.control = std::move(control);
   st.w = std::move(w);
   st.model = std::move(model);
-  st.nodes = std::move(nodes);
   st.sink = sink;
+  start_fleet(self, std::move(nodes), std::move(st.control.node_info));
   const world& wr = *st.w;
   const auto histograms = label_histograms(wr.data.train, wr.parts);
   st.clients_seen.resize(wr.parts.clients.size());
@@ -262,27 +267,35 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
   }
   st.costs = st.algorithm->costs(wr);
   st.limits = limits_for(wr);
-  // A node that goes away (a worker process that died or hung past the connection timeout)
-  // stops the run with its name: the tasks it held would never be answered.
-  for (const node_actor& n : st.nodes) self->monitor(n);
+  // A worker's node that goes away (its process died, or hung past the connection timeout) is
+  // lost: its clients and unanswered tasks move to the live nodes. An in-process one ends the run.
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& s = self->state;
     if (s.over) return;
     for (uint32_t i = 0; i < s.nodes.size(); ++i) {
-      if (s.nodes[i].address() == dm.source) {
-        fail_run(self, fmt::format("node {} is gone ({}); {}", i, caf::to_string(dm.reason),
-                                   lost_node_advice));
-        return;
+      if (!node_live(s, i) || s.nodes[i].address() != dm.source) continue;
+      if (s.fleet[i].host == "in-process") {
+        fail_run(self, fmt::format("node {} is gone ({})", i, caf::to_string(dm.reason)));
+      } else {
+        lose_node(self, i, "its process is gone (" + caf::to_string(dm.reason) + ")");
       }
+      return;
     }
   });
   return {
-      [self](run_atom) -> caf::typed_response_promise<run_outcome> {
+      [self](run_atom) -> caf::result<run_outcome> {
         auto& s = self->state;
+        // Once: the process that spawned the server asks before any node has seen its handle (a
+        // worker's node holds it later, and must not start the run again).
+        if (s.started)
+          return caf::make_error(caf::sec::invalid_argument, "the run was already started");
+        s.started = true;
         s.promise = self->make_response_promise<run_outcome>();
+        report_nodes(self);
         if (s.control.resume_state.empty()) {
+          send_initial_layout(self);
           s.driver.start(self);
-          return s.promise;
+          return caf::result<run_outcome>(s.promise);
         }
         // Continue after the checkpointed round exactly as the original run did.
         const auto loaded = load_server_state(s.control.resume_state, s);
@@ -291,14 +304,16 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
           s.totals.error = loaded.error();
           s.totals.error_class = loaded.failure().kind;
           s.promise.deliver(s.totals);
-          return s.promise;
+          return caf::result<run_outcome>(s.promise);
         }
         // The nodes start from the checkpoint's model, sent before any task (the cost of
         // resuming, not of a round: left out of node_bytes).
         broadcast(self, snapshot_of(s.model));
+        send_initial_layout(self);
         s.driver.resume(self);
-        return s.promise;
+        return caf::result<run_outcome>(s.promise);
       },
+      [self](node_joined& joined) { join_node(self, std::move(joined)); },
   };
 }
 

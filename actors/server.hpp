@@ -7,13 +7,18 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 #include <tuple>
 #include <variant>
 #include <vector>
 
+#include <caf/expected.hpp>
+
 #include "actors/gradient_probe.hpp"
 #include "actors/metrics.hpp"
 #include "actors/model_state.hpp"
+#include "actors/node.hpp"
 #include "actors/protocol.hpp"
 #include "actors/round_plan.hpp"
 #include "actors/wire.hpp"
@@ -23,6 +28,18 @@ namespace baffle {
 
 /// A client's result as the server keeps it, whichever algorithm produced it.
 using any_result = std::variant<round_result, dense_result>;
+
+/// What becomes of a task: the client's result, or the error that came instead. Given a result,
+/// it returns what is wrong with it (the result is then not taken; see lose_node), or nothing.
+using reply_handler = std::function<std::optional<std::string>(caf::expected<any_result>)>;
+
+/// A task sent to a node and not answered yet: if its node is lost, it goes to the client's new
+/// node, on the same model version (the result is the same wherever it is computed).
+struct task_in_flight {
+  uint32_t node = 0;
+  std::variant<node_round_task, node_backprop_task> task;
+  reply_handler reply;
+};
 
 struct server_state;
 using server_self = server_actor::stateful_pointer<server_state>;
@@ -36,6 +53,9 @@ class server_algorithm;  // actors/algorithm.hpp
 struct policy_driver {
   void (*start)(server_self) = nullptr;
   void (*resume)(server_self) = nullptr;
+  /// The state to checkpoint while waiting for results (no node is left to compute them): the
+  /// last finished round's, from which resume continues as the run would have. Sets `round`.
+  std::string (*state_now)(server_self, int64_t& round) = nullptr;
 };
 
 /// One async dispatch, from when the server sends it until its result is aggregated or given up.
@@ -64,13 +84,25 @@ struct run_control {
   std::function<void(const dense_update&)> on_dense_update;
   /// Compare every node's replica digest with the server's every N versions (0: only at the end).
   int verify_every = 0;
+  /// What the server knows of each node it is given (host, threads); empty: in-process nodes of
+  /// capacity 1.
+  std::vector<node_record> node_info;
+  /// The registry that admits workers mid-run: node_joined is taken from it only.
+  caf::actor_addr registry;
 };
 
 struct server_state {
   std::shared_ptr<const world> w;
   run_control control;
   model_state model;              ///< the server's own model: weights, version, optimizer, EMA
-  std::vector<node_actor> nodes;  ///< client c lives on node node_of_client(c, nodes.size())
+  std::vector<node_actor> nodes;  ///< by node id; a lost node's handle stays (see fleet)
+  std::vector<node_record> fleet;  ///< by node id: host, capacity, joined, left (nodes.csv)
+  client_map clients_map;          ///< which live node holds each client (node.hpp)
+  std::map<uint64_t, task_in_flight> in_flight;  ///< tasks sent and not answered, by number
+  uint64_t tasks_sent = 0;
+  /// Round policies: each counted client's device before the round's download (client, version,
+  /// state), so the round can be undone into a checkpoint if no node is left to compute it.
+  std::vector<std::tuple<uint32_t, uint64_t, uint8_t>> round_downloads;
   std::shared_ptr<const server_detail::server_algorithm> algorithm;  ///< BAFFLE, FedSGD, FedAvg
   policy_driver driver;                                              ///< round policies or FedBuff
   message_limits limits;  ///< what a message from a node may hold (actors/wire.hpp)
@@ -87,6 +119,7 @@ struct server_state {
   uint64_t round_bytes_down = 0;  ///< bytes of the round's tasks
   run_outcome totals;
   uint64_t node_bytes = 0;  ///< exchanged with the nodes since the last round record
+  bool started = false;     ///< run_atom was taken
   bool over = false;  ///< the outcome is delivered (finished, stopped or failed): ignore replies
   caf::typed_response_promise<run_outcome> promise;
   std::vector<client_record> clients_seen;  ///< per client, for clients.csv

@@ -17,14 +17,12 @@ namespace {
 template <class Update>
 void send_to_nodes(self_ptr self, const Update& u) {
   auto& st = self->state;
-  st.node_bytes += wire_size(u) * st.nodes.size();
-  for (const node_actor& node : st.nodes) {
-    self->request(node, caf::infinite, u)
+  const std::vector<uint32_t> live = live_nodes(st);
+  st.node_bytes += wire_size(u) * live.size();
+  for (uint32_t i : live) {
+    self->request(st.nodes[i], caf::infinite, u)
         .then([](uint64_t) {},
-              [self](caf::error& e) {
-                fail_run(self, refusal(e).value_or("a node did not apply an update: " +
-                                                   caf::to_string(e)));
-              });
+              [self, i](caf::error& e) { node_failed(self, i, e, "apply an update"); });
   }
   const int every = st.control.verify_every;
   if (every > 0 && u.version % static_cast<uint64_t>(every) == 0) {

@@ -97,6 +97,8 @@ joined_workers wait_for_workers(runtime& rt, const serving& s) {
       .receive([&](std::vector<node_actor>& n) { out.nodes = std::move(n); }, on_error);
   self->request(s.registry, caf::infinite, hosts_atom::value)
       .receive([&](std::vector<std::string>& h) { out.hosts = std::move(h); }, on_error);
+  self->request(s.registry, caf::infinite, threads_atom::value)
+      .receive([&](std::vector<uint32_t>& t) { out.threads = std::move(t); }, on_error);
   return out;
 }
 

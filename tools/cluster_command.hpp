@@ -56,6 +56,7 @@ result<serving> start_serving(runtime& rt, const serve_request& req, const std::
 struct joined_workers {
   std::vector<node_actor> nodes;
   std::vector<std::string> hosts;
+  std::vector<uint32_t> threads;
 };
 
 /// Blocks until every worker's node is ready.

@@ -159,6 +159,19 @@ int run_command(const run_request& req) {
                 << served->host << ":" << served->port << std::endl;
     joined_workers joined = wait_for_workers(rt, *served);
     opt.remote_nodes = std::move(joined.nodes);
+    // Clients are dealt in proportion to each node's threads (docs/distributed.md).
+    opt.local_capacity = static_cast<uint32_t>(std::max(1, req.threads));
+    for (size_t i = 0; i < opt.remote_nodes.size(); ++i) {
+      node_record r;
+      r.node = static_cast<uint32_t>(local_nodes + i);
+      r.host = i < joined.hosts.size() ? joined.hosts[i] : "remote";
+      r.threads = i < joined.threads.size() ? joined.threads[i] : 1;
+      opt.remote_info.push_back(r);
+    }
+    opt.registry = caf::actor_cast<caf::actor_addr>(served->registry);
+    opt.on_server = [registry = served->registry](const server_actor& server) {
+      caf::anon_send(registry, attach_atom::value, server);
+    };
     if (mon) {
       std::vector<std::string> hosts(static_cast<size_t>(local_nodes), "in-process");
       hosts.insert(hosts.end(), joined.hosts.begin(), joined.hosts.end());

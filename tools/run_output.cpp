@@ -224,6 +224,33 @@ void run_recorder::on_clients(const std::vector<client_record>& clients) {
     std::fprintf(stderr, "warning: cannot write %s\n", (dir_ / "clients.csv").c_str());
 }
 
+namespace {
+
+/// A CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+void run_recorder::on_nodes(const std::vector<node_record>& nodes) {
+  std::string text = "node,host,threads,joined,left,reason,tasks_done\n";
+  for (const node_record& n : nodes)
+    text += fmt::format("{},{},{},{},{},{},{}\n", n.node, csv_field(n.host), n.threads, n.joined,
+                        n.left ? std::to_string(*n.left) : "", csv_field(n.reason), n.tasks_done);
+  if (!write_file_atomic(dir_ / "nodes.csv", text))
+    std::fprintf(stderr, "warning: cannot write %s\n", (dir_ / "nodes.csv").c_str());
+}
+
+void run_recorder::on_log(const std::string& line) {
+  // On its own line, even in the middle of a live progress line.
+  std::fprintf(stderr, "%s%s\n", tty_ ? "\r\033[K" : "", line.c_str());
+  std::fflush(stderr);
+}
+
 void run_recorder::on_events(const std::vector<event_record>& events) {
   if (!events_) return;
   std::string text;

@@ -58,6 +58,10 @@ class run_recorder final : public metrics_sink {
   /// Writes clients.csv (atomically).
   void on_clients(const std::vector<client_record>& clients) override;
   void on_events(const std::vector<event_record>& events) override;
+  /// Writes nodes.csv (atomically): every node, where it ran, and whether and why it was lost.
+  void on_nodes(const std::vector<node_record>& nodes) override;
+  /// A node lost or joined: one line on stderr.
+  void on_log(const std::string& line) override;
   void on_checkpoint(int64_t round, std::string state) override;
   /// The scenario the checkpoints belong to (see scenario_fingerprint).
   void set_fingerprint(std::string fingerprint) { fingerprint_ = std::move(fingerprint); }

@@ -121,16 +121,27 @@ class baffle_binary_test : public testing::Test {
   };
 
   /// Starts `baffle args...` in work_ without waiting for it; the fixture kills it at the end of
-  /// the test if it is still running. Returns its index for the calls below.
-  size_t spawn(const std::vector<std::string>& args) {
+  /// the test if it is still running. `env` ("NAME=value") is added to this process's environment
+  /// for the child. Returns its index for the calls below.
+  size_t spawn(const std::vector<std::string>& args, std::vector<std::string> env = {}) {
+    return spawn_program(baffle_, args, std::move(env));
+  }
+
+  /// spawn() for another program of the build (e.g. a test's helper process).
+  size_t spawn_program(const fs::path& program, const std::vector<std::string>& args,
+                       std::vector<std::string> env = {}) {
     child c;
     c.err = logs_ / ("spawn_err" + std::to_string(++calls_));
     int fds[2];
     EXPECT_EQ(pipe(fds), 0);
-    std::vector<std::string> argv_text = concat({baffle_.string()}, args);
+    std::vector<std::string> argv_text = concat({program.string()}, args);
     std::vector<char*> argv;
     for (std::string& a : argv_text) argv.push_back(a.data());
     argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     c.pid = fork();
     if (c.pid == 0) {
       const int in = open("/dev/null", O_RDONLY);
@@ -140,7 +151,7 @@ class baffle_binary_test : public testing::Test {
       dup2(fds[1], STDOUT_FILENO);
       dup2(err, STDERR_FILENO);
       close(fds[0]);
-      execv(argv[0], argv.data());
+      execve(argv[0], argv.data(), envp.data());
       _exit(127);
     }
     close(fds[1]);
@@ -165,6 +176,22 @@ class baffle_binary_test : public testing::Test {
     waitpid(c.pid, &status, 0);
     c.pid = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  /// Waits until a spawned process has stopped (SIGSTOP, e.g. raised on itself); true if it did,
+  /// false if it ended instead.
+  bool wait_until_stopped(size_t i) {
+    child& c = children_[i];
+    int status = 0;
+    if (c.pid <= 0 || waitpid(c.pid, &status, WUNTRACED) != c.pid) return false;
+    if (WIFSTOPPED(status)) return true;
+    c.pid = -1;
+    return false;
+  }
+
+  /// Lets a stopped process go on (SIGCONT).
+  void continue_stopped(size_t i) {
+    if (children_[i].pid > 0) kill(children_[i].pid, SIGCONT);
   }
 
   /// Kills a spawned process at once (SIGKILL) and reaps it.

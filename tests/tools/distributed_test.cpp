@@ -1,7 +1,10 @@
 // End-to-end tests of baffle serve and baffle worker on loopback (free ports chosen at run time,
 // every process waited for or killed by its id): two workers give exactly the single-process
-// run's outputs under sync and async; a worker with the wrong secret is refused while the run
-// completes; a worker whose server dies exits with a message.
+// run's outputs under sync and async; a worker lost mid-run (SIGKILL) leaves its clients and
+// tasks to the others with the same result, and nodes.csv records it; with no node left the
+// server checkpoints and the run resumes with a new worker; a worker joining mid-run takes
+// clients; a worker with the wrong secret, or sending malformed messages, is refused or dropped
+// while the run completes; a worker whose server dies exits with a message.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -40,17 +43,18 @@ class Distributed : public baffle_binary_test {
     return port;
   }
 
-  /// rounds.csv without its wall-time column.
-  std::string rounds_without_wall_time(const fs::path& dir) {
+  /// rounds.csv without its wall-time column (and `also`, if given).
+  std::string rounds_without_wall_time(const fs::path& dir, const std::string& also = "") {
     const auto rows = lines_of(read_text(dir / "rounds.csv"));
     const auto header = split(rows.at(0), ',');
-    const size_t wall = static_cast<size_t>(std::find(header.begin(), header.end(), "wall_time_s") -
-                                            header.begin());
+    std::vector<size_t> drop;
+    for (size_t i = 0; i < header.size(); ++i)
+      if (header[i] == "wall_time_s" || (!also.empty() && header[i] == also)) drop.push_back(i);
     std::string out;
     for (const std::string& row : rows) {
-      auto cells = split(row, ',');
-      if (wall < cells.size()) cells.erase(cells.begin() + static_cast<std::ptrdiff_t>(wall));
-      for (const auto& c : cells) out += c + ",";
+      const auto cells = split(row, ',');
+      for (size_t i = 0; i < cells.size(); ++i)
+        if (std::find(drop.begin(), drop.end(), i) == drop.end()) out += cells[i] + ",";
       out += "\n";
     }
     return out;
@@ -68,21 +72,66 @@ class Distributed : public baffle_binary_test {
     EXPECT_FALSE(read_text(a / "events.log").empty());
   }
 
-  void write_file(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
-};
+  /// The outputs that do not depend on how many nodes computed or were lost (node_bytes does:
+  /// updates go to every node, and a lost node's tasks are sent again).
+  void expect_same_results(const fs::path& a, const fs::path& b) {
+    const json sa = json::parse(read_text(a / "summary.json"));
+    const json sb = json::parse(read_text(b / "summary.json"));
+    for (const char* key : {"model_digest", "final_test_acc", "rounds", "sim_time_s",
+                            "bytes_up_total", "bytes_down_total"})
+      EXPECT_EQ(sa[key], sb[key]) << key;
+    EXPECT_EQ(rounds_without_wall_time(a, "node_bytes"), rounds_without_wall_time(b, "node_bytes"));
+    EXPECT_EQ(read_text(a / "events.log"), read_text(b / "events.log"));
+    EXPECT_EQ(read_text(a / "clients.csv"), read_text(b / "clients.csv"));
+    EXPECT_FALSE(read_text(a / "events.log").empty());
+  }
 
-TEST_F(Distributed, TwoWorkersGiveTheSingleProcessRunUnderSyncAndAsync) {
-  for (const std::string policy : {"sync", "async"}) {
-    // The single process with two in-process nodes: the same node traffic as two workers.
+  /// A CSV file's rows (fields without quotes).
+  std::vector<std::vector<std::string>> csv_rows(const fs::path& path) {
+    std::vector<std::vector<std::string>> rows;
+    for (const std::string& line : lines_of(read_text(path))) {
+      std::vector<std::string> cells{""};
+      bool quoted = false;
+      for (char c : line) {
+        if (c == '"') {
+          quoted = !quoted;
+        } else if (c == ',' && !quoted) {
+          cells.emplace_back();
+        } else {
+          cells.back() += c;
+        }
+      }
+      rows.push_back(std::move(cells));
+    }
+    return rows;
+  }
+
+  void write_file(const fs::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+  struct served_run {
+    size_t serve, w1, w2;
+  };
+
+  /// The single process with two in-process nodes (the same node traffic as two workers) into
+  /// work_/single; then serve with two workers, the second with `w2_env`, into work_/served.
+  served_run single_and_two_workers(const std::string& policy,
+                                    std::vector<std::string> w2_env = {}) {
     const cli_result single =
         baffle(concat({"run"}, concat(scenario(policy), {"--nodes", "2", "--out", "single"})));
-    ASSERT_EQ(single.exit_code, 0) << show(single);
+    EXPECT_EQ(single.exit_code, 0) << show(single);
     const size_t serve =
         spawn(concat({"serve"}, concat(scenario(policy),
                                        {"--workers", "2", "--local", "0", "--out", "served"})));
     const std::string endpoint = "127.0.0.1:" + port_of(serve);
     const size_t w1 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
-    const size_t w2 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+    const size_t w2 = spawn({"worker", "--connect", endpoint, "--threads", "1"}, std::move(w2_env));
+    return {serve, w1, w2};
+  }
+};
+
+TEST_F(Distributed, TwoWorkersGiveTheSingleProcessRunUnderSyncAndAsync) {
+  for (const std::string policy : {"sync", "async"}) {
+    const auto [serve, w1, w2] = single_and_two_workers(policy);
     EXPECT_EQ(wait_for(serve), 0) << stderr_of(serve);
     EXPECT_EQ(wait_for(w1), 0) << stderr_of(w1);
     EXPECT_EQ(wait_for(w2), 0) << stderr_of(w2);
@@ -151,23 +200,120 @@ TEST_F(Distributed, BadEndpointsAndSecretsAreExit2) {
   EXPECT_TRUE(contains(r.err, "the file is empty")) << r.err;
 }
 
-TEST_F(Distributed, ALostWorkerStopsTheRunNamingTheNode) {
-  // A run far too long to finish during the test; the worker is killed once it has joined.
+TEST_F(Distributed, ALostWorkersClientsAndTasksMoveAndTheResultIsUnchanged) {
+  for (const std::string policy : {"sync", "async"}) {
+    // The second worker's process kills itself (SIGKILL) once its node has finished 2 tasks.
+    const auto [serve, w1, w2] = single_and_two_workers(policy, {"BAFFLE_NODE_FAULT=kill@2"});
+    EXPECT_EQ(wait_for(serve), 0) << stderr_of(serve);
+    EXPECT_EQ(wait_for(w1), 0) << stderr_of(w1);
+    EXPECT_EQ(wait_for(w2), -1) << stderr_of(w2);  // ended by its signal
+    expect_same_results(work_ / "single", work_ / "served");
+    const auto nodes = csv_rows(work_ / "served" / "nodes.csv");
+    ASSERT_EQ(nodes.size(), 3u) << read_text(work_ / "served" / "nodes.csv");
+    EXPECT_EQ(nodes[0], (std::vector<std::string>{"node", "host", "threads", "joined", "left",
+                                                  "reason", "tasks_done"}));
+    int lost = 0;
+    for (size_t i = 1; i < nodes.size(); ++i) {
+      if (nodes[i][4].empty()) {
+        EXPECT_GT(std::stoi(nodes[i][6]), 2) << policy;  // it took over the lost node's share
+      } else {
+        ++lost;
+        EXPECT_GE(std::stoi(nodes[i][4]), 1) << policy;  // lost during a round
+        EXPECT_TRUE(contains(nodes[i][5], "gone") || contains(nodes[i][5], "failed"))
+            << nodes[i][5];
+      }
+    }
+    EXPECT_EQ(lost, 1) << read_text(work_ / "served" / "nodes.csv");
+    EXPECT_TRUE(contains(stderr_of(serve), "lost in round")) << stderr_of(serve);
+    fs::remove_all(work_ / "single");
+    fs::remove_all(work_ / "served");
+  }
+}
+
+TEST_F(Distributed, WithNoNodeLeftTheServerCheckpointsAndTheRunResumesWithANewWorker) {
+  for (const std::string policy : {"sync", "async"}) {
+    const cli_result single =
+        baffle(concat({"run"}, concat(scenario(policy), {"--out", "single"})));
+    ASSERT_EQ(single.exit_code, 0) << show(single);
+    const size_t serve = spawn(concat(
+        {"serve"}, concat(scenario(policy), {"--workers", "1", "--local", "0", "--out", "s"})));
+    const std::string endpoint = "127.0.0.1:" + port_of(serve);
+    // The only worker dies in the middle of round (async: update) 1 or 2.
+    const size_t w1 =
+        spawn({"worker", "--connect", endpoint, "--threads", "1"},
+              {policy == "sync" ? "BAFFLE_NODE_FAULT=kill@13" : "BAFFLE_NODE_FAULT=kill@3"});
+    EXPECT_EQ(wait_for(serve), 1) << stderr_of(serve);
+    EXPECT_EQ(wait_for(w1), -1) << stderr_of(w1);
+    const std::string log = stderr_of(serve);
+    EXPECT_TRUE(contains(log, "no node is left")) << log;
+    EXPECT_TRUE(contains(log, "a checkpoint after round")) << log;
+    EXPECT_TRUE(contains(log, "--resume")) << log;
+    ASSERT_TRUE(fs::exists(work_ / "s" / "checkpoint.bin")) << log;
+    EXPECT_FALSE(fs::exists(work_ / "s" / "summary.json"));
+    const size_t again =
+        spawn({"serve", "--resume", "s", "--workers", "1", "--threads", "1", "-q"});
+    const size_t w2 = spawn({"worker", "--connect", "127.0.0.1:" + port_of(again)});
+    EXPECT_EQ(wait_for(again), 0) << stderr_of(again);
+    EXPECT_EQ(wait_for(w2), 0) << stderr_of(w2);
+    expect_same_results(work_ / "single", work_ / "s");
+    fs::remove_all(work_ / "single");
+    fs::remove_all(work_ / "s");
+  }
+}
+
+TEST_F(Distributed, AWorkerThatJoinsMidRunTakesClientsAndTheResultIsUnchanged) {
+  const cli_result single =
+      baffle(concat({"run"}, concat(scenario("sync"), {"--nodes", "2", "--out", "single"})));
+  ASSERT_EQ(single.exit_code, 0) << show(single);
   const size_t serve =
-      spawn(concat({"serve"}, concat(scenario("sync"), {"--set", "train.rounds=1000000", "--set",
-                                                        "run.checkpoint_every=0", "--workers", "2",
-                                                        "--local", "0", "--out", "served"})));
+      spawn(concat({"serve"}, concat(scenario("sync"), {"--workers", "1", "--out", "served"})));
   const std::string endpoint = "127.0.0.1:" + port_of(serve);
-  const size_t w1 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
+  // The first worker stops (SIGSTOP) after 2 tasks of round 1, so the round waits for it while a
+  // second worker joins; then it goes on.
+  const size_t w1 =
+      spawn({"worker", "--connect", endpoint, "--threads", "1"}, {"BAFFLE_NODE_FAULT=stop@2"});
+  ASSERT_TRUE(wait_until_stopped(w1)) << stderr_of(w1);
   const size_t w2 = spawn({"worker", "--connect", endpoint, "--threads", "1"});
-  ASSERT_TRUE(contains(next_line(w1), "computing for")) << stderr_of(w1);
   ASSERT_TRUE(contains(next_line(w2), "computing for")) << stderr_of(w2);
-  kill_now(w2);
-  EXPECT_EQ(wait_for(serve), 1) << stderr_of(serve);
-  const std::string log = stderr_of(serve);
-  EXPECT_TRUE(contains(log, "node 1 ")) << log;
-  EXPECT_TRUE(contains(log, "--resume")) << log;
-  EXPECT_EQ(wait_for(w1), 0) << stderr_of(w1);
+  continue_stopped(w1);
+  EXPECT_EQ(wait_for(serve), 0) << stderr_of(serve);
+  wait_for(w1);  // 0, or 1 if the server gave up on it while it was stopped
+  EXPECT_EQ(wait_for(w2), 0) << stderr_of(w2);
+  expect_same_results(work_ / "single", work_ / "served");
+  const auto nodes = csv_rows(work_ / "served" / "nodes.csv");
+  ASSERT_EQ(nodes.size(), 4u) << read_text(work_ / "served" / "nodes.csv");
+  EXPECT_EQ(nodes[3][0], "2");
+  EXPECT_EQ(nodes[3][3], "1");  // joined in round 1, so it computes from round 2 on
+  EXPECT_GT(std::stoi(nodes[3][6]), 0);
+  EXPECT_TRUE(contains(stderr_of(serve), "after the start")) << stderr_of(serve);
+}
+
+TEST_F(Distributed, AWorkerSendingMalformedMessagesIsLoggedAndDroppedAndTheRunCompletes) {
+  const cli_result single = baffle(concat({"run"}, concat(scenario("sync"), {"--out", "single"})));
+  ASSERT_EQ(single.exit_code, 0) << show(single);
+  const fs::path rogue = fs::path(std::getenv("BAFFLE_BINARY_DIR")) / "tests" / "rogue_worker";
+  ASSERT_TRUE(fs::exists(rogue)) << rogue;
+  for (const std::string mode : {"scalars", "client", "round"}) {
+    const size_t serve = spawn(concat(
+        {"serve"}, concat(scenario("sync"), {"--workers", "2", "--local", "0", "--out", mode})));
+    const std::string port = port_of(serve);
+    const size_t bad = spawn_program(rogue, {"127.0.0.1", port, mode});
+    ASSERT_TRUE(contains(next_line(bad), "rogue: joined")) << stderr_of(bad);
+    const size_t good = spawn({"worker", "--connect", "127.0.0.1:" + port, "--threads", "1"});
+    EXPECT_EQ(wait_for(serve), 0) << stderr_of(serve);
+    EXPECT_EQ(wait_for(good), 0) << stderr_of(good);
+    EXPECT_EQ(wait_for(bad), 0) << stderr_of(bad);
+    const std::string log = stderr_of(serve);
+    for (const char* line :
+         {"refused a worker: unknown or used nonce", "refused a worker: a host name",
+          "refused a worker: node id 99 is not one of this run's",
+          "ignored a node_joined message that did not come from the registry",
+          "it sent a malformed result"})
+      EXPECT_TRUE(contains(log, line)) << mode << ": " << line << "\n" << log;
+    const json a = json::parse(read_text(work_ / "single" / "summary.json"));
+    const json b = json::parse(read_text(work_ / mode / "summary.json"));
+    EXPECT_EQ(a["model_digest"], b["model_digest"]) << mode;
+  }
 }
 
 TEST_F(Distributed, AStoppedServedRunResumesWithOtherNodesToTheSingleProcessResult) {
