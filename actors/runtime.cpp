@@ -40,8 +40,11 @@ runtime::runtime(options opt)
   if (network_) {
     config_->load<caf::io::middleman>();
     // A hung peer is noticed too, not only a closed connection.
-    config_->set("middleman.heartbeat-interval", caf::timespan{std::chrono::seconds(1)});
-    config_->set("middleman.connection-timeout", caf::timespan{std::chrono::seconds(10)});
+    const auto timeout = std::chrono::duration_cast<caf::timespan>(
+        std::chrono::duration<double>(std::max(0.1, opt.peer_timeout_s)));
+    const auto heartbeat = std::min<caf::timespan>(timeout / 10, std::chrono::seconds(1));
+    config_->set("middleman.heartbeat-interval", heartbeat);
+    config_->set("middleman.connection-timeout", timeout);
   }
   system_ = std::make_unique<caf::actor_system>(*config_);
 }

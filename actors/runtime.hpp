@@ -33,6 +33,9 @@ class runtime {
   struct options {
     int threads = 1;       ///< compute threads (TBB arena) and CAF scheduler threads
     bool network = false;  ///< load CAF's middleman (io module) for remote actors
+    /// With the network: a peer silent this long is taken for dead (heartbeats every tenth of
+    /// it, at most every second).
+    double peer_timeout_s = 10.0;
   };
 
   explicit runtime(options opt);

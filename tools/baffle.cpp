@@ -153,7 +153,8 @@ int main(int argc, char** argv) {
                     "--secret-file");
   serve
       ->add_option("--workers", serve_opt.workers,
-                   "Worker processes the run waits for before it starts (default 1)")
+                   "Worker processes the run waits for before it starts (default 1); more may join "
+                   "while it runs and take clients from the next round")
       ->check(CLI::Range(1, 256));
   serve
       ->add_option("--local", serve_local,
@@ -162,6 +163,11 @@ int main(int argc, char** argv) {
   serve->add_option("--secret-file", serve_opt.secret_file,
                     "A file holding a shared secret every worker must prove it holds "
                     "(HMAC of a one-time challenge; the secret never travels)");
+  serve
+      ->add_option("--peer-timeout", serve_opt.peer_timeout_s,
+                   "Seconds without a sign of life (heartbeats) after which a worker is lost and "
+                   "its clients move to the other nodes (default 10)")
+      ->check(CLI::Range(0.5, 3600.0));
   serve
       ->add_option("--threads,-j", serve_req.threads,
                    "Threads of this process (its local node and the server)")
@@ -179,6 +185,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   worker->add_option("--secret-file", worker_req.secret_file,
                      "The shared secret's file, when the server demands one");
+  worker
+      ->add_option("--peer-timeout", worker_req.peer_timeout_s,
+                   "Seconds without a sign of life from the server after which the worker stops "
+                   "(default 10)")
+      ->check(CLI::Range(0.5, 3600.0));
 
   std::string check_path;
   std::vector<std::string> check_sets;

@@ -118,7 +118,7 @@ int worker_command(const worker_request& req) {
     secret = std::move(*s);
   }
   const std::string where = req.connect;
-  runtime rt({req.threads, true});
+  runtime rt({req.threads, true, req.peer_timeout_s});
   caf::actor_system& sys = rt.system();
   auto registry = sys.middleman().remote_actor<registry_actor>(endpoint->first, endpoint->second);
   if (!registry) {

@@ -17,12 +17,14 @@ struct serve_request {
   int workers = 1;                     ///< worker nodes the run waits for before it starts
   bool local = true;                   ///< also run a node in the serving process (node 0)
   std::string secret_file;             ///< demand a shared secret from workers
+  double peer_timeout_s = 10.0;        ///< a worker silent this long is lost
 };
 
 struct worker_request {
   std::string connect;  ///< HOST:PORT of baffle serve
   int threads = 1;
   std::string secret_file;
+  double peer_timeout_s = 10.0;  ///< a server silent this long is taken for gone
 };
 
 /// A HOST:PORT text split; the port may be 0 only when `allow_zero`. `what` names the option.

@@ -94,7 +94,8 @@ int run_command(const run_request& req) {
     std::cerr << "error: " << path << ": " << w.error() << "\nnothing was run or written\n";
     return exit_code::of(w.failure().kind);
   }
-  runtime rt({req.threads, req.serve.has_value()});
+  runtime rt({req.threads, req.serve.has_value(),
+              req.serve ? req.serve->peer_timeout_s : runtime::options{}.peer_timeout_s});
   std::optional<serving> served;
   if (req.serve) {
     auto s = start_serving(rt, *req.serve, resolved, **w);

@@ -310,6 +310,11 @@ TEST_F(Distributed, AWorkerSendingMalformedMessagesIsLoggedAndDroppedAndTheRunCo
           "ignored a node_joined message that did not come from the registry",
           "it sent a malformed result"})
       EXPECT_TRUE(contains(log, line)) << mode << ": " << line << "\n" << log;
+    // Each spoiled field is the one named.
+    const std::string named = mode == "scalars"  ? "scalars for K"
+                              : mode == "client" ? "answered for client"
+                                                 : "answered round";
+    EXPECT_TRUE(contains(log, named)) << mode << "\n" << log;
     const json a = json::parse(read_text(work_ / "single" / "summary.json"));
     const json b = json::parse(read_text(work_ / mode / "summary.json"));
     EXPECT_EQ(a["model_digest"], b["model_digest"]) << mode;
