@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 
 namespace baffle {
 
@@ -45,6 +46,15 @@ runtime::runtime(options opt)
     const auto heartbeat = std::min<caf::timespan>(timeout / 10, std::chrono::seconds(1));
     config_->set("middleman.heartbeat-interval", heartbeat);
     config_->set("middleman.connection-timeout", timeout);
+    if (opt.tls()) {
+      // Both sides present a certificate and verify the peer's against the CA (CAF's session
+      // requires a peer certificate whenever one of these is set).
+      config_->load<caf::openssl::manager>();
+      config_->openssl_certificate = opt.tls_certificate;
+      config_->openssl_key = opt.tls_key;
+      config_->openssl_cafile = opt.tls_ca;
+      tls_ = true;
+    }
   }
   system_ = std::make_unique<caf::actor_system>(*config_);
 }

@@ -36,6 +36,10 @@ class runtime {
     /// With the network: a peer silent this long is taken for dead (heartbeats every tenth of
     /// it, at most every second).
     double peer_timeout_s = 10.0;
+    /// With the network: TLS through CAF's OpenSSL module when all three are set (PEM files):
+    /// this process's certificate and key, and the CA that must have signed the peer's.
+    std::string tls_certificate{}, tls_key{}, tls_ca{};
+    bool tls() const { return !tls_certificate.empty(); }
   };
 
   explicit runtime(options opt);
@@ -43,6 +47,8 @@ class runtime {
   runtime& operator=(const runtime&) = delete;
 
   caf::actor_system& system() { return *system_; }
+  /// Whether this runtime's network connections use TLS.
+  bool tls() const { return tls_; }
   tbb::task_arena& arena() { return arena_; }
   workspace_pool& pool() { return pool_; }
   bool has_network() const { return network_; }
@@ -60,6 +66,7 @@ class runtime {
   tbb::task_arena arena_;
   workspace_pool pool_;
   bool network_ = false;
+  bool tls_ = false;
   std::unique_ptr<caf::actor_system_config> config_;
   std::unique_ptr<caf::actor_system> system_;
   fanout_sink sinks_;

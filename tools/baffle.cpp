@@ -150,7 +150,7 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", serve_opt.listen,
                     "HOST:PORT to take workers on (default 127.0.0.1:0, a free port; the line "
                     "'listening on HOST:PORT' on stdout says which). Other than loopback needs "
-                    "--secret-file");
+                    "--secret-file or TLS");
   serve
       ->add_option("--workers", serve_opt.workers,
                    "Worker processes the run waits for before it starts (default 1); more may join "
@@ -163,6 +163,15 @@ int main(int argc, char** argv) {
   serve->add_option("--secret-file", serve_opt.secret_file,
                     "A file holding a shared secret every worker must prove it holds "
                     "(HMAC of a one-time challenge; the secret never travels)");
+  const auto add_tls_options = [](CLI::App* command, tls_files& tls, const std::string& peer) {
+    command->add_option("--tls-cert", tls.certificate,
+                        "TLS (CAF's OpenSSL module): this process's certificate, PEM");
+    command->add_option("--tls-key", tls.key, "TLS: this process's private key, PEM");
+    command->add_option(
+        "--tls-ca", tls.ca,
+        "TLS: the CA certificate (PEM) that must have signed every " + peer + "'s certificate");
+  };
+  add_tls_options(serve, serve_opt.tls, "worker");
   serve
       ->add_option("--peer-timeout", serve_opt.peer_timeout_s,
                    "Seconds without a sign of life (heartbeats) after which a worker is lost and "
@@ -185,6 +194,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   worker->add_option("--secret-file", worker_req.secret_file,
                      "The shared secret's file, when the server demands one");
+  add_tls_options(worker, worker_req.tls, "server");
   worker
       ->add_option("--peer-timeout", worker_req.peer_timeout_s,
                    "Seconds without a sign of life from the server after which the worker stops "

@@ -10,6 +10,8 @@
 #include <sstream>
 
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
 #include "actors/node.hpp"
 #include "scenarios/loader.hpp"
@@ -45,6 +47,31 @@ result<std::string> read_secret(const std::string& path) {
   return secret;
 }
 
+result<bool> check_tls(const tls_files& tls) {
+  if (!tls.any()) return true;
+  for (const auto& [option, path] :
+       {std::pair{"--tls-cert", &tls.certificate}, std::pair{"--tls-key", &tls.key},
+        std::pair{"--tls-ca", &tls.ca}}) {
+    if (path->empty())
+      return error_message{std::string("TLS needs --tls-cert, --tls-key and --tls-ca together; ") +
+                           option + " is missing"};
+    if (!std::ifstream(*path))
+      return error_message{std::string(option) + " " + *path + ": cannot read it"};
+  }
+  return true;
+}
+
+runtime::options network_options(int threads, double peer_timeout_s, const tls_files& tls) {
+  runtime::options o;
+  o.threads = threads;
+  o.network = true;
+  o.peer_timeout_s = peer_timeout_s;
+  o.tls_certificate = tls.certificate;
+  o.tls_key = tls.key;
+  o.tls_ca = tls.ca;
+  return o;
+}
+
 namespace {
 
 bool loopback(const std::string& host) {
@@ -63,10 +90,11 @@ result<serving> start_serving(runtime& rt, const serve_request& req, const std::
     if (!secret) return secret.failure();
     cfg.secret = std::move(*secret);
   }
-  if (!loopback(endpoint->first) && !cfg.secret)
+  if (!loopback(endpoint->first) && !cfg.secret && !rt.tls())
     return error_message{"--listen " + req.listen +
-                         ": a non-loopback address needs --secret-file (workers must prove they "
-                         "hold the secret before they get any work)"};
+                         ": a non-loopback address needs --secret-file or TLS (--tls-cert, "
+                         "--tls-key, --tls-ca): workers must prove who they are before they get "
+                         "any work"};
   if (req.workers < 1 || req.workers > 256)
     return error_message{"--workers " + std::to_string(req.workers) + ": 1 to 256 allowed"};
   cfg.workers = static_cast<uint32_t>(req.workers);
@@ -75,14 +103,17 @@ result<serving> start_serving(runtime& rt, const serve_request& req, const std::
   cfg.data_digest = data_digest(w);
   cfg.log = [](const std::string& line) { std::cerr << "serve: " << line << std::endl; };
   auto registry = rt.system().spawn(registry_behavior, std::move(cfg));
-  auto port =
-      rt.system().middleman().publish(registry, endpoint->second, endpoint->first.c_str(), true);
+  auto port = rt.tls()
+                  ? caf::openssl::publish(registry, endpoint->second, endpoint->first.c_str(), true)
+                  : rt.system().middleman().publish(registry, endpoint->second,
+                                                    endpoint->first.c_str(), true);
   if (!port) {
     caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
     return error_message{"--listen " + req.listen +
                          ": cannot listen there: " + rt.system().render(port.error())};
   }
-  std::printf("listening on %s:%u\n", endpoint->first.c_str(), static_cast<unsigned>(*port));
+  std::printf("listening on %s:%u%s\n", endpoint->first.c_str(), static_cast<unsigned>(*port),
+              rt.tls() ? " (TLS)" : "");
   std::fflush(stdout);
   return serving{registry, endpoint->first, *port};
 }
@@ -117,10 +148,16 @@ int worker_command(const worker_request& req) {
     }
     secret = std::move(*s);
   }
+  if (auto tls = check_tls(req.tls); !tls) {
+    std::cerr << "error: " << tls.error() << "\n";
+    return exit_code::bad_input;
+  }
   const std::string where = req.connect;
-  runtime rt({req.threads, true, req.peer_timeout_s});
+  runtime rt(network_options(req.threads, req.peer_timeout_s, req.tls));
   caf::actor_system& sys = rt.system();
-  auto registry = sys.middleman().remote_actor<registry_actor>(endpoint->first, endpoint->second);
+  auto registry =
+      rt.tls() ? caf::openssl::remote_actor<registry_actor>(sys, endpoint->first, endpoint->second)
+               : sys.middleman().remote_actor<registry_actor>(endpoint->first, endpoint->second);
   if (!registry) {
     std::cerr << "error: cannot reach baffle serve at " << where << ": "
               << sys.render(registry.error()) << "\n";

@@ -12,12 +12,26 @@
 
 namespace baffle {
 
+/// TLS between serve and its workers (CAF's OpenSSL module): PEM files of this process's
+/// certificate and key, and of the CA that signed every peer's certificate. All three, or none.
+struct tls_files {
+  std::string certificate, key, ca;
+  bool any() const { return !certificate.empty() || !key.empty() || !ca.empty(); }
+};
+
+/// Checks that all three TLS files are given and readable; the error names the option to fix.
+result<bool> check_tls(const tls_files& tls);
+
+/// Runtime options for serve or a worker: the network, its timeout and TLS.
+runtime::options network_options(int threads, double peer_timeout_s, const tls_files& tls);
+
 struct serve_request {
   std::string listen = "127.0.0.1:0";  ///< HOST:PORT the registry listens on (0: a free port)
   int workers = 1;                     ///< worker nodes the run waits for before it starts
   bool local = true;                   ///< also run a node in the serving process (node 0)
   std::string secret_file;             ///< demand a shared secret from workers
   double peer_timeout_s = 10.0;        ///< a worker silent this long is lost
+  tls_files tls;
 };
 
 struct worker_request {
@@ -25,6 +39,7 @@ struct worker_request {
   int threads = 1;
   std::string secret_file;
   double peer_timeout_s = 10.0;  ///< a server silent this long is taken for gone
+  tls_files tls;
 };
 
 /// A HOST:PORT text split; the port may be 0 only when `allow_zero`. `what` names the option.

@@ -94,8 +94,14 @@ int run_command(const run_request& req) {
     std::cerr << "error: " << path << ": " << w.error() << "\nnothing was run or written\n";
     return exit_code::of(w.failure().kind);
   }
-  runtime rt({req.threads, req.serve.has_value(),
-              req.serve ? req.serve->peer_timeout_s : runtime::options{}.peer_timeout_s});
+  if (req.serve) {
+    if (auto tls = check_tls(req.serve->tls); !tls) {
+      std::cerr << "error: " << tls.error() << "; nothing was run or written\n";
+      return exit_code::bad_input;
+    }
+  }
+  runtime rt(req.serve ? network_options(req.threads, req.serve->peer_timeout_s, req.serve->tls)
+                       : runtime::options{req.threads, false});
   std::optional<serving> served;
   if (req.serve) {
     auto s = start_serving(rt, *req.serve, resolved, **w);

@@ -33,13 +33,15 @@ class Distributed : public baffle_binary_test {
   }
 
   /// The port of serve's first stdout line, "listening on 127.0.0.1:PORT".
-  std::string port_of(size_t serve) {
-    const std::string line = next_line(serve);
+  std::string port_of(size_t serve) { return port_of_line(next_line(serve)); }
+
+  std::string port_of_line(const std::string& line) {
     const std::string prefix = "listening on 127.0.0.1:";
-    EXPECT_EQ(line.rfind(prefix, 0), 0u) << line << stderr_of(serve);
+    EXPECT_EQ(line.rfind(prefix, 0), 0u) << line;
     if (line.rfind(prefix, 0) != 0) return "1";
-    std::string port = line.substr(prefix.size());
-    while (!port.empty() && (port.back() == '\n' || port.back() == '\r')) port.pop_back();
+    std::string port;
+    for (size_t i = prefix.size(); i < line.size() && std::isdigit(line[i]) != 0; ++i)
+      port += line[i];
     return port;
   }
 
@@ -319,6 +321,60 @@ TEST_F(Distributed, AWorkerSendingMalformedMessagesIsLoggedAndDroppedAndTheRunCo
     const json b = json::parse(read_text(work_ / mode / "summary.json"));
     EXPECT_EQ(a["model_digest"], b["model_digest"]) << mode;
   }
+}
+
+TEST_F(Distributed, OverTlsAWorkerCertifiedByAnotherCaIsRefusedAndTheRunCompletes) {
+  // A CA with a certificate for the server and one for a worker, and another CA that certifies
+  // an impostor; made with the openssl command.
+  const fs::path dir = root_ / "tls";
+  fs::create_directories(dir);
+  const auto sh = [&](const std::string& command) {
+    return std::system(("cd '" + dir.string() + "' && " + command + " >/dev/null 2>&1").c_str());
+  };
+  const std::string key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  for (const std::string ca : {"ca", "other-ca"})
+    ASSERT_EQ(sh("openssl req -x509 " + key + " -keyout " + ca + ".key -out " + ca +
+                 ".pem -days 2 -subj /CN=" + ca),
+              0);
+  for (const auto& [name, ca] :
+       {std::pair{"server", "ca"}, std::pair{"worker", "ca"}, std::pair{"impostor", "other-ca"}}) {
+    ASSERT_EQ(sh(std::string("openssl req ") + key + " -keyout " + name + ".key -out " + name +
+                 ".csr -subj /CN=" + name),
+              0);
+    ASSERT_EQ(sh(std::string("openssl x509 -req -in ") + name + ".csr -CA " + ca + ".pem -CAkey " +
+                 ca + ".key -CAcreateserial -out " + name + ".pem -days 2"),
+              0);
+  }
+  const auto tls = [&](const std::string& name) {
+    return std::vector<std::string>{"--tls-cert", (dir / (name + ".pem")).string(),
+                                    "--tls-key",  (dir / (name + ".key")).string(),
+                                    "--tls-ca",   (dir / "ca.pem").string()};
+  };
+  const cli_result single = baffle(concat({"run"}, concat(scenario("sync"), {"--out", "single"})));
+  ASSERT_EQ(single.exit_code, 0) << show(single);
+  const size_t serve = spawn(concat(
+      {"serve"}, concat(scenario("sync"),
+                        concat(tls("server"), {"--workers", "1", "--local", "0", "--out", "s"}))));
+  const std::string line = next_line(serve);
+  EXPECT_TRUE(contains(line, "(TLS)")) << line;
+  const std::string endpoint = "127.0.0.1:" + port_of_line(line);
+  const size_t impostor = spawn(concat({"worker", "--connect", endpoint}, tls("impostor")));
+  EXPECT_EQ(wait_for(impostor), 1) << stderr_of(impostor);
+  EXPECT_TRUE(contains(stderr_of(impostor), "cannot reach baffle serve")) << stderr_of(impostor);
+  // A worker without TLS cannot speak to it either.
+  const size_t plain = spawn({"worker", "--connect", endpoint, "--peer-timeout", "2"});
+  EXPECT_NE(wait_for(plain), 0) << stderr_of(plain);
+  const size_t good = spawn(concat({"worker", "--connect", endpoint}, tls("worker")));
+  EXPECT_EQ(wait_for(serve), 0) << stderr_of(serve);
+  EXPECT_EQ(wait_for(good), 0) << stderr_of(good);
+  const json a = json::parse(read_text(work_ / "single" / "summary.json"));
+  const json b = json::parse(read_text(work_ / "s" / "summary.json"));
+  EXPECT_EQ(a["model_digest"], b["model_digest"]);
+  // Half a TLS configuration is refused before anything runs.
+  const cli_result half = baffle(
+      concat({"serve"}, concat(scenario("sync"), {"--tls-cert", (dir / "server.pem").string()})));
+  EXPECT_EQ(half.exit_code, 2) << show(half);
+  EXPECT_TRUE(contains(half.err, "--tls-key is missing")) << half.err;
 }
 
 TEST_F(Distributed, AStoppedServedRunResumesWithOtherNodesToTheSingleProcessResult) {
