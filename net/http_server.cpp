@@ -5,6 +5,7 @@
 #include "net/http_server.hpp"
 
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -96,6 +97,64 @@ http_response plain(int status, std::string text) {
   return {status, "text/plain; charset=utf-8", std::move(text) + "\n"};
 }
 
+using request_parser = http::request_parser<http::string_body>;
+using response = http::response<http::string_body>;
+
+/// A fresh parser for one request, within the limits.
+void start_request(std::optional<request_parser>& parser, const http_limits& limits) {
+  parser.emplace();
+  parser->header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser->body_limit(limits.max_body_bytes);
+}
+
+/// A connection's read buffer: a request line and headers beyond it are refused (431).
+size_t read_buffer_bytes(const http_limits& limits) {
+  return limits.max_header_bytes + limits.max_body_bytes + 1024;
+}
+
+/// The answer to a read of one request that ended with ec (the parser holds what was read), or
+/// nothing when there is nobody to answer: the client went away, timed out or stopped mid-request.
+std::optional<response> answer_read(beast::error_code ec, const request_parser& parser,
+                                    const http_server::handler& h) {
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
+    return make_response(plain(431, "request header fields too large"), 11, false);
+  }
+  if (ec == http::error::body_limit) {
+    return make_response(plain(413, "request body too large (a GET needs none)"), 11, false);
+  }
+  // Any other parser error is a malformed request; end of stream, a request cut short and
+  // timeouts leave nobody to answer.
+  const bool parse_error =
+      ec && ec.category() == http::make_error_code(http::error::bad_method).category();
+  if (parse_error && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    return make_response(plain(400, "malformed request: " + ec.message()), 11, false);
+  }
+  if (ec) return std::nullopt;
+  const auto& req = parser.get();
+  // Answer as HTTP/1.1, or 1.0 to a request of an older version.
+  const unsigned version = req.version() >= 11 ? 11 : 10;
+  if (req.method() != http::verb::get) {
+    return make_response(plain(405, "only GET is served (this is read-only telemetry)"), version,
+                         false);
+  }
+  // Only paths (origin form): not "*", "http://host/path" or "?query", so a handler's path
+  // always starts with '/'.
+  if (req.target().empty() || req.target().front() != '/') {
+    return make_response(plain(400, "the request target must be a path, e.g. /status"), version,
+                         false);
+  }
+  http_request r;
+  r.target = std::string(req.target());
+  split_target(r.target, r);
+  http_response out;
+  try {
+    out = h(r);
+  } catch (const std::exception& e) {
+    out = plain(500, std::string("internal error: ") + e.what());
+  }
+  return make_response(out, version, req.keep_alive());
+}
+
 /// One client connection: read a request, answer it, repeat while the client keeps it alive.
 class session : public std::enable_shared_from_this<session> {
  public:
@@ -105,7 +164,7 @@ class session : public std::enable_shared_from_this<session> {
         handler_(h),
         limits_(limits),
         count_(std::move(count)),
-        buffer_(limits.max_header_bytes + limits.max_body_bytes + 1024) {
+        buffer_(read_buffer_bytes(limits)) {
     ++count_->open;
   }
   ~session() { --count_->open; }
@@ -114,9 +173,7 @@ class session : public std::enable_shared_from_this<session> {
 
  private:
   void read() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
-    parser_->body_limit(limits_.max_body_bytes);
+    start_request(parser_, limits_);
     stream_.expires_after(limits_.request_timeout);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -124,39 +181,9 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      return answer(plain(431, "request header fields too large"), 11, false);
-    }
-    if (ec == http::error::body_limit) {
-      return answer(plain(413, "request body too large (a GET needs none)"), 11, false);
-    }
-    // Any other parser error is a malformed request; end of stream, a request cut short and
-    // timeouts leave nobody to answer.
-    const bool parse_error =
-        ec && ec.category() == http::make_error_code(http::error::bad_method).category();
-    if (parse_error && ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return answer(plain(400, "malformed request: " + ec.message()), 11, false);
-    }
-    if (ec) return close();  // the client went away or timed out: nobody to answer
-    const auto& req = parser_->get();
-    if (req.method() != http::verb::get) {
-      return answer(plain(405, "only GET is served (this is read-only telemetry)"), req.version(),
-                    false);
-    }
-    http_request r;
-    r.target = std::string(req.target());
-    split_target(r.target, r);
-    http_response out;
-    try {
-      out = handler_(r);
-    } catch (const std::exception& e) {
-      out = plain(500, std::string("internal error: ") + e.what());
-    }
-    answer(out, req.version(), req.keep_alive());
-  }
-
-  void answer(const http_response& r, unsigned version, bool keep_alive) {
-    res_ = make_response(r, version, keep_alive);
+    std::optional<response> res = answer_read(ec, *parser_, handler_);
+    if (!res) return close();
+    res_ = std::move(*res);
     stream_.expires_after(limits_.write_timeout);
     http::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec || !self->res_.keep_alive()) return self->close();
@@ -175,8 +202,36 @@ class session : public std::enable_shared_from_this<session> {
   const http_limits& limits_;
   std::shared_ptr<connection_count> count_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
+  std::optional<request_parser> parser_;
+  response res_;
+};
+
+/// Bytes in memory read as a stream that then ends (a Beast SyncReadStream).
+class bytes_stream {
+ public:
+  explicit bytes_stream(std::string_view bytes) : rest_(bytes) {}
+
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers, beast::error_code& ec) {
+    ec = {};
+    if (rest_.empty()) {
+      ec = asio::error::eof;
+      return 0;
+    }
+    const size_t n = asio::buffer_copy(buffers, asio::buffer(rest_.data(), rest_.size()));
+    rest_.remove_prefix(n);
+    return n;
+  }
+  template <class MutableBuffers>
+  size_t read_some(const MutableBuffers& buffers) {
+    beast::error_code ec;
+    const size_t n = read_some(buffers, ec);
+    if (ec) throw beast::system_error(ec);
+    return n;
+  }
+
+ private:
+  std::string_view rest_;
 };
 
 }  // namespace
@@ -250,6 +305,30 @@ result<std::unique_ptr<http_server>> http_server::start(const std::string& host,
   impl* raw = p.get();
   p->thread_ = std::thread([raw] { raw->ioc_.run(); });
   return std::unique_ptr<http_server>(new http_server(std::move(p), address.to_string(), bound));
+}
+
+http_exchange answer_bytes(std::string_view bytes, const http_server::handler& h,
+                           const http_limits& limits) {
+  http_exchange out;
+  bytes_stream stream(bytes);
+  beast::flat_buffer buffer(read_buffer_bytes(limits));
+  std::optional<request_parser> parser;
+  for (;;) {
+    start_request(parser, limits);
+    beast::error_code ec;
+    http::read(stream, buffer, *parser, ec);
+    const std::optional<response> res = answer_read(ec, *parser, h);
+    if (!res) break;
+    std::ostringstream text;
+    text << *res;
+    out.sent += text.str();
+    out.status.push_back(static_cast<int>(res->result_int()));
+    if (!res->keep_alive()) {
+      out.closed = true;
+      break;
+    }
+  }
+  return out;
 }
 
 http_server::http_server(std::unique_ptr<impl> p, std::string host, uint16_t port)

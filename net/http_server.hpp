@@ -13,15 +13,17 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "models/result.hpp"
 
 namespace baffle {
 
-/// What a handler sees of a request: only GET requests that parsed and fit the limits reach it.
+/// What a handler sees of a request: only GET requests in origin form (the target starts with
+/// '/') that parsed and fit the limits reach it.
 struct http_request {
-  std::string target;                        ///< as sent, e.g. "/rounds?since=3"
-  std::string path;                          ///< the target before '?', percent-decoded
+  std::string target;  ///< as sent, e.g. "/rounds?since=3"
+  std::string path;    ///< the target before '?', percent-decoded; starts with '/'
   std::map<std::string, std::string> query;  ///< "a=1&b=x" -> {a: 1, b: x}, percent-decoded
 };
 
@@ -83,6 +85,18 @@ class http_server {
   std::string host_;
   uint16_t port_ = 0;
 };
+
+/// What a connection that receives `bytes` and then the end of the stream is sent back: each
+/// request parsed and answered exactly as a connection of http_server does it (same parser,
+/// limits, status codes and headers), in order, until the connection would close or the bytes run
+/// out. No socket and no thread: the handler runs on the caller's. For tests and the fuzz target.
+struct http_exchange {
+  std::string sent;         ///< every answer's bytes as written to the socket, in order
+  std::vector<int> status;  ///< each answer's status code
+  bool closed = false;      ///< the last answer closes the connection
+};
+http_exchange answer_bytes(std::string_view bytes, const http_server::handler& h,
+                           const http_limits& limits = {});
 
 /// Whether host (a numeric IPv4/IPv6 address, or "localhost") is a loopback address; nullopt if
 /// it is not an address.
