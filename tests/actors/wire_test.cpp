@@ -6,44 +6,19 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
-#include <new>
 
 #include "actors/model_state.hpp"
 #include "tests/actors/toy_world.hpp"
-
-// The largest single allocation while tracking is on: proves a decoder did not size a container
-// from a length it was told. Replacing the global operator new is allowed once per program; delete
-// is replaced too, so the sanitizers see matching pairs (GCC cannot tell they match).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-namespace {
-std::atomic<bool> tracking{false};
-std::atomic<size_t> largest{0};
-}  // namespace
-
-void* operator new(size_t n) {
-  if (tracking.load(std::memory_order_relaxed)) {
-    size_t seen = largest.load(std::memory_order_relaxed);
-    while (n > seen && !largest.compare_exchange_weak(seen, n)) {
-    }
-  }
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-  std::free(p);
-}
+#include "tests/actors/wire_testing.hpp"
 
 namespace baffle {
 namespace {
+
+using test::largest;
+using test::tracking;
+using test::varbyte;
 
 /// Limits of a small scenario: 10 clients, K = 8, a model of 50 floats.
 message_limits small_limits() {
@@ -68,18 +43,6 @@ round_result good_result() {
   r.finish_time = sim_time::from_ms(120);
   r.forward_passes = 9;
   return r;
-}
-
-/// The varbyte length prefix CAF writes before a sequence.
-std::vector<char> varbyte(uint64_t n) {
-  std::vector<char> out;
-  do {
-    uint8_t b = n & 0x7f;
-    n >>= 7;
-    if (n != 0) b |= 0x80;
-    out.push_back(static_cast<char>(b));
-  } while (n != 0);
-  return out;
 }
 
 TEST(Wire, EveryMessageRoundTripsWithinTheLimits) {
