@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "actors/client.hpp"
+#include "actors/wire.hpp"
 
 namespace baffle {
 
@@ -87,7 +88,10 @@ void apply_now(self_ptr self, node_waiting::update& u) {
     if (!apply_update(s.model, *s.w, *d)) why = update_problem(s, d->version);
   } else {
     const auto& snap = std::get<model_snapshot>(u.message);
-    if (!restore(s.model, snap))
+    if (snap.version < s.model.replica->version)
+      why = "a model snapshot at version " + std::to_string(snap.version) +
+            " refused: the replica holds version " + std::to_string(s.model.replica->version);
+    else if (!restore(s.model, snap))
       why = "a model snapshot of " + std::to_string(snap.params.size()) +
             " weights does not fit this model";
   }
@@ -219,10 +223,20 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
       return reply;
     }
   };
+  // Updates come from the server, for a worker's node from another process: checked as any such
+  // message is (sizes, counts, finite values; actors/wire.hpp) before they wait or apply.
+  const auto checked = [self, held, limits = limits_for(*st.w)](auto message) {
+    if (auto problem = message_problem(message, limits)) {
+      auto reply = self->make_response_promise<uint64_t>();
+      reply.deliver(refuse(self->state.id, *problem));
+      return reply;
+    }
+    return held(std::move(message));
+  };
   return {
-      [held](const model_snapshot& snap) { return held(snap); },
-      [held](const model_update& u) { return held(u); },
-      [held](const dense_update& u) { return held(u); },
+      [checked](const model_snapshot& snap) { return checked(snap); },
+      [checked](const model_update& u) { return checked(u); },
+      [checked](const dense_update& u) { return checked(u); },
       [held](const node_round_task& t) { return held(t); },
       [held](const node_backprop_task& t) { return held(t); },
       [self](const node_layout& l) {

@@ -2,7 +2,7 @@
 // message (what the middleman carries between processes) decoded by CAF itself, then the
 // receiving actor. A round_result claiming 2^32 - 1 scalars fails in CAF's decoder without a large
 // allocation; a result for a client out of range stops the server's run with the reason; a node
-// refuses an update from the future and keeps its replica.
+// refuses updates from the future, malformed updates and snapshots, and keeps its replica.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -248,6 +248,51 @@ TEST(ReceivePath, ANodeRefusesAnUpdateFromTheFutureAndKeepsItsReplica) {
   EXPECT_EQ(n.digest(0), before);
   EXPECT_EQ(n.send(n.update(1)), "");
   EXPECT_NE(n.digest(1), before);
+}
+
+TEST(ReceivePath, ANodeRefusesMalformedUpdatesBeforeTheyWaitOrApply) {
+  one_node n;
+  const std::string before = n.digest(0);
+  model_update u = n.update(1);
+  u.coefficients[3] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(n.send(u), "node 0: model_update: coefficients[3] is not finite");
+  u = n.update(1);
+  const uint32_t groups = limits_for(*n.w).max_seed_groups;
+  u.seeds.assign(groups + 1, 7);
+  u.coefficients.assign(u.seeds.size() * static_cast<size_t>(n.w->sc.baffle.k), 0.1);
+  EXPECT_EQ(n.send(u), "node 0: model_update: " + std::to_string(groups + 1) + " seeds (at most " +
+                           std::to_string(groups) + ")");
+  u = n.update(1);
+  u.step = -1;
+  EXPECT_EQ(n.send(u), "node 0: model_update: step -1");
+  dense_update d{1, 1, std::vector<double>(3, 0.0)};
+  EXPECT_NE(n.send(d).find("node 0: dense_update: values has 3 elements"), std::string::npos);
+  EXPECT_EQ(n.digest(0), before);
+  EXPECT_EQ(n.send(n.update(1)), "");  // the node still works
+}
+
+TEST(ReceivePath, ANodeRefusesMalformedSnapshotsAndSnapshotsFromThePast) {
+  one_node n;
+  const std::string before = n.digest(0);
+  model_state m = initial_model(*n.w);
+  model_snapshot s = snapshot_of(m);
+  s.version = 5;
+  model_snapshot bad = s;
+  bad.params[2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_EQ(n.send(bad), "node 0: model_snapshot: params[2] is not finite");
+  bad = s;
+  bad.params.pop_back();
+  EXPECT_NE(n.send(bad).find("node 0: model_snapshot: params has"), std::string::npos);
+  bad = s;
+  bad.opt_step = -3;
+  EXPECT_EQ(n.send(bad), "node 0: model_snapshot: optimizer step -3");
+  EXPECT_EQ(n.digest(0), before);
+  EXPECT_EQ(n.send(s), "");
+  EXPECT_EQ(n.digest(5), before);  // same weights, now at version 5
+  s.version = 4;
+  EXPECT_EQ(n.send(s),
+            "node 0: a model snapshot at version 4 refused: the replica holds version 5");
+  EXPECT_EQ(n.digest(5), before);
 }
 
 }  // namespace
