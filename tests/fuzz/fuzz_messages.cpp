@@ -1,14 +1,18 @@
-// Fuzz target: decoding and checking of every message in actors/protocol.hpp, as a process
-// receiving it from another would (actors/wire.hpp). The first byte chooses the message type, the
-// rest is CAF's binary encoding. Decoding may fail but must never crash, never allocate more than
-// the scenario's limits allow (tools/fuzz runs this target with a malloc limit), and a message it
-// accepts must pass message_problem and encode back to bytes it accepts again.
+// Fuzz target: decoding and checking of every message a process accepts from another. The first
+// byte chooses the way in. 0-9: one message type of actors/protocol.hpp through the bounded
+// decoder (actors/wire.hpp), the rest being its CAF binary encoding; decoding may fail but must
+// never crash, and a message it accepts must pass message_problem and encode back to bytes it
+// accepts again. 10: the way a served run really decodes: CAF's own decoder of a type-erased
+// message (what the middleman carries), over every registered type including the join
+// handshake's, then message_problem on any protocol message that comes out. Neither may allocate
+// more than the input or the scenario's limits allow (tools/fuzz runs it with a malloc limit).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <span>
 
+#include "actors/join.hpp"
 #include "actors/wire.hpp"
 #include "actors/world.hpp"
 #include "tests/actors/toy_world.hpp"
@@ -32,13 +36,44 @@ void check(std::span<const char> bytes) {
   if (!redecoded.ok() || encode_message(*redecoded) != again) std::abort();
 }
 
+/// An actor system with every message type registered, for CAF's decoder of type-erased messages.
+caf::actor_system& system() {
+  static caf::actor_system_config cfg;
+  static caf::actor_system* sys = [] {
+    add_message_types(cfg);
+    cfg.set("scheduler.max-threads", 1);
+    return new caf::actor_system(cfg);  // lives as long as the process
+  }();
+  return *sys;
+}
+
+/// A protocol message CAF decoded: message_problem must take it whatever it holds.
+template <class... T>
+void check_elements(const caf::message& m) {
+  const auto one = [&](auto tag) {
+    using type = typename decltype(tag)::type;
+    if (m.match_elements<type>()) static_cast<void>(message_problem(m.get_as<type>(0), limits));
+  };
+  (one(std::type_identity<T>{}), ...);
+}
+
+void check_middleman(std::span<const char> bytes) {
+  caf::binary_deserializer source{system(), bytes.data(), bytes.size()};
+  caf::message m;
+  if (source(m)) return;
+  check_elements<round_task, round_result, backprop_task, dense_result, model_update, dense_update,
+                 node_round_task, node_backprop_task, model_snapshot, run_outcome>(m);
+}
+
 using checker = void (*)(std::span<const char>);
 constexpr checker checkers[] = {
     check<round_task>,     check<round_result>, check<backprop_task>,   check<dense_result>,
     check<model_update>,   check<dense_update>, check<node_round_task>, check<node_backprop_task>,
-    check<model_snapshot>, check<run_outcome>,
+    check<model_snapshot>, check<run_outcome>,  check_middleman,
 };
 constexpr size_t type_count = sizeof(checkers) / sizeof(checkers[0]);
+constexpr uint8_t middleman = 10;
+static_assert(checkers[middleman] == &check_middleman);
 
 template <class T>
 void seed(uint8_t type, const std::string& name, const T& msg) {
@@ -46,6 +81,18 @@ void seed(uint8_t type, const std::string& name, const T& msg) {
   const std::vector<char> body = encode_message(msg);
   bytes.append(body.begin(), body.end());
   fuzz::write_seed(name, bytes);
+}
+
+/// A seed for CAF's decoder of type-erased messages: the bytes the middleman carries.
+template <class T>
+void middleman_seed(const std::string& name, const T& msg) {
+  std::vector<char> body;
+  caf::binary_serializer sink{system(), body};
+  caf::message m = caf::make_message(msg);
+  if (sink(m)) std::abort();
+  std::string bytes(1, static_cast<char>(middleman));
+  bytes.append(body.begin(), body.end());
+  fuzz::write_seed("middleman-" + name, bytes);
 }
 
 void write_seeds() {
@@ -71,6 +118,17 @@ void write_seeds() {
   o.model_digest = "00112233aabbccdd";
   o.error = "client 2: answered round 1 instead of 3";
   seed(9, "run_outcome", o);
+  middleman_seed("round_result",
+                 round_result{3, 1, std::vector<float>(k, 0.5f), 1.2f, 8, sim_time{5000}, k + 1});
+  middleman_seed("model_update", model_update{3, 2, {7, 8}, std::vector<double>(2 * k, 0.125)});
+  middleman_seed("node_round_task", node_round_task{2, t});
+  middleman_seed("model_snapshot", model_snapshot{4, std::vector<float>(n, 0.1f), {}, {}, 4, {}});
+  middleman_seed("run_outcome", o);
+  middleman_seed("join_hello", join_hello{8});
+  middleman_seed("join_challenge", join_challenge{"0123456789abcdef"});
+  middleman_seed("join_request", join_request{"0123456789abcdef", std::string(64, 'a'), 8, "host"});
+  middleman_seed("join_offer", join_offer{1, 3, "name = \"x\"\n", "00112233aabbccdd"});
+  middleman_seed("join_ready", join_ready{1, {}, "00112233aabbccdd"});
 }
 
 }  // namespace
