@@ -109,6 +109,7 @@ node_actor::behavior_type tampering_node(node_actor::pointer self, node_actor re
       [=](const dense_update& u) { return self->delegate(real, u); },
       [=](const node_backprop_task& t) { return self->delegate(real, t); },
       [=](verify_atom v, uint64_t version) { return self->delegate(real, v, version); },
+      [=](const node_layout& l) { return self->delegate(real, l); },
       [=](const node_round_task& t) {
         auto reply = self->make_response_promise<round_result>();
         self->request(real, caf::infinite, t)
