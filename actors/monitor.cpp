@@ -188,6 +188,10 @@ void monitor::set_node_hosts(std::vector<std::string> hosts) {
       [s = site_, hosts = std::move(hosts)]() mutable { s->run.set_node_hosts(std::move(hosts)); });
 }
 
+void monitor::on_nodes(const std::vector<node_record>& nodes) {
+  server_->post([s = site_, nodes]() mutable { s->run.set_nodes(std::move(nodes)); });
+}
+
 void monitor::end_run(run_state state, std::string message) {
   server_->post([s = site_, state, message = std::move(message)]() mutable {
     s->run.set_state(state, std::move(message));

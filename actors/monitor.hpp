@@ -45,6 +45,8 @@ class monitor final : public metrics_sink {
   void on_round(const round_record& r) override;
   void on_clients(const std::vector<client_record>& clients) override;
   void on_events(const std::vector<event_record>& events) override;
+  /// The run's nodes as the server knows them (joined, lost, tasks done): /status shows them.
+  void on_nodes(const std::vector<node_record>& nodes) override;
 
   /// Sweep mode: the index page lists these points, each with its own view at /points/NAME/.
   void add_point(std::string name, std::string overrides, monitor_run_info info);

@@ -195,8 +195,28 @@ std::string run_view::status_json() const {
   j["forward_passes_total"] = forward_passes_;
   j["wasted_forward_passes_total"] = wasted_;
   j["clients"] = info_.clients;
-  // Client c lives on node c mod N; a node's tasks done are its clients' aggregated results.
   ojson nodes = ojson::array();
+  if (!nodes_.empty()) {
+    // The server's account: where each node runs, whether it is still in the run, its results.
+    for (const node_record& r : nodes_) {
+      ojson node;
+      node["node"] = r.node;
+      node["host"] = r.host;
+      node["threads"] = r.threads;
+      node["state"] = r.left ? std::string("lost") : std::string(name_of(state_));
+      node["joined"] = r.joined;
+      if (r.left) {
+        node["left"] = *r.left;
+        node["reason"] = r.reason;
+      }
+      node["tasks_done"] = r.tasks_done;
+      nodes.push_back(std::move(node));
+    }
+    j["nodes"] = std::move(nodes);
+    return j.dump();
+  }
+  // Until the server reports: client c lives on node c mod N; a node's tasks done are its
+  // clients' aggregated results.
   const int n = std::max(1, info_.nodes);
   for (int i = 0; i < n; ++i) {
     int64_t done = 0;

@@ -68,6 +68,8 @@ class run_view {
   void set_state(run_state s, std::string message = {});
   /// Where each node runs, once a served run's workers have joined.
   void set_node_hosts(std::vector<std::string> hosts) { info_.node_hosts = std::move(hosts); }
+  /// The server's own account of the nodes (it replaces the estimate from c mod N in /status).
+  void set_nodes(std::vector<node_record> nodes) { nodes_ = std::move(nodes); }
 
   const monitor_run_info& info() const { return info_; }
   run_state state() const { return state_; }
@@ -97,6 +99,7 @@ class run_view {
   std::vector<round_row> rounds_;
   std::vector<client_tally> tallies_;
   std::vector<client_record> clients_;  ///< the run's own totals, once it reported them
+  std::vector<node_record> nodes_;      ///< the server's account of its nodes, once reported
   uint64_t bytes_up_ = 0, bytes_down_ = 0, node_bytes_ = 0;
   int64_t forward_passes_ = 0, wasted_ = 0, dropped_ = 0, late_ = 0, participants_ = 0;
   int64_t selected_ = 0;

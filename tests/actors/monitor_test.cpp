@@ -156,6 +156,32 @@ TEST(Monitor, EndpointsFollowTheRunAndMetricsMatchItsOutcome) {
       << s.dump();
 }
 
+TEST(Monitor, StatusShowsTheServersAccountOfItsNodesLostOnesWithTheirReason) {
+  run_view v(run_info_of(four_rounds(), 2));
+  node_record live;
+  live.node = 0;
+  live.tasks_done = 12;
+  node_record lost;
+  lost.node = 1;
+  lost.host = "worker-7";
+  lost.threads = 4;
+  lost.left = 3;
+  lost.reason = "its process is gone";
+  lost.tasks_done = 5;
+  v.set_nodes({live, lost});
+  v.set_state(run_state::running);
+  const json st = json::parse(v.status_json());
+  ASSERT_EQ(st["nodes"].size(), 2u) << st.dump();
+  EXPECT_EQ(st["nodes"][0]["state"], "running");
+  EXPECT_EQ(st["nodes"][0]["tasks_done"], 12);
+  EXPECT_FALSE(st["nodes"][0].contains("left"));
+  EXPECT_EQ(st["nodes"][1]["host"], "worker-7");
+  EXPECT_EQ(st["nodes"][1]["threads"], 4);
+  EXPECT_EQ(st["nodes"][1]["state"], "lost");
+  EXPECT_EQ(st["nodes"][1]["left"], 3);
+  EXPECT_EQ(st["nodes"][1]["reason"], "its process is gone");
+}
+
 TEST(Monitor, PageAndErrorsAreServed) {
   auto mon = monitor::start("127.0.0.1", 0);
   ASSERT_TRUE(mon.ok()) << mon.error();
