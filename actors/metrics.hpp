@@ -38,6 +38,11 @@ struct round_record {
   std::optional<double> grad_cosine;
   std::optional<double> grad_norm_ratio;
   std::optional<double> true_grad_norm;
+  /// model.precision bf16 or int8: on evaluation rounds, the evaluated model's test loss and
+  /// accuracy with its forwards at that precision (what a device running it would score). Empty
+  /// for f32 and on rounds without evaluation.
+  std::optional<double> test_loss_lowp;
+  std::optional<double> test_acc_lowp;
 };
 
 /// A measured update's gradient quality (round_record's grad_* columns).

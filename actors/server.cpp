@@ -185,6 +185,12 @@ bool complete_update(self_ptr self, round_record& rec, std::vector<event_record>
     }
     st.totals.final_test_loss = test.mean_loss();
     st.totals.final_test_acc = test.accuracy();
+    // The same model with the clients' forwards: what a device at that precision would score.
+    if (const forward_precision p = w.sc.model.precision; p != forward_precision::f32) {
+      const auto lowp = evaluate(w, eval_params, w.data.test, {}, *st.arena, st.pool, p);
+      rec.test_loss_lowp = lowp.mean_loss();
+      rec.test_acc_lowp = lowp.accuracy();
+    }
   }
   st.totals.rounds = rec.round;
   st.totals.sim_time_s = st.now.seconds();

@@ -265,7 +265,7 @@ device_profile device_in_round(const world& w, uint32_t client, uint64_t round) 
 
 loss_stats evaluate(const world& w, std::span<const float> params, const dataset& d,
                     const std::vector<uint32_t>& indices, tbb::task_arena& arena,
-                    workspace_pool* pool) {
+                    workspace_pool* pool, forward_precision precision) {
   const network& net = *w.net;
   std::vector<uint32_t> all;
   const std::vector<uint32_t>* idx = &indices;
@@ -288,9 +288,7 @@ loss_stats evaluate(const world& w, std::span<const float> params, const dataset
       std::vector<int32_t> y(len);
       gather_inputs(w, d, std::span<const uint32_t>(idx->data() + first, len), x, y);
       workspace_pool::lease ws(pool);
-      // f32 whatever the clients' precision: evaluation measures the model, not the device.
-      parts[b] =
-          net.loss_at(forward_precision::f32, params, batch_view{x, y, static_cast<int>(len)}, *ws);
+      parts[b] = net.loss_at(precision, params, batch_view{x, y, static_cast<int>(len)}, *ws);
     });
   });
   loss_stats total;

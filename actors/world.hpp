@@ -127,10 +127,13 @@ struct model_replica {
 };
 
 /// Mean loss and accuracy over the listed images (all of d when indices is empty), in fixed-size
-/// batches evaluated in parallel and summed in batch order (deterministic).
+/// batches (250 images) evaluated in parallel and summed in batch order (deterministic). The
+/// forwards run at `precision`: f32 measures the model; the clients' precision what a device
+/// running it at that precision would score (int8 calibrates its activation scales per batch).
 loss_stats evaluate(const world& w, std::span<const float> params, const dataset& d,
                     const std::vector<uint32_t>& indices, tbb::task_arena& arena,
-                    workspace_pool* pool = nullptr);
+                    workspace_pool* pool = nullptr,
+                    forward_precision precision = forward_precision::f32);
 
 /// A short hex digest of the parameter bytes (FNV-1a 64), to compare final models across runs.
 std::string params_digest(std::span<const float> params);

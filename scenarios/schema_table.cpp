@@ -145,8 +145,10 @@ std::vector<key_spec> make_schema() {
                "(symmetric: one scale per output channel from the perturbed weights, one per "
                "activation tensor calibrated on the minibatch at each forward); accumulation, "
                "element-wise layers and the loss stay f32. Evaluation, the server's update and "
-               "the backprop baselines always run in f32. A perturbation below half a bf16 ulp "
-               "of a weight (sigma 1e-4 on weights near 0.1) vanishes on rounding"));
+               "the backprop baselines always run in f32; evaluation rounds also score the "
+               "model at this precision (rounds.csv's `test_acc_lowp`). A perturbation below "
+               "half a bf16 ulp of a weight (sigma 1e-4 on weights near 0.1) vanishes on "
+               "rounding"));
 
   // --- [train]
   rows.push_back(

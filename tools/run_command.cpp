@@ -207,7 +207,7 @@ int run_command(const run_request& req) {
     return 128 + (signo > 0 ? signo : SIGINT);
   }
   const double wall = rec.wall_seconds();
-  if (!write_file_atomic(dir / "summary.json", summary_json(*sc, o, wall))) {
+  if (!write_file_atomic(dir / "summary.json", summary_json(*sc, o, wall, rec.last_evaluation()))) {
     std::cerr << "error: cannot write " << (dir / "summary.json") << "\n";
     return exit_code::failed;
   }

@@ -182,7 +182,10 @@ void run_recorder::on_round(const round_record& r) {
       }
     }
   }
-  if (r.test_acc) last_eval_ = fmt::format(" test_acc {:.4f}", *r.test_acc);
+  if (r.test_acc) {
+    last_eval_ = fmt::format(" test_acc {:.4f}", *r.test_acc);
+    last_evaluation_ = r;
+  }
   if (quiet_) return;
   const auto now = std::chrono::steady_clock::now();
   const bool last = r.round >= total_rounds_;
@@ -263,12 +266,18 @@ void run_recorder::finish() {
   if (!quiet_ && tty_) std::fprintf(stderr, "\n");
 }
 
-std::string summary_json(const scenario& sc, const run_outcome& o, double wall_time_s) {
+std::string summary_json(const scenario& sc, const run_outcome& o, double wall_time_s,
+                         const round_record* final_round) {
   nlohmann::ordered_json j;
   j["name"] = sc.name;
   j["seed"] = sc.seed;
   j["final_test_acc"] = o.final_test_acc;
   j["final_test_loss"] = o.final_test_loss;
+  if (final_round != nullptr && final_round->round == o.rounds) {
+    const round_record& r = *final_round;
+    if (r.test_acc_lowp) j["final_test_acc_lowp"] = *r.test_acc_lowp;
+    if (r.test_loss_lowp) j["final_test_loss_lowp"] = *r.test_loss_lowp;
+  }
   j["rounds"] = o.rounds;
   j["sim_time_s"] = o.sim_time_s;
   j["wall_time_s"] = wall_time_s;

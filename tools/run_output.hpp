@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "actors/metrics.hpp"
@@ -70,6 +71,10 @@ class run_recorder final : public metrics_sink {
   void set_fault_wait(std::function<void()> wait) { fault_wait_ = std::move(wait); }
   /// The last round a checkpoint was written for (0: none).
   int64_t last_checkpoint() const { return last_checkpoint_; }
+  /// The record of the last evaluated round this recorder wrote (null: none yet).
+  const round_record* last_evaluation() const {
+    return last_evaluation_ ? &*last_evaluation_ : nullptr;
+  }
   double wall_seconds() const;
   /// Ends the progress line.
   void finish();
@@ -84,6 +89,7 @@ class run_recorder final : public metrics_sink {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_print_;
   std::string last_eval_;
+  std::optional<round_record> last_evaluation_;
   std::string fingerprint_;
   double wall_offset_ = 0.0;
   int64_t last_checkpoint_ = 0;
@@ -92,7 +98,9 @@ class run_recorder final : public metrics_sink {
   std::function<void()> fault_wait_;
 };
 
-/// summary.json contents.
-std::string summary_json(const scenario& sc, const run_outcome& o, double wall_time_s);
+/// summary.json contents. `final_round`: the last round's record (it is always evaluated), for
+/// the figures only some runs have (at the clients' precision); null or another round: left out.
+std::string summary_json(const scenario& sc, const run_outcome& o, double wall_time_s,
+                         const round_record* final_round = nullptr);
 
 }  // namespace baffle

@@ -320,14 +320,8 @@ TEST(Federation, HeterogeneousFleetWithDropoutIsThreadIndependent) {
 TEST(Federation, LowPrecisionRunsAreThreadIndependentAndDifferFromF32) {
   // LeNet (convolutions and head) and the MLP (linear layers), at bf16 and int8.
   for (auto arch : {arch_kind::lenet, arch_kind::mlp}) {
-    scenario sc = toy_scenario();
+    scenario sc = toy_lenet_scenario();
     sc.model.arch = arch;
-    sc.model.channels = {4, 8};
-    sc.data.image_size = 8;
-    sc.baffle.k = 6;
-    sc.baffle.sigma = 1e-2;  // above half a bf16 ulp of the weights
-    sc.train.rounds = 4;
-    sc.train.eval_every = 2;
     std::vector<std::string> digests;
     for (auto p : {forward_precision::f32, forward_precision::bf16, forward_precision::int8}) {
       sc.model.precision = p;

@@ -1,6 +1,9 @@
 // Small learnable worlds for actor tests: no files, a few hundred 4x4 images.
 #pragma once
 
+#include <vector>
+
+#include "actors/metrics.hpp"
 #include "actors/protocol.hpp"
 #include "actors/world.hpp"
 #include "models/philox.hpp"
@@ -56,5 +59,25 @@ inline scenario toy_scenario() {
   sc.clients.compute.gflops = 0.001;  // slow devices, so compute time shows in sim_time
   return sc;
 }
+
+/// The toy scenario with a small LeNet on the images padded to 8x8, 4 rounds evaluated every 2nd,
+/// K = 6 at sigma 1e-2 (above half a bf16 ulp of the weights, so low precision still learns).
+inline scenario toy_lenet_scenario() {
+  scenario sc = toy_scenario();
+  sc.model.arch = arch_kind::lenet;
+  sc.model.channels = {4, 8};
+  sc.data.image_size = 8;
+  sc.baffle.k = 6;
+  sc.baffle.sigma = 1e-2;
+  sc.train.rounds = 4;
+  sc.train.eval_every = 2;
+  return sc;
+}
+
+/// Keeps every round's record.
+struct round_records_sink final : metrics_sink {
+  std::vector<round_record> rounds;
+  void on_round(const round_record& r) override { rounds.push_back(r); }
+};
 
 }  // namespace baffle

@@ -189,6 +189,18 @@ TEST_F(Cli, LowPrecisionRunsAreThreadIndependentAndRunWithoutNativeInstructions)
   const nlohmann::json s2 = nlohmann::json::parse(read_text(work_ / "b2" / "summary.json"));
   EXPECT_EQ(s1["model_digest"], s2["model_digest"]);
   EXPECT_EQ(s1["precision"], "bf16");
+  // The final model scored with bf16 forwards too: in summary.json and on evaluation rounds.
+  ASSERT_TRUE(s1.contains("final_test_acc_lowp")) << s1.dump(2);
+  EXPECT_EQ(s1["final_test_acc_lowp"], s2["final_test_acc_lowp"]);
+  EXPECT_EQ(s1["final_test_loss_lowp"], s2["final_test_loss_lowp"]);
+  EXPECT_NEAR(s1["final_test_acc_lowp"].get<double>(), s1["final_test_acc"].get<double>(), 0.1);
+  const std::vector<std::string> lines = lines_of(read_text(work_ / "b1" / "rounds.csv"));
+  ASSERT_EQ(lines.size(), 1u + tiny_rounds);
+  for (int round = 1; round <= tiny_rounds; ++round) {
+    const std::vector<std::string> cells = split(lines[round], ',');
+    ASSERT_EQ(cells.size(), 24u) << lines[round];
+    EXPECT_EQ(cells[22].empty(), round % 2 != 0) << "test_acc_lowp: " << lines[round];
+  }
   // oneDNN's own fallback below avx512_bf16: the run works, says so, and summary.json names the
   // ISA its digest belongs to.
   const cli_result low = baffle(
@@ -234,6 +246,7 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
         "bytes_down_total", "forward_passes_total", "model_digest", "precision", "onednn_isa"})
     EXPECT_TRUE(s1.contains(key)) << key;
   EXPECT_EQ(s1.value("rounds", -1), tiny_rounds);
+  EXPECT_FALSE(s1.contains("final_test_acc_lowp")) << "an f32 run has no low-precision figures";
 
   // rounds.csv: identical except the wall_time_s column.
   const std::string csv1 = read_text(work_ / "t1" / "rounds.csv");
@@ -253,12 +266,12 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
             "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
             "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
             "wasted_forward_passes,stale_mean,stale_max,grad_cosine,grad_norm_ratio,true_grad_norm,"
-            "node_bytes");
+            "test_loss_lowp,test_acc_lowp,node_bytes");
   int64_t per_participant = -1;
   int64_t bytes_up_total = 0;
   for (int round = 1; round <= tiny_rounds; ++round) {
     const std::vector<std::string> cells = split(lines[round], ',');
-    ASSERT_EQ(cells.size(), 22u) << lines[round];
+    ASSERT_EQ(cells.size(), 24u) << lines[round];
     EXPECT_EQ(cells[0], std::to_string(round));
     const bool eval = round % 2 == 0;
     for (int col = 4; col <= 7; ++col)
@@ -270,6 +283,7 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
     EXPECT_EQ(cells[15], "0") << "wasted_forward_passes: " << lines[round];
     EXPECT_EQ(cells[16], "0.0000") << "stale_mean (sync): " << lines[round];
     EXPECT_EQ(cells[17], "0") << "stale_max (sync): " << lines[round];
+    EXPECT_EQ(cells[21] + cells[22], "") << "test_*_lowp (f32): " << lines[round];
     const int64_t participants = std::stoll(cells[9]);
     const int64_t bytes_up = std::stoll(cells[12]);
     EXPECT_EQ(participants, tiny_clients) << lines[round];
