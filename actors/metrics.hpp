@@ -38,6 +38,10 @@ struct round_record {
   std::optional<double> grad_cosine;
   std::optional<double> grad_norm_ratio;
   std::optional<double> true_grad_norm;
+  /// train.ema_decay > 0: on evaluation rounds, the raw weights' test loss and accuracy (test_*
+  /// are the EMA's). Empty without an EMA and on rounds without evaluation.
+  std::optional<double> test_loss_raw;
+  std::optional<double> test_acc_raw;
   /// model.precision bf16 or int8: on evaluation rounds, the evaluated model's test loss and
   /// accuracy with its forwards at that precision (what a device running it would score). Empty
   /// for f32 and on rounds without evaluation.

@@ -10,9 +10,16 @@ namespace baffle {
 
 namespace {
 
-/// After the weights changed: the EMA follows them and the model takes the update's version.
+/// After the weights changed: the EMA follows them on every ema_every-th version (its n-th
+/// update is version n x ema_every, so n comes from the version, which checkpoints and snapshots
+/// carry) and the model takes the update's version.
 void commit(model_state& m, const world& w, uint64_t version) {
-  if (w.sc.train.ema_decay > 0.0) ema_update(m.ema, m.replica->view(), w.sc.train.ema_decay);
+  const train_config& t = w.sc.train;
+  const uint64_t every = static_cast<uint64_t>(t.ema_every);
+  if (t.ema_decay > 0.0 && version % every == 0) {
+    const auto n = static_cast<int64_t>(version / every);
+    ema_update(m.ema, m.replica->view(), ema_decay_at(t.ema_decay, t.ema_warmup, n));
+  }
   m.replica->version = version;
 }
 
@@ -32,6 +39,9 @@ model_state initial_model(const world& w) {
   m.replica = std::make_shared<model_replica>();
   m.replica->params = xt::zeros<float>({static_cast<size_t>(w.net->param_count())});
   w.net->init(m.replica->view(), derive_seed(w.sc.seed, purpose::init, 0));
+  // torch_ema's average starts from the weights it is created with, before any update.
+  if (w.sc.train.ema_decay > 0.0 && w.sc.train.ema_warmup)
+    m.ema.assign(m.replica->params.begin(), m.replica->params.end());
   if (w.sc.baffle.seed_pool > 0)
     m.pool = make_pool_model(w.sc.seed, w.sc.baffle.seed_pool, w.sc.baffle.k, m.replica->view());
   return m;

@@ -19,7 +19,9 @@ namespace baffle {
 struct model_state {
   std::shared_ptr<model_replica> replica;  ///< weights and version (clients read them)
   optimizer_state opt;                     ///< moments and step count of the server optimizer
-  std::vector<float> ema;                  ///< EMA of the weights when train.ema_decay > 0
+  /// EMA of the weights when train.ema_decay > 0 (empty until its first update, or the initial
+  /// weights under train.ema_warmup)
+  std::vector<float> ema;
   std::vector<float> grad;                 ///< scratch for the rebuilt gradient
   pool_model pool;  ///< baffle.seed_pool: the model as W0 plus pool coefficients (else empty)
 };

@@ -74,8 +74,8 @@ bool parse_sim_seconds(std::string_view t, sim_time& out) {
   return true;
 }
 
-const std::array<column, 24>& columns() {
-  static const std::array<column, 24> table = {
+const std::array<column, 26>& columns() {
+  static const std::array<column, 26> table = {
       integer<&round_record::round>("round"),
       column{"sim_time_s",
              [](const round_row& r) { return fmt::format("{:.9f}", r.rec.end_time.seconds()); },
@@ -100,6 +100,8 @@ const std::array<column, 24>& columns() {
       evaluation<&round_record::grad_cosine>("grad_cosine"),
       evaluation<&round_record::grad_norm_ratio>("grad_norm_ratio"),
       evaluation<&round_record::true_grad_norm>("true_grad_norm"),
+      evaluation<&round_record::test_loss_raw>("test_loss_raw"),
+      evaluation<&round_record::test_acc_raw>("test_acc_raw"),
       evaluation<&round_record::test_loss_lowp>("test_loss_lowp"),
       evaluation<&round_record::test_acc_lowp>("test_acc_lowp"),
       // Last: the one column that depends on the number of nodes.

@@ -185,6 +185,14 @@ bool complete_update(self_ptr self, round_record& rec, std::vector<event_record>
     }
     st.totals.final_test_loss = test.mean_loss();
     st.totals.final_test_acc = test.accuracy();
+    // With an EMA, the weights themselves too (the same model until the EMA's first update).
+    if (w.sc.train.ema_decay > 0.0) {
+      const auto raw = st.model.ema.empty() ? test
+                                            : evaluate(w, st.model.replica->view(), w.data.test, {},
+                                                       *st.arena, st.pool);
+      rec.test_loss_raw = raw.mean_loss();
+      rec.test_acc_raw = raw.accuracy();
+    }
     // The same model with the clients' forwards: what a device at that precision would score.
     if (const forward_precision p = w.sc.model.precision; p != forward_precision::f32) {
       const auto lowp = evaluate(w, eval_params, w.data.test, {}, *st.arena, st.pool, p);

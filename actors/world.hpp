@@ -57,7 +57,7 @@ inline int64_t input_features(const world& w) {
 
 /// Gathers images into x: (indices.size(), input_features) normalised floats, padded (centred,
 /// with the normalised value of a black pixel) from the stored size to w.image_size, as the
-/// reference pads 28 to 32; labels into y.
+/// reference feeds LeNet 32 x 32 (it resizes); labels into y.
 void gather_inputs(const world& w, const dataset& d, std::span<const uint32_t> indices,
                    std::span<float> x, std::span<int32_t> y);
 

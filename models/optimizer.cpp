@@ -75,4 +75,10 @@ void ema_update(std::vector<float>& ema, std::span<const float> w, double decay)
   for (size_t i = 0; i < w.size(); ++i) ema[i] = d * ema[i] + (1.f - d) * w[i];
 }
 
+double ema_decay_at(double decay, bool warmup, int64_t n) {
+  if (!warmup) return decay;
+  const double ramp = (1.0 + static_cast<double>(n)) / (10.0 + static_cast<double>(n));
+  return std::min(decay, ramp);
+}
+
 }  // namespace baffle

@@ -51,6 +51,10 @@ float clip_inf(std::span<float> grad, double clip);
 /// ema = decay * ema + (1 - decay) * w (ema initialised to w when empty).
 void ema_update(std::vector<float>& ema, std::span<const float> w, double decay);
 
+/// The decay of the EMA's n-th update (n >= 1): `decay`, or with `warmup` torch_ema's schedule
+/// min(decay, (1 + n) / (10 + n)) (2/11 at n = 1, 1/2 at n = 8), which the reference code uses.
+double ema_decay_at(double decay, bool warmup, int64_t n);
+
 /// Moments and step count; sized on the first step.
 struct optimizer_state {
   std::vector<float> m;

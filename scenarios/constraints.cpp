@@ -85,6 +85,16 @@ void nesterov_needs_sgd_momentum(const scenario& s, rule_context& ctx) {
              "needs train.optimizer = \"sgd\" and train.momentum > 0 (Nesterov momentum)");
 }
 
+void ema_options_need_an_ema(const scenario& s, rule_context& ctx) {
+  if (s.train.ema_decay > 0.0 || !ctx.ok("train.ema_decay")) return;
+  if (s.train.ema_warmup && ctx.present("train.ema_warmup"))
+    ctx.fail("train.ema_warmup",
+             "needs train.ema_decay > 0 (the decay the warm-up ramps to, e.g. 0.995)");
+  if (s.train.ema_every > 1 && ctx.present("train.ema_every") && ctx.ok("train.ema_every"))
+    ctx.fail("train.ema_every",
+             "needs train.ema_decay > 0: without an EMA there is none to update");
+}
+
 void download_modes_are_for_baffle(const scenario& s, rule_context& ctx) {
   if (s.baffle.download != download_mode::weights && s.train.algorithm != algorithm_kind::baffle &&
       ctx.present("baffle.download") && ctx.ok("train.algorithm"))
@@ -250,6 +260,9 @@ const std::vector<scenario_constraint>& scenario_constraints() {
       {"nesterov_needs_sgd_momentum",
        "train.nesterov needs train.optimizer = \"sgd\" and train.momentum > 0",
        nesterov_needs_sgd_momentum},
+      {"ema_options_need_an_ema",
+       "train.ema_warmup = true and train.ema_every > 1 need train.ema_decay > 0",
+       ema_options_need_an_ema},
       {"download_modes_are_for_baffle",
        "baffle.download other than \"weights\" needs train.algorithm = \"baffle\"",
        download_modes_are_for_baffle},

@@ -68,6 +68,8 @@ struct train_config {
   double warmup_lr = 0.0;
   double clip_inf = 0.0;   ///< rescale g when max |g_i| exceeds it (0 = off)
   double ema_decay = 0.0;  ///< EMA of the weights for evaluation (0 = off)
+  int ema_every = 1;       ///< the EMA follows every N-th model version
+  bool ema_warmup = false;  ///< torch_ema: start at the initial weights, decay min(d, (1+n)/(10+n))
 };
 
 struct baffle_config {

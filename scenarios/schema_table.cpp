@@ -61,8 +61,8 @@ std::vector<key_spec> make_schema() {
                      .unit("pixels")
                      .allowed_note("not below the stored size")
                      .doc("pad images (centred, with black pixels) to this side before the "
-                          "network; 32 reproduces the reference's 28 -> 32 padding for LeNet; 0 "
-                          "keeps them as stored"));
+                          "network; 32 gives LeNet the reference's 32 x 32 input (the reference "
+                          "resizes 28 -> 32 instead); 0 keeps them as stored"));
   rows.push_back(
       key("data.partition", FIELD(data.partition))
           .doc("how the training images left after validation are split among clients: `iid` "
@@ -221,8 +221,23 @@ std::vector<key_spec> make_schema() {
                "rescaled so that it equals it (the reference code's clipping); 0 = off"));
   rows.push_back(key("train.ema_decay", FIELD(train.ema_decay))
                      .range(unit_open)
-                     .doc("exponential moving average of the weights, updated every round and "
-                          "used for evaluation; 0 = off"));
+                     .doc("exponential moving average of the weights, updated every `ema_every` "
+                          "rounds (server updates under async) and used for evaluation (the raw "
+                          "weights' figures go to `test_acc_raw`); 0 = off"));
+  rows.push_back(key("train.ema_every", FIELD(train.ema_every))
+                     .ints(1)
+                     .unit("rounds")
+                     .allowed_note("above 1 needs `ema_decay > 0`")
+                     .doc("the EMA takes in the weights after every N-th update (model versions "
+                          "N, 2N, ...); the reference code updates it once per epoch, 172 rounds "
+                          "of batch 32 on its 5,500-image shards"));
+  rows.push_back(key("train.ema_warmup", FIELD(train.ema_warmup))
+                     .allowed_note("true needs `ema_decay > 0`")
+                     .doc("torch_ema's schedule, which the reference code uses: the average "
+                          "starts from the initial weights and its n-th update decays by "
+                          "min(ema_decay, (1 + n) / (10 + n)), so the early average follows the "
+                          "weights closely (2/11 at n = 1); false: ema_decay from the start, the "
+                          "average starting from the first update's weights"));
 
   // --- [baffle]
   rows.push_back(key("baffle.k", FIELD(baffle.k))

@@ -275,6 +275,8 @@ std::string summary_json(const scenario& sc, const run_outcome& o, double wall_t
   j["final_test_loss"] = o.final_test_loss;
   if (final_round != nullptr && final_round->round == o.rounds) {
     const round_record& r = *final_round;
+    if (r.test_acc_raw) j["final_test_acc_raw"] = *r.test_acc_raw;
+    if (r.test_loss_raw) j["final_test_loss_raw"] = *r.test_loss_raw;
     if (r.test_acc_lowp) j["final_test_acc_lowp"] = *r.test_acc_lowp;
     if (r.test_loss_lowp) j["final_test_loss_lowp"] = *r.test_loss_lowp;
   }

@@ -99,7 +99,8 @@ class run_recorder final : public metrics_sink {
 };
 
 /// summary.json contents. `final_round`: the last round's record (it is always evaluated), for
-/// the figures only some runs have (at the clients' precision); null or another round: left out.
+/// the figures only some runs have (the raw weights beside an EMA, the model at the clients'
+/// precision); null or another round: left out.
 std::string summary_json(const scenario& sc, const run_outcome& o, double wall_time_s,
                          const round_record* final_round = nullptr);
 

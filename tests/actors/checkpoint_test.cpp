@@ -35,6 +35,7 @@ void expect_same_round(const round_record& a, const round_record& b, const std::
   EXPECT_EQ(a.end_time, b.end_time) << what;
   EXPECT_EQ(a.train_loss, b.train_loss) << what;
   EXPECT_EQ(a.test_loss, b.test_loss) << what;
+  EXPECT_EQ(a.test_loss_raw, b.test_loss_raw) << what;
   EXPECT_EQ(a.selected, b.selected) << what;
   EXPECT_EQ(a.participants, b.participants) << what;
   EXPECT_EQ(a.dropped, b.dropped) << what;
@@ -130,6 +131,18 @@ TEST(Checkpoint, PerClientSeedsAndAdamStateSurvive) {
   sc.baffle.seeds = seed_mode::per_client;
   sc.server.over_select = 1.5;
   expect_resume_reproduces(sc, "first-m per-client");
+}
+
+TEST(Checkpoint, AnEmaUpdatedEveryFewVersionsWithWarmUpResumesBitForBit) {
+  // The EMA's update count comes from the checkpointed model version.
+  scenario sc = fleet("sync", "baffle");
+  sc.train.ema_every = 2;
+  sc.train.ema_warmup = true;
+  expect_resume_reproduces(sc, "sync, EMA every 2 with warm-up");
+  sc = fleet("async", "fedsgd");
+  sc.train.ema_every = 4;
+  sc.train.ema_warmup = true;
+  expect_resume_reproduces(sc, "async fedsgd, EMA every 4 with warm-up");
 }
 
 TEST(Checkpoint, AStopRequestCheckpointsAndEndsTheRunEarly) {

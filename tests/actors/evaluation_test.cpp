@@ -80,5 +80,38 @@ TEST(Evaluation, F32RunsLeaveTheLowPrecisionColumnsEmpty) {
   }
 }
 
+TEST(Evaluation, WithAnEmaTheRawWeightsAreScoredToo) {
+  // The EMA never feeds back into training, so the raw weights of a run with an EMA are the
+  // weights of the same run without one: their figures must be that run's.
+  scenario sc = toy_lenet_scenario();
+  sc.train.rounds = 6;
+  auto plain = build_world(sc, toy_data(200, 40));
+  sc.train.ema_decay = 0.9;
+  sc.train.ema_every = 3;
+  sc.train.ema_warmup = true;
+  auto with_ema = build_world(sc, toy_data(200, 40));
+  ASSERT_TRUE(plain.ok() && with_ema.ok());
+  round_records_sink a, b, c;
+  const auto pa = run_simulation(*plain, run_options{1}, &a);
+  const auto eb = run_simulation(*with_ema, run_options{1}, &b);
+  const auto ec = run_simulation(*with_ema, run_options{2}, &c);
+  ASSERT_TRUE(pa.error.empty() && eb.error.empty() && ec.error.empty());
+  EXPECT_EQ(pa.model_digest, eb.model_digest) << "the EMA changed training";
+  ASSERT_EQ(a.rounds.size(), 6u);
+  ASSERT_EQ(b.rounds.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) {
+    const round_record& r = b.rounds[i];
+    const bool evaluated = r.round % 2 == 0;
+    EXPECT_FALSE(a.rounds[i].test_acc_raw.has_value()) << "no EMA, no raw column";
+    ASSERT_EQ(r.test_acc_raw.has_value(), evaluated) << "round " << r.round;
+    EXPECT_EQ(r.test_acc_raw, a.rounds[i].test_acc) << "round " << r.round;
+    EXPECT_EQ(r.test_loss_raw, a.rounds[i].test_loss) << "round " << r.round;
+    EXPECT_EQ(r.test_loss_raw, c.rounds[i].test_loss_raw) << "thread count";
+    EXPECT_EQ(r.test_loss, c.rounds[i].test_loss) << "thread count";
+    // The EMA (from the initial weights, first updated at version 3) is another model.
+    if (evaluated) EXPECT_NE(r.test_loss, a.rounds[i].test_loss) << "round " << r.round;
+  }
+}
+
 }  // namespace
 }  // namespace baffle

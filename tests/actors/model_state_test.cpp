@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 #include <variant>
 
@@ -171,6 +172,40 @@ TEST(ModelState, PerClientSeedsReplayToo) {
   const replayed r = run_and_replay(sc);
   EXPECT_EQ(r.updates, 4u);
   EXPECT_EQ(r.replica_digest, r.outcome.model_digest);
+}
+
+TEST(ModelState, WarmUpEmaStartsAtTheInitialWeightsAndFollowsEveryNthVersion) {
+  scenario sc = toy_scenario();
+  sc.train.ema_decay = 0.9;
+  sc.train.ema_every = 2;
+  sc.train.ema_warmup = true;
+  auto w = build_world(sc, toy_data(120, 30));
+  ASSERT_TRUE(w.ok());
+  model_state m = initial_model(**w);
+  const std::vector<float> w0(m.replica->params.begin(), m.replica->params.end());
+  EXPECT_EQ(m.ema, w0) << "torch_ema's average starts from the initial weights";
+  tbb::task_arena arena(1);
+  const size_t k = static_cast<size_t>(sc.baffle.k);
+  std::vector<float> expected = w0;
+  for (uint64_t v = 1; v <= 4; ++v) {
+    model_update u;
+    u.version = v;
+    u.step = static_cast<int64_t>(v);
+    u.seeds = {100 + v};
+    u.coefficients.assign(k, 0.05);
+    ASSERT_TRUE(apply_update(m, **w, u, arena));
+    if (v % 2 == 0) {
+      // The n-th EMA update (n = v / 2) by hand: decay 2/11 at n = 1, 3/12 at n = 2.
+      const float d = v == 2 ? 2.f / 11.f : 3.f / 12.f;
+      for (size_t i = 0; i < expected.size(); ++i)
+        expected[i] = d * expected[i] + (1.f - d) * m.replica->params[i];
+    }
+    ASSERT_EQ(m.ema.size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i)
+      ASSERT_NEAR(m.ema[i], expected[i], 1e-6f * (1.f + std::abs(expected[i])))
+          << "version " << v << " parameter " << i;
+    EXPECT_NE(m.ema, std::vector<float>(m.replica->params.begin(), m.replica->params.end()));
+  }
 }
 
 TEST(ModelState, UpdatesOutOfOrderOrOfTheWrongShapeAreRefused) {

@@ -34,15 +34,15 @@ TEST(RoundColumns, HeaderIsTheDocumentedOne) {
             "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
             "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
             "wasted_forward_passes,stale_mean,stale_max,grad_cosine,grad_norm_ratio,true_grad_norm,"
-            "test_loss_lowp,test_acc_lowp,node_bytes");
+            "test_loss_raw,test_acc_raw,test_loss_lowp,test_acc_lowp,node_bytes");
 }
 
 TEST(RoundColumns, RowsReadBackToTheirValues) {
   const round_row row = sample_row();
   const std::string text = rounds_csv_row(row);
-  EXPECT_EQ(
-      text,
-      "7,12.345678901,1.250,0.500000,0.250000,0.875000,,,5,4,1,0,1000,2000,404,0,1.5000,3,,,,,,77");
+  EXPECT_EQ(text,
+            "7,12.345678901,1.250,0.500000,0.250000,0.875000,,,5,4,1,0,1000,2000,404,0,1.5000,3,,,,"
+            ",,,,77");
   const auto back = parse_rounds_csv_row(text + "\r");
   ASSERT_TRUE(back);
   EXPECT_EQ(rounds_csv_row(*back), text);
@@ -59,7 +59,7 @@ TEST(RoundColumns, MeasuredGradientCellsAreWrittenAndReadBack) {
   row.rec.grad_norm_ratio = 15.98;
   row.rec.true_grad_norm = 2.5;
   const std::string text = rounds_csv_row(row);
-  EXPECT_NE(text.find(",3,0.062700,15.980000,2.500000,,,77"), std::string::npos) << text;
+  EXPECT_NE(text.find(",3,0.062700,15.980000,2.500000,,,,,77"), std::string::npos) << text;
   const auto back = parse_rounds_csv_row(text);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->rec.grad_cosine, 0.0627);
@@ -68,14 +68,18 @@ TEST(RoundColumns, MeasuredGradientCellsAreWrittenAndReadBack) {
   EXPECT_NE(rounds_json_object(row).find("\"grad_cosine\":0.062700"), std::string::npos);
 }
 
-TEST(RoundColumns, LowPrecisionEvaluationCellsAreWrittenAndReadBack) {
+TEST(RoundColumns, RawAndLowPrecisionEvaluationCellsAreWrittenAndReadBack) {
   round_row row = sample_row();
+  row.rec.test_loss_raw = 0.5;
+  row.rec.test_acc_raw = 0.75;
   row.rec.test_loss_lowp = 0.3125;
   row.rec.test_acc_lowp = 0.8625;
   const std::string text = rounds_csv_row(row);
-  EXPECT_NE(text.find(",0.312500,0.862500,77"), std::string::npos) << text;
+  EXPECT_NE(text.find(",0.500000,0.750000,0.312500,0.862500,77"), std::string::npos) << text;
   const auto back = parse_rounds_csv_row(text);
   ASSERT_TRUE(back);
+  EXPECT_EQ(back->rec.test_loss_raw, 0.5);
+  EXPECT_EQ(back->rec.test_acc_raw, 0.75);
   EXPECT_EQ(back->rec.test_loss_lowp, 0.3125);
   EXPECT_EQ(back->rec.test_acc_lowp, 0.8625);
   EXPECT_NE(rounds_json_object(row).find("\"test_acc_lowp\":0.862500"), std::string::npos);
@@ -84,14 +88,14 @@ TEST(RoundColumns, LowPrecisionEvaluationCellsAreWrittenAndReadBack) {
 TEST(RoundColumns, JsonRowsUseTheHeaderNamesAndNullForEmptyOrNonFinite) {
   round_row row = sample_row();
   row.rec.train_loss = std::nan("");
-  EXPECT_EQ(
-      rounds_json_object(row),
-      "{\"round\":7,\"sim_time_s\":12.345678901,\"wall_time_s\":1.250,\"train_loss\":null,"
-      "\"test_loss\":0.250000,\"test_acc\":0.875000,\"val_loss\":null,\"val_acc\":null,"
-      "\"selected\":5,\"participants\":4,\"dropped\":1,\"late\":0,\"bytes_up\":1000,"
-      "\"bytes_down\":2000,\"forward_passes\":404,\"wasted_forward_passes\":0,"
-      "\"stale_mean\":1.5000,\"stale_max\":3,\"grad_cosine\":null,\"grad_norm_ratio\":null,"
-      "\"true_grad_norm\":null,\"test_loss_lowp\":null,\"test_acc_lowp\":null,\"node_bytes\":77}");
+  EXPECT_EQ(rounds_json_object(row),
+            "{\"round\":7,\"sim_time_s\":12.345678901,\"wall_time_s\":1.250,\"train_loss\":null,"
+            "\"test_loss\":0.250000,\"test_acc\":0.875000,\"val_loss\":null,\"val_acc\":null,"
+            "\"selected\":5,\"participants\":4,\"dropped\":1,\"late\":0,\"bytes_up\":1000,"
+            "\"bytes_down\":2000,\"forward_passes\":404,\"wasted_forward_passes\":0,"
+            "\"stale_mean\":1.5000,\"stale_max\":3,\"grad_cosine\":null,\"grad_norm_ratio\":null,"
+            "\"true_grad_norm\":null,\"test_loss_raw\":null,\"test_acc_raw\":null,\"test_loss_"
+            "lowp\":null,\"test_acc_lowp\":null,\"node_bytes\":77}");
 }
 
 }  // namespace

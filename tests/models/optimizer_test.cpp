@@ -110,6 +110,22 @@ TEST(ClipInf, RescalesTheWholeGradientWhenTheLargestCoordinateExceedsTheLimit) {
   EXPECT_FLOAT_EQ(clip_inf(g, 0.0), 1.f);  // off
 }
 
+TEST(Ema, WarmUpDecayIsTorchEmasScheduleCappedAtTheDecay) {
+  // min(decay, (1 + n) / (10 + n)), by hand.
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.995, true, 1), 2.0 / 11.0);
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.995, true, 2), 3.0 / 12.0);
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.995, true, 8), 0.5);
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.995, true, 20), 21.0 / 30.0);
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.995, true, 1000), 1001.0 / 1010.0);
+  // (1 + n) / (10 + n) reaches 0.995 at n = 1790 and stays capped after.
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.995, true, 1789), 1790.0 / 1799.0);
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.995, true, 1791), 0.995);
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.5, true, 3), 4.0 / 13.0);
+  EXPECT_DOUBLE_EQ(ema_decay_at(0.5, true, 9), 0.5);
+  // Without the warm-up: the decay at every n.
+  for (int64_t n : {1, 2, 100}) EXPECT_DOUBLE_EQ(ema_decay_at(0.995, false, n), 0.995);
+}
+
 TEST(Ema, StartsAtTheWeightsThenAverages) {
   std::vector<float> ema;
   ema_update(ema, std::vector<float>{2.f}, 0.9);

@@ -76,6 +76,8 @@ void expect_same(const scenario& a, const scenario& b) {
   EXPECT_EQ(a.train.warmup_lr, b.train.warmup_lr);
   EXPECT_EQ(a.train.clip_inf, b.train.clip_inf);
   EXPECT_EQ(a.train.ema_decay, b.train.ema_decay);
+  EXPECT_EQ(a.train.ema_every, b.train.ema_every);
+  EXPECT_EQ(a.train.ema_warmup, b.train.ema_warmup);
   EXPECT_EQ(a.baffle.k, b.baffle.k);
   EXPECT_EQ(a.baffle.sigma, b.baffle.sigma);
   EXPECT_EQ(a.baffle.scheme, b.baffle.scheme);
@@ -582,6 +584,22 @@ TEST(ScenarioLoader, NesterovWithoutSgdMomentumIsRejected) {
       single_error(parse("[train]\nnesterov = true\noptimizer = \"adam\"\n"), "train.nesterov");
   EXPECT_TRUE(contains(e.message, "momentum")) << e.message;
   EXPECT_TRUE(parse("[train]\nnesterov = true\noptimizer = \"sgd\"\nmomentum = 0.9\n").ok());
+}
+
+TEST(ScenarioLoader, EmaScheduleKeysDefaultToAnEmaEveryRoundAndNeedAnEma) {
+  const load_result plain = parse("");
+  ASSERT_TRUE(plain.ok()) << all_errors(plain);
+  EXPECT_EQ(plain.value->train.ema_every, 1);
+  EXPECT_FALSE(plain.value->train.ema_warmup);
+  const load_result r = parse("[train]\nema_decay = 0.995\nema_every = 172\nema_warmup = true\n");
+  ASSERT_TRUE(r.ok()) << all_errors(r);
+  EXPECT_EQ(r.value->train.ema_every, 172);
+  EXPECT_TRUE(r.value->train.ema_warmup);
+  const scenario_error w = single_error(parse("[train]\nema_warmup = true\n"), "train.ema_warmup");
+  EXPECT_TRUE(contains(w.message, "ema_decay")) << w.message;
+  const scenario_error e = single_error(parse("[train]\nema_every = 10\n"), "train.ema_every");
+  EXPECT_TRUE(contains(e.message, "ema_decay")) << e.message;
+  single_error(parse("[train]\nema_decay = 0.9\nema_every = 0\n"), "train.ema_every");
 }
 
 TEST(ScenarioLoader, EstimatorOptionsAreReadAndDefaultToThePlainGaussianEstimator) {

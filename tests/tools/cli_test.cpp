@@ -198,8 +198,8 @@ TEST_F(Cli, LowPrecisionRunsAreThreadIndependentAndRunWithoutNativeInstructions)
   ASSERT_EQ(lines.size(), 1u + tiny_rounds);
   for (int round = 1; round <= tiny_rounds; ++round) {
     const std::vector<std::string> cells = split(lines[round], ',');
-    ASSERT_EQ(cells.size(), 24u) << lines[round];
-    EXPECT_EQ(cells[22].empty(), round % 2 != 0) << "test_acc_lowp: " << lines[round];
+    ASSERT_EQ(cells.size(), 26u) << lines[round];
+    EXPECT_EQ(cells[24].empty(), round % 2 != 0) << "test_acc_lowp: " << lines[round];
   }
   // oneDNN's own fallback below avx512_bf16: the run works, says so, and summary.json names the
   // ISA its digest belongs to.
@@ -213,6 +213,25 @@ TEST_F(Cli, LowPrecisionRunsAreThreadIndependentAndRunWithoutNativeInstructions)
   const nlohmann::json s3 = nlohmann::json::parse(read_text(work_ / "b3" / "summary.json"));
   EXPECT_EQ(s3["onednn_isa"], "avx512_core");
   EXPECT_EQ(s3["precision"], "bf16");
+}
+
+TEST_F(Cli, AnEmaRunReportsTheRawWeightsBesideTheAverage) {
+  const cli_result r = baffle(concat(
+      concat({"run", quickstart_.string(), "--threads", "2", "--out", "e1", "-q"}, tiny_sets()),
+      {"--set", "train.ema_decay=0.995", "--set", "train.ema_every=2", "--set",
+       "train.ema_warmup=true"}));
+  ASSERT_EQ(r.exit_code, 0) << show(r);
+  const nlohmann::json s = nlohmann::json::parse(read_text(work_ / "e1" / "summary.json"));
+  ASSERT_TRUE(s.contains("final_test_acc_raw")) << s.dump(2);
+  ASSERT_TRUE(s.contains("final_test_loss_raw")) << s.dump(2);
+  EXPECT_NE(s["final_test_loss_raw"], s["final_test_loss"]) << "the EMA is another model";
+  const std::vector<std::string> lines = lines_of(read_text(work_ / "e1" / "rounds.csv"));
+  ASSERT_EQ(lines.size(), 1u + tiny_rounds);
+  for (int round = 1; round <= tiny_rounds; ++round) {
+    const std::vector<std::string> cells = split(lines[round], ',');
+    ASSERT_EQ(cells.size(), 26u) << lines[round];
+    EXPECT_EQ(cells[22].empty(), round % 2 != 0) << "test_acc_raw: " << lines[round];
+  }
 }
 
 TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScenario) {
@@ -247,6 +266,7 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
     EXPECT_TRUE(s1.contains(key)) << key;
   EXPECT_EQ(s1.value("rounds", -1), tiny_rounds);
   EXPECT_FALSE(s1.contains("final_test_acc_lowp")) << "an f32 run has no low-precision figures";
+  EXPECT_FALSE(s1.contains("final_test_acc_raw")) << "a run without an EMA has no raw figures";
 
   // rounds.csv: identical except the wall_time_s column.
   const std::string csv1 = read_text(work_ / "t1" / "rounds.csv");
@@ -266,12 +286,12 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
             "round,sim_time_s,wall_time_s,train_loss,test_loss,test_acc,val_loss,val_acc,"
             "selected,participants,dropped,late,bytes_up,bytes_down,forward_passes,"
             "wasted_forward_passes,stale_mean,stale_max,grad_cosine,grad_norm_ratio,true_grad_norm,"
-            "test_loss_lowp,test_acc_lowp,node_bytes");
+            "test_loss_raw,test_acc_raw,test_loss_lowp,test_acc_lowp,node_bytes");
   int64_t per_participant = -1;
   int64_t bytes_up_total = 0;
   for (int round = 1; round <= tiny_rounds; ++round) {
     const std::vector<std::string> cells = split(lines[round], ',');
-    ASSERT_EQ(cells.size(), 24u) << lines[round];
+    ASSERT_EQ(cells.size(), 26u) << lines[round];
     EXPECT_EQ(cells[0], std::to_string(round));
     const bool eval = round % 2 == 0;
     for (int col = 4; col <= 7; ++col)
@@ -283,7 +303,8 @@ TEST_F(Cli, ResultsAreIdenticalForAnyThreadsAndNodesAndReproduceFromTheSavedScen
     EXPECT_EQ(cells[15], "0") << "wasted_forward_passes: " << lines[round];
     EXPECT_EQ(cells[16], "0.0000") << "stale_mean (sync): " << lines[round];
     EXPECT_EQ(cells[17], "0") << "stale_max (sync): " << lines[round];
-    EXPECT_EQ(cells[21] + cells[22], "") << "test_*_lowp (f32): " << lines[round];
+    EXPECT_EQ(cells[21] + cells[22], "") << "test_*_raw (no EMA): " << lines[round];
+    EXPECT_EQ(cells[23] + cells[24], "") << "test_*_lowp (f32): " << lines[round];
     const int64_t participants = std::stoll(cells[9]);
     const int64_t bytes_up = std::stoll(cells[12]);
     EXPECT_EQ(participants, tiny_clients) << lines[round];
