@@ -109,7 +109,9 @@ TEST(Evaluation, WithAnEmaTheRawWeightsAreScoredToo) {
     EXPECT_EQ(r.test_loss_raw, c.rounds[i].test_loss_raw) << "thread count";
     EXPECT_EQ(r.test_loss, c.rounds[i].test_loss) << "thread count";
     // The EMA (from the initial weights, first updated at version 3) is another model.
-    if (evaluated) EXPECT_NE(r.test_loss, a.rounds[i].test_loss) << "round " << r.round;
+    if (evaluated) {
+      EXPECT_NE(r.test_loss, a.rounds[i].test_loss) << "round " << r.round;
+    }
   }
 }
 
