@@ -46,6 +46,10 @@ void send_layout(self_ptr self) {
 /// Sends in-flight task `number` to the node holding its client now.
 void send_in_flight(self_ptr self, uint64_t number) {
   auto& st = self->state;
+  if (st.clients_map.empty()) {  // no live node (lose_node ends the run before this can happen)
+    fail_run(self, "no node is left to send a task to");
+    return;
+  }
   task_in_flight& t = st.in_flight.at(number);
   const uint32_t client = std::visit([](const auto& x) { return x.client; }, t.task);
   t.node = st.clients_map.owner(client);
@@ -98,8 +102,8 @@ void send_in_flight(self_ptr self, uint64_t number) {
 /// writes it) and end the run, saying how to go on.
 void no_node_left(self_ptr self, const std::string& last_loss) {
   auto& st = self->state;
-  std::string saved = "no checkpoint was written (this run has no outputs)";
-  if (st.sink && st.driver.state_now) {
+  std::string saved = "no checkpoint was written (this run has no outputs, or had not started)";
+  if (st.sink && st.driver.state_now && st.started) {
     int64_t round = 0;
     std::string state = st.driver.state_now(self, round);
     st.sink->on_checkpoint(round, std::move(state));

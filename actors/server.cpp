@@ -45,7 +45,7 @@ void deliver_outcome(self_ptr self) {
   for (const node_actor& n : st.nodes)
     if (n) st.totals.nodes.push_back(caf::actor_cast<caf::actor>(n));
   st.totals.model_digest = params_digest(st.model.replica->view());
-  st.promise.deliver(st.totals);
+  if (st.started) st.promise.deliver(st.totals);  // else the run message delivers it
 }
 
 /// Asks every live node for its replica's digest at the server's current version and compares it
@@ -305,6 +305,10 @@ server_actor::behavior_type server_behavior(server_actor::stateful_pointer<serve
           return caf::make_error(caf::sec::invalid_argument, "the run was already started");
         s.started = true;
         s.promise = self->make_response_promise<run_outcome>();
+        if (s.over) {  // every node was lost before the run began
+          s.promise.deliver(s.totals);
+          return caf::result<run_outcome>(s.promise);
+        }
         report_nodes(self);
         if (s.control.resume_state.empty()) {
           send_initial_layout(self);
