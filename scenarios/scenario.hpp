@@ -135,6 +135,9 @@ struct run_config {
   int checkpoint_every = 100;
   /// In-process nodes, each with its own model replica (`baffle run --nodes` overrides it).
   int nodes = 1;
+  /// baffle serve: worker processes the run waits for before its first round (`serve --workers`
+  /// overrides it).
+  int workers = 1;
   /// Compare every node's replica digest with the server's every N model versions; 0 = at the
   /// end of the run only.
   int verify_every = 0;

@@ -476,6 +476,13 @@ std::vector<key_spec> make_schema() {
                "server's updates; client c lives on node c mod N. Results are identical for any "
                "value (only `node_bytes` changes). `baffle run --nodes N` overrides it"));
   rows.push_back(
+      key("run.workers", FIELD(run.workers))
+          .ints(1, 256)
+          .unit("worker processes")
+          .doc("`baffle serve` only: the worker processes (`baffle worker`) the run waits for "
+               "before its first round; more may join while it runs. Results are identical for "
+               "any value. `serve --workers N` overrides it"));
+  rows.push_back(
       key("run.verify_every", FIELD(run.verify_every))
           .ints(0)
           .unit("model versions")

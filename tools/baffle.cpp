@@ -153,13 +153,18 @@ int main(int argc, char** argv) {
                     "--secret-file or TLS");
   serve
       ->add_option("--workers", serve_opt.workers,
-                   "Worker processes the run waits for before it starts (default 1); more may join "
-                   "while it runs and take clients from the next round")
+                   "Worker processes the run waits for before it starts (default: the scenario's "
+                   "run.workers, 1); more may join while it runs and take clients from the next "
+                   "round")
       ->check(CLI::Range(1, 256));
-  serve
-      ->add_option("--local", serve_local,
-                   "Also compute on a node in this process (node 0): 1 (default) or 0")
-      ->check(CLI::Range(0, 1));
+  auto* serve_local_option =
+      serve
+          ->add_option("--local", serve_local,
+                       "Also compute on a node in this process (node 0): 1 (default) or 0")
+          ->check(CLI::Range(0, 1));
+  bool serve_no_local = false;
+  serve->add_flag("--no-local", serve_no_local, "Same as --local 0: only workers compute")
+      ->excludes(serve_local_option);
   serve->add_option("--secret-file", serve_opt.secret_file,
                     "A file holding a shared secret every worker must prove it holds "
                     "(HMAC of a one-time challenge; the secret never travels)");
@@ -382,7 +387,7 @@ int main(int argc, char** argv) {
       std::cerr << "error: baffle serve needs a scenario file, or --resume DIR\n";
       return exit_code::bad_input;
     }
-    serve_opt.local = serve_local == 1;
+    serve_opt.local = serve_local == 1 && !serve_no_local;
     serve_req.serve = serve_opt;
     return run_command(serve_req);
   }

@@ -27,7 +27,7 @@ runtime::options network_options(int threads, double peer_timeout_s, const tls_f
 
 struct serve_request {
   std::string listen = "127.0.0.1:0";  ///< HOST:PORT the registry listens on (0: a free port)
-  int workers = 1;                     ///< worker nodes the run waits for before it starts
+  int workers = 0;  ///< worker nodes the run waits for before it starts (0: run.workers)
   bool local = true;                   ///< also run a node in the serving process (node 0)
   std::string secret_file;             ///< demand a shared secret from workers
   double peer_timeout_s = 10.0;        ///< a worker silent this long is lost

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "actors/round_columns.hpp"
 #include "actors/runtime.hpp"
@@ -68,7 +69,10 @@ int run_command(const run_request& req) {
   const int local_nodes = req.serve       ? (req.serve->local ? 1 : 0)
                           : req.nodes > 0 ? req.nodes
                                           : sc->run.nodes;
-  const int nodes = local_nodes + (req.serve ? req.serve->workers : 0);
+  // serve: --workers, or the scenario's run.workers.
+  std::optional<serve_request> serve_req = req.serve;
+  if (serve_req && serve_req->workers <= 0) serve_req->workers = sc->run.workers;
+  const int nodes = local_nodes + (serve_req ? serve_req->workers : 0);
   const fs::path dir = resuming ? fs::path(req.resume_dir) : choose_run_dir(req.out, sc->name);
   if (resuming && fs::exists(dir / "summary.json")) {
     std::cerr << "error: --resume " << dir.string()
@@ -104,7 +108,7 @@ int run_command(const run_request& req) {
                        : runtime::options{req.threads, false});
   std::optional<serving> served;
   if (req.serve) {
-    auto s = start_serving(rt, *req.serve, resolved, **w);
+    auto s = start_serving(rt, *serve_req, resolved, **w);
     if (!s) {
       std::cerr << "error: " << s.error() << "; nothing was run or written\n";
       return exit_code::bad_input;
@@ -162,7 +166,7 @@ int run_command(const run_request& req) {
   opt.nodes = local_nodes;
   if (served) {
     if (!req.quiet)
-      std::cerr << "waiting for " << req.serve->workers << " worker(s): baffle worker --connect "
+      std::cerr << "waiting for " << serve_req->workers << " worker(s): baffle worker --connect "
                 << served->host << ":" << served->port << std::endl;
     joined_workers joined = wait_for_workers(rt, *served);
     opt.remote_nodes = std::move(joined.nodes);

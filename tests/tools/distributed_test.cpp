@@ -296,8 +296,10 @@ TEST_F(Distributed, AWorkerSendingMalformedMessagesIsLoggedAndDroppedAndTheRunCo
   const fs::path rogue = fs::path(std::getenv("BAFFLE_BINARY_DIR")) / "tests" / "rogue_worker";
   ASSERT_TRUE(fs::exists(rogue)) << rogue;
   for (const std::string mode : {"scalars", "client", "round"}) {
-    const size_t serve = spawn(concat(
-        {"serve"}, concat(scenario("sync"), {"--workers", "2", "--local", "0", "--out", mode})));
+    // The worker count from the scenario (run.workers), and --no-local.
+    const size_t serve =
+        spawn(concat({"serve"}, concat(scenario("sync"),
+                                       {"--set", "run.workers=2", "--no-local", "--out", mode})));
     const std::string port = port_of(serve);
     const size_t bad = spawn_program(rogue, {"127.0.0.1", port, mode});
     ASSERT_TRUE(contains(next_line(bad), "rogue: joined")) << stderr_of(bad);
@@ -310,7 +312,7 @@ TEST_F(Distributed, AWorkerSendingMalformedMessagesIsLoggedAndDroppedAndTheRunCo
          {"refused a worker: unknown or used nonce", "refused a worker: a host name",
           "refused a worker: node id 99 is not one of this run's",
           "ignored a node_joined message that did not come from the registry",
-          "it sent a malformed result"})
+          "it sent a malformed result", "(2 of 2 workers)"})
       EXPECT_TRUE(contains(log, line)) << mode << ": " << line << "\n" << log;
     // Each spoiled field is the one named.
     const std::string named = mode == "scalars"  ? "scalars for K"
