@@ -15,8 +15,10 @@ inline std::atomic<bool> tracking{false};
 inline std::atomic<size_t> largest{0};
 }  // namespace baffle::test
 
-// Replacing the global operator new is allowed once per program; delete is replaced too, so the
-// sanitizers see matching pairs (GCC cannot tell they match).
+// Replacing the global operator new is allowed once per program. Its nothrow form (which
+// std::stable_sort's buffer uses) and delete are replaced too, so that every block freed by this
+// delete came from this malloc and the sanitizers see matching pairs (GCC cannot tell they match);
+// the array and aligned forms stay the library's, in pairs of their own.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
@@ -30,10 +32,20 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return operator new(n);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
 void operator delete(void* p) noexcept {
   std::free(p);
 }
 void operator delete(void* p, size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
   std::free(p);
 }
 
