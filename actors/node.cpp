@@ -24,22 +24,6 @@ client_map client_map::uniform(uint32_t nodes) {
   return client_map(node_layout{std::vector<uint32_t>(std::max(nodes, 1u), 1u)});
 }
 
-std::optional<std::string> layout_problem(const node_layout& layout) {
-  const auto& c = layout.capacity;
-  if (c.size() > max_layout_nodes)
-    return "a layout of " + std::to_string(c.size()) + " nodes (at most " +
-           std::to_string(max_layout_nodes) + ")";
-  uint64_t total = 0;
-  for (uint32_t x : c) {
-    if (x > max_node_capacity)
-      return "a node capacity of " + std::to_string(x) + " (at most " +
-             std::to_string(max_node_capacity) + ")";
-    total += x;
-  }
-  if (total == 0) return std::string("a layout in which no node holds clients");
-  return std::nullopt;
-}
-
 namespace {
 
 using self_ptr = node_actor::stateful_pointer<node_state>;
@@ -135,7 +119,7 @@ void answer_verify(self_ptr self, node_waiting::verify& v) {
 /// Takes the server's layout of clients over nodes, if it is a sound one.
 void take_layout(self_ptr self, node_waiting::layout& l) {
   auto& s = self->state;
-  if (auto why = layout_problem(l.message)) {
+  if (auto why = message_problem(l.message, limits_for(*s.w))) {
     l.reply.deliver(refuse(s.id, "layout refused: " + *why));
     return;
   }

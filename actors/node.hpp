@@ -50,14 +50,6 @@ class client_map {
   std::vector<uint32_t> slots_;  ///< node of each slot of a cycle
 };
 
-/// Bounds of a layout a node accepts (it is a message): nodes and capacity per node.
-inline constexpr uint32_t max_layout_nodes = 1024;
-inline constexpr uint32_t max_node_capacity = 1024;
-
-/// What is wrong with a layout from the server, or nothing: at most max_layout_nodes entries,
-/// each at most max_node_capacity, at least one above 0.
-std::optional<std::string> layout_problem(const node_layout& layout);
-
 /// A message held back until the tasks computing on the replica are done, with its reply.
 struct node_waiting {
   using update_variant = std::variant<model_update, dense_update, model_snapshot>;

@@ -102,10 +102,11 @@ class bounded_deserializer final : public caf::deserializer {
 };
 
 /// Every message type, for the names in errors and the explicit instantiations at the end.
-#define BAFFLE_WIRE_TYPES(X)                                                       \
-  X(round_task)                                                                    \
-  X(round_result) X(backprop_task) X(dense_result) X(model_update) X(dense_update) \
-      X(node_round_task) X(node_backprop_task) X(model_snapshot) X(run_outcome)
+#define BAFFLE_WIRE_TYPES(X)                                                          \
+  X(round_task)                                                                       \
+  X(round_result)                                                                     \
+  X(backprop_task) X(dense_result) X(model_update) X(dense_update) X(node_round_task) \
+      X(node_backprop_task) X(model_snapshot) X(run_outcome) X(node_layout)
 
 template <class T>
 constexpr const char* message_name();
@@ -208,6 +209,8 @@ uint64_t message_limits::max_sequence() const {
   else if constexpr (std::is_same_v<T, dense_result> || std::is_same_v<T, dense_update> ||
                      std::is_same_v<T, model_snapshot>)
     return model_size;
+  else if constexpr (std::is_same_v<T, node_layout>)
+    return max_nodes;
   else
     return 0;  // tasks and run_outcome hold no sequence (strings have max_string)
 }
@@ -341,6 +344,20 @@ std::optional<std::string> message_problem(const run_outcome& m, const message_l
   c.finite(m.final_test_loss, "final_test_loss");
   c.finite(m.final_test_acc, "final_test_acc");
   return c.done("run_outcome");
+}
+
+std::optional<std::string> message_problem(const node_layout& m, const message_limits& l) {
+  checker c;
+  c.require(m.capacity.size() <= l.max_nodes,
+            fmt::format("a layout of {} nodes (at most {})", m.capacity.size(), l.max_nodes));
+  uint64_t total = 0;
+  for (uint32_t x : m.capacity) {
+    c.require(x <= l.max_capacity,
+              fmt::format("a node capacity of {} (at most {})", x, l.max_capacity));
+    total += x;
+  }
+  c.require(total > 0, "a layout in which no node holds clients");
+  return c.done("node_layout");
 }
 
 template <class T>

@@ -17,6 +17,12 @@ namespace baffle {
 
 struct world;
 
+/// Bounds of a node_layout (the server's deal of clients over nodes): nodes and capacity per node.
+/// They bound the serving process's fleet, not the scenario: the first workers plus the late ones
+/// a registry admits, each declaring its threads.
+inline constexpr uint32_t max_layout_nodes = 1024;
+inline constexpr uint32_t max_node_capacity = 1024;
+
 /// What a message may hold, from the scenario (and the model it builds). Zero means "none
 /// allowed" for counts, so a default-constructed limits object accepts no sized payload.
 struct message_limits {
@@ -28,6 +34,8 @@ struct message_limits {
   uint32_t max_local_steps = 0;     ///< backprop_task.local_steps (FedAvg's steps per round)
   uint32_t max_seed_groups = 0;     ///< seeds per model_update (participants or buffered results)
   uint64_t max_string = 1 << 16;    ///< bytes of any text field (run_outcome's digest and error)
+  uint32_t max_nodes = max_layout_nodes;      ///< entries of a node_layout
+  uint32_t max_capacity = max_node_capacity;  ///< capacity of one node in a node_layout
 
   /// The longest sequence any field of the message type named may hold (before decoding T).
   template <class T>
@@ -50,6 +58,8 @@ std::optional<std::string> message_problem(const node_round_task& m, const messa
 std::optional<std::string> message_problem(const node_backprop_task& m, const message_limits& l);
 std::optional<std::string> message_problem(const model_snapshot& m, const message_limits& l);
 std::optional<std::string> message_problem(const run_outcome& m, const message_limits& l);
+/// At most max_nodes entries, each at most max_capacity, at least one above 0.
+std::optional<std::string> message_problem(const node_layout& m, const message_limits& l);
 
 /// Decodes one T from CAF's binary format (as caf::binary_serializer writes it), refusing any
 /// sequence longer than the limits allow or than the bytes left before allocating it, then

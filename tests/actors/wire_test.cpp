@@ -176,6 +176,37 @@ TEST(Wire, WrongSizesEnumsAndCountsAreRefusedWithTheReason) {
   EXPECT_FALSE((decode_message<run_outcome>(encode_message(o), l).ok()));
 }
 
+TEST(Wire, NodeLayoutsAreBoundedBeforeAllocationAndChecked) {
+  const message_limits l = small_limits();
+  const auto good = decode_message<node_layout>(encode_message(node_layout{{2, 0, 1}}), l);
+  ASSERT_TRUE(good.ok()) << good.error();
+  EXPECT_EQ(good->capacity, (std::vector<uint32_t>{2, 0, 1}));
+
+  const auto none = decode_message<node_layout>(encode_message(node_layout{{0, 0}}), l);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("no node holds clients"), std::string::npos) << none.error();
+  EXPECT_FALSE((decode_message<node_layout>(encode_message(node_layout{}), l).ok()));
+  const auto big =
+      decode_message<node_layout>(encode_message(node_layout{{1, max_node_capacity + 1}}), l);
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().find("capacity of 1025"), std::string::npos) << big.error();
+
+  // A layout claiming 2^32 - 1 nodes: its length prefix alone, refused before any allocation.
+  std::vector<char> bytes = varbyte(0xffffffffu);
+  bytes.resize(bytes.size() + 64, 0);
+  largest = 0;
+  tracking = true;
+  const auto huge = decode_message<node_layout>(bytes, l);
+  tracking = false;
+  ASSERT_FALSE(huge.ok());
+  EXPECT_LT(largest.load(), size_t{4096});
+  // One node more than the bound, each of capacity 1, is refused by the decoder too.
+  const auto many = decode_message<node_layout>(
+      encode_message(node_layout{std::vector<uint32_t>(l.max_nodes + 1, 1)}), l);
+  ASSERT_FALSE(many.ok());
+  EXPECT_NE(many.error().find("node_layout: refused"), std::string::npos) << many.error();
+}
+
 // Found by tests/fuzz/fuzz_messages.cpp: CAF 0.17's serializer never returns on an infinite
 // float (pack754 halves infinity until it is below 2), so wire_size, which the server applies to
 // every update it broadcasts, hung on a diverging run's update. It now counts without writing.

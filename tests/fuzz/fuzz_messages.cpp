@@ -1,5 +1,5 @@
 // Fuzz target: decoding and checking of every message a process accepts from another. The first
-// byte chooses the way in. 0-9: one message type of actors/protocol.hpp through the bounded
+// byte chooses the way in. 0-9 and 11: one message type of actors/protocol.hpp through the bounded
 // decoder (actors/wire.hpp), the rest being its CAF binary encoding; decoding may fail but must
 // never crash, and a message it accepts must pass message_problem and encode back to bytes it
 // accepts again. 10: the way a served run really decodes: CAF's own decoder of a type-erased
@@ -71,14 +71,14 @@ void check_middleman(std::span<const char> bytes) {
     throw;
   }
   check_elements<round_task, round_result, backprop_task, dense_result, model_update, dense_update,
-                 node_round_task, node_backprop_task, model_snapshot, run_outcome>(m);
+                 node_round_task, node_backprop_task, model_snapshot, run_outcome, node_layout>(m);
 }
 
 using checker = void (*)(std::span<const char>);
 constexpr checker checkers[] = {
     check<round_task>,     check<round_result>, check<backprop_task>,   check<dense_result>,
     check<model_update>,   check<dense_update>, check<node_round_task>, check<node_backprop_task>,
-    check<model_snapshot>, check<run_outcome>,  check_middleman,
+    check<model_snapshot>, check<run_outcome>,  check_middleman,        check<node_layout>,
 };
 constexpr size_t type_count = sizeof(checkers) / sizeof(checkers[0]);
 constexpr uint8_t middleman = 10;
@@ -127,6 +127,8 @@ void write_seeds() {
   o.model_digest = "00112233aabbccdd";
   o.error = "client 2: answered round 1 instead of 3";
   seed(9, "run_outcome", o);
+  seed(11, "node_layout", node_layout{{2, 1, 0}});
+  middleman_seed("node_layout", node_layout{{1, 1}});
   middleman_seed("round_result",
                  round_result{3, 1, std::vector<float>(k, 0.5f), 1.2f, 8, sim_time{5000}, k + 1});
   middleman_seed("model_update", model_update{3, 2, {7, 8}, std::vector<double>(2 * k, 0.125)});
