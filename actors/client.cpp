@@ -71,9 +71,17 @@ round_result compute_round(const client_state& st, const round_task& task) {
   plan.sigma = task.sigma;
   plan.scheme = task.scheme;
   plan.options = w.estimator;
-  const auto est = baffle_client_step(*w.net, st.replica->view(),
-                                      batch_view{{x.data(), x.size()}, {y.data(), y.size()}, b},
-                                      plan, *st.arena, st.pool);
+  // With shared seeds the node's other clients perturb the same weights the same way: the node's
+  // cache forms each vector once for all of them.
+  const auto weights = st.replica->view();
+  std::shared_ptr<perturbation_generation> cached;
+  if (st.cache && task.seeds == seed_mode::shared)
+    cached = st.cache->acquire(
+        perturbation_key{weights.data(), st.replica->version, static_cast<int64_t>(weights.size()),
+                         plan.round_seed, plan.k, plan.sigma, plan.scheme, plan.options});
+  const auto est =
+      baffle_client_step(*w.net, weights, batch_view{{x.data(), x.size()}, {y.data(), y.size()}, b},
+                         plan, *st.arena, st.pool, cached.get());
 
   round_result r;
   r.round = task.round;
@@ -136,8 +144,10 @@ dense_result compute_backprop_round(const client_state& st, const backprop_task&
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
                                             uint32_t id, std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,
-                                            tbb::task_arena* arena, workspace_pool* pool) {
+                                            tbb::task_arena* arena, workspace_pool* pool,
+                                            std::shared_ptr<perturbation_cache> cache) {
   self->state.id = id;
+  self->state.cache = std::move(cache);
   self->state.w = std::move(w);
   self->state.replica = std::move(replica);
   self->state.arena = arena;

@@ -10,6 +10,7 @@
 
 #include "actors/protocol.hpp"
 #include "actors/world.hpp"
+#include "models/perturbation_cache.hpp"
 
 namespace baffle {
 
@@ -20,6 +21,8 @@ struct client_state {
   std::shared_ptr<const model_replica> replica;
   tbb::task_arena* arena = nullptr;
   workspace_pool* pool = nullptr;  ///< the process's reusable scratch (may be null)
+  /// The node's perturbed weights, shared by its clients under shared seeds (may be null: off).
+  std::shared_ptr<perturbation_cache> cache{};
 };
 
 /// Pure client step: minibatch of this round, K scalars, virtual finish time.
@@ -37,6 +40,7 @@ dense_result compute_backprop_round(const client_state& st, const backprop_task&
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
                                             uint32_t id, std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,
-                                            tbb::task_arena* arena, workspace_pool* pool);
+                                            tbb::task_arena* arena, workspace_pool* pool,
+                                            std::shared_ptr<perturbation_cache> cache);
 
 }  // namespace baffle

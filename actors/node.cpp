@@ -100,7 +100,7 @@ void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Re
   }
   auto client = self->template spawn<caf::monitored>(
       client_behavior, t.client, s.w, std::shared_ptr<const model_replica>(s.model.replica),
-      s.arena, s.pool);
+      s.arena, s.pool, s.cache);
   s.computing += 1;
   reply.delegate(client, t.task);
 }
@@ -182,6 +182,8 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
   st.w = std::move(w);
   st.arena = arena;
   st.pool = pool;
+  if (const int mb = st.w->sc.run.perturbation_cache_mb; mb > 0)
+    st.cache = std::make_shared<perturbation_cache>(static_cast<size_t>(mb) << 20);
   st.model = initial_model(*st.w);
   // A client actor ends once it has answered its task: then it no longer reads the replica.
   self->set_down_handler([self, fault = fault_from_environment()](const caf::down_msg&) {

@@ -20,6 +20,7 @@
 #include "actors/model_state.hpp"
 #include "actors/protocol.hpp"
 #include "actors/world.hpp"
+#include "models/perturbation_cache.hpp"
 
 namespace baffle {
 
@@ -83,6 +84,8 @@ struct node_state {
   client_map clients;  ///< who holds which client (the server's latest layout)
   tbb::task_arena* arena = nullptr;
   workspace_pool* pool = nullptr;
+  /// Perturbed weights its clients share (run.perturbation_cache_mb; null when 0).
+  std::shared_ptr<perturbation_cache> cache;
   uint32_t computing = 0;            ///< client actors computing on the replica now
   std::deque<node_waiting> waiting;  ///< held back until `computing` is 0, in arrival order
   uint64_t tasks_done = 0;           ///< tasks its clients finished (answered or refused)

@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include "models/compute.hpp"
 #include "models/normal.hpp"
+#include "models/perturbation_cache.hpp"
 
 namespace baffle {
 
@@ -47,13 +49,25 @@ void run_tasks(int tasks, bool serial, tbb::task_arena& arena, workspace_pool* p
   });
 }
 
-/// Mean loss of the network at weights + sign * sigma * u_k.
+/// The directions of a step, and the node's cache of perturbed weights when it has one.
+struct step_directions {
+  const std::optional<direction_set>& dirs;  ///< absent only when the cache holds every vector
+  perturbation_generation* cache;
+};
+
+/// Mean loss of the network at weights + sign * sigma * u_k: formed in the task's own buffer, or
+/// read from (and, the first time, formed into) the node's cache by the same add_scaled.
 loss_stats perturbed_loss(const network& net, std::span<const float> weights,
                           const batch_view& batch, const perturbation_plan& plan,
-                          const direction_set& dirs, int k, float sign, workspace& ws) {
+                          const step_directions& d, int k, float sign, workspace& ws) {
+  const auto form = [&](std::span<float> out) {
+    d.dirs->add_scaled(k, sign * plan.sigma, weights, out);
+  };
+  if (d.cache != nullptr && d.cache->holds(k, sign))
+    return net.loss(d.cache->get(k, sign, form), batch, ws);
   std::vector<float>& buffer = ws.params;
   buffer.resize(weights.size());
-  dirs.add_scaled(k, sign * plan.sigma, weights, buffer);
+  form(buffer);
   return net.loss(buffer, batch, ws);
 }
 
@@ -83,14 +97,19 @@ bool runs_serially(const network& net, int batch, const perturbation_plan& plan)
 
 client_estimate baffle_client_step(const network& net, std::span<const float> weights,
                                    const batch_view& batch, const perturbation_plan& plan,
-                                   tbb::task_arena& arena, workspace_pool* pool) {
+                                   tbb::task_arena& arena, workspace_pool* pool,
+                                   perturbation_generation* cache) {
   client_estimate out;
   const int k_count = plan.k;
   out.scalars.assign(k_count, 0.f);
   out.forward_passes = forward_passes_per_round(k_count, plan.scheme);
   const bool serial = runs_serially(net, batch.size, plan);
-  const direction_set dirs(plan.round_seed, k_count, static_cast<int64_t>(weights.size()),
-                           plan.options, arena);
+  // Every vector already in the node's cache: no directions to draw (an orthogonal set is K^2 n).
+  std::optional<direction_set> dirs;
+  if (cache == nullptr || !cache->complete())
+    dirs.emplace(plan.round_seed, k_count, static_cast<int64_t>(weights.size()), plan.options,
+                 arena);
+  const step_directions sd{dirs, cache};
   std::vector<double> d(k_count);
   if (plan.scheme == fd_scheme::forward) {
     // Task 0 is the unperturbed loss, task k+1 the k-th perturbation; differences afterwards.
@@ -100,7 +119,7 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
                 for (int t = r.begin(); t != r.end(); ++t) {
                   losses[t] = t == 0
                                   ? net.loss(weights, batch, ws)
-                                  : perturbed_loss(net, weights, batch, plan, dirs, t - 1, 1.f, ws);
+                                  : perturbed_loss(net, weights, batch, plan, sd, t - 1, 1.f, ws);
                 }
               });
     out.base = losses[0];
@@ -113,9 +132,9 @@ client_estimate baffle_client_step(const network& net, std::span<const float> we
                 for (int t = r.begin(); t != r.end(); ++t) {
                   const int k = t / 2;
                   if (t % 2 == 0)
-                    plus[k] = perturbed_loss(net, weights, batch, plan, dirs, k, 1.f, ws);
+                    plus[k] = perturbed_loss(net, weights, batch, plan, sd, k, 1.f, ws);
                   else
-                    minus[k] = perturbed_loss(net, weights, batch, plan, dirs, k, -1.f, ws);
+                    minus[k] = perturbed_loss(net, weights, batch, plan, sd, k, -1.f, ws);
                 }
               });
     loss_stats mid;

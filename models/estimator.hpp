@@ -17,6 +17,8 @@
 
 namespace baffle {
 
+class perturbation_generation;
+
 /// forward: d_k = L(W + sigma eps_k) - L(W)   (K + 1 forward passes)
 /// central: d_k = (L(W + sigma eps_k) - L(W - sigma eps_k)) / 2   (2K forward passes)
 enum class fd_scheme : uint8_t { forward = 0, central = 1 };
@@ -80,9 +82,13 @@ bool runs_serially(const network& net, int batch, const perturbation_plan& plan)
 /// for tiny steps, see runs_serially); each task builds W + sigma u_k in its own buffer and runs
 /// a serial forward, so the scalars are bit-identical whatever the thread count or path. With the
 /// mean baseline the scalars are returned with their mean over k subtracted (in double).
+/// `cache` (a node's generation for these weights and this plan, models/perturbation_cache.hpp)
+/// supplies the perturbed weights it holds, formed once for all the node's clients; the scalars
+/// are bit-identical with or without it.
 client_estimate baffle_client_step(const network& net, std::span<const float> weights,
                                    const batch_view& batch, const perturbation_plan& plan,
-                                   tbb::task_arena& arena, workspace_pool* pool = nullptr);
+                                   tbb::task_arena& arena, workspace_pool* pool = nullptr,
+                                   perturbation_generation* cache = nullptr);
 
 /// Server step: grad = 1/(K sigma) sum_k dbar[k] u_k, parallel over parameter chunks and
 /// deterministic (every element sums k in ascending order). dbar is taken as given: the baseline

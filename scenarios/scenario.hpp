@@ -144,6 +144,9 @@ struct run_config {
   /// BAFFLE: every N updates also compute the true minibatch gradient and report the estimate's
   /// cosine and norm ratio with it (0 = off); changes nothing else in the run.
   int measure_gradient_every = 0;
+  /// BAFFLE: MB per node for the perturbed weights its clients share under shared seeds (formed
+  /// once per model version and round, not per client); 0 = off. Changes no result.
+  int perturbation_cache_mb = 256;
 };
 
 struct scenario {

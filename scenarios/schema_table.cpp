@@ -504,6 +504,19 @@ std::vector<key_spec> make_schema() {
                "on those rounds (async: the server also keeps the weights of each older version "
                "a dispatch in flight computes on, at most `concurrency` copies); nothing else in "
                "the run changes"));
+  rows.push_back(
+      key("run.perturbation_cache_mb", FIELD(run.perturbation_cache_mb))
+          .ints(0, 1 << 20)
+          .unit("MB per node")
+          .when("train.algorithm", algorithm_kind::baffle)
+          .allowed_note("0: off")
+          .doc("with shared seeds every client of a node evaluates the same K perturbed weight "
+               "vectors W + sigma u_k in a round: each node forms each of them once per model "
+               "version and round and its clients read them, instead of every client "
+               "regenerating K x n directions. At most this many MB of vectors per node (K x n x "
+               "4 bytes for the forward scheme, twice that for central; directions beyond it are "
+               "formed per client as without the cache). Results are bit-identical for any "
+               "value. Per-client seeds do not use it"));
   return rows;
 }
 

@@ -355,6 +355,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bench_scale_cmd->add_option("--hidden", bench_sc.hidden, "The MLP's hidden widths")
       ->capture_default_str();
+  bench_scale_cmd
+      ->add_option("--perturbation-cache-mb", bench_sc.perturbation_cache_mb,
+                   "The node's cache of perturbed weights, as run.perturbation_cache_mb (0: off)")
+      ->capture_default_str();
 
   // CLI11 reports an unknown first argument only as "a subcommand is required": name it.
   if (argc > 1) {

@@ -662,6 +662,7 @@ scenario scale_scenario(const scale_options& o) {
   sc.clients.count = o.clients;
   sc.clients.per_round = o.per_round;
   sc.server.policy = policy_kind::sync;
+  sc.run.perturbation_cache_mb = o.perturbation_cache_mb;
   return sc;
 }
 
@@ -682,6 +683,7 @@ std::string check_scale_options(const scale_options& o) {
         range("--k", o.k, 1, 100000), range("--rounds", o.rounds, 2, 1000000),
         range("--threads", o.threads, 0, 256), range("--examples", o.examples, 1, 100000),
         range("--image-size", o.image_size, 1, 256),
+        range("--perturbation-cache-mb", o.perturbation_cache_mb, 0, 1 << 20),
         range("--clients x --examples", static_cast<int64_t>(o.clients) * o.examples, 1,
               std::numeric_limits<uint32_t>::max())}) {
     if (!bad.empty()) return bad;
@@ -804,6 +806,7 @@ int bench_scale(const scale_options& opt, std::ostream& out, std::ostream& err) 
   j["per_round"] = o.per_round;
   j["k"] = o.k;
   j["scheme"] = "forward, shared seeds";
+  j["perturbation_cache_mb"] = o.perturbation_cache_mb;
   j["policy"] = "sync";
   j["batch"] = o.examples;
   j["rounds"] = o.rounds;

@@ -58,6 +58,7 @@ struct scale_options {
   int examples = 4;                ///< training images per client (= its minibatch)
   int image_size = 8;              ///< synthetic images are image_size x image_size, one channel
   std::vector<int> hidden = {16};  ///< the MLP's hidden widths
+  int perturbation_cache_mb = 256;  ///< run.perturbation_cache_mb (0: off)
 };
 
 /// Empty when the options are usable; otherwise a message naming the option and what is allowed.

@@ -24,7 +24,8 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   // A client actor answers one task and quits: one per task.
   const auto spawn_client = [&] {
     return sys.spawn(client_behavior, uint32_t{2}, *w,
-                     std::shared_ptr<const model_replica>(replica), &arena, nullptr);
+                     std::shared_ptr<const model_replica>(replica), &arena, nullptr,
+                     std::shared_ptr<perturbation_cache>{});
   };
   caf::scoped_actor self{sys};
   round_task task;

@@ -90,6 +90,44 @@ TEST(Nodes, EveryPolicyAndAlgorithmGivesTheSameRunWithOneTwoOrThreeNodes) {
   }
 }
 
+TEST(Nodes, ThePerturbationCacheChangesNoResult) {
+  // Sync and async (whose dispatches carry seeds of their own), shared and per-client seeds,
+  // forward and central: the cache off, and on, with one or two nodes, give the same run.
+  for (policy_kind policy : {policy_kind::sync, policy_kind::async}) {
+    for (seed_mode seeds : {seed_mode::shared, seed_mode::per_client}) {
+      for (fd_scheme scheme : {fd_scheme::forward, fd_scheme::central}) {
+        std::string reference_text, reference_digest;
+        for (int mb : {0, 1, 256}) {
+          for (int nodes : {1, 2}) {
+            scenario sc = fleet(policy, algorithm_kind::baffle);
+            sc.baffle.seeds = seeds;
+            sc.baffle.scheme = scheme;
+            sc.run.perturbation_cache_mb = mb;
+            auto w = build_world(sc, toy_data(280, 60));
+            ASSERT_TRUE(w.ok());
+            recording_sink sink;
+            run_options opt{2};
+            opt.nodes = nodes;
+            const run_outcome o = run_simulation(*w, opt, &sink);
+            ASSERT_TRUE(o.error.empty()) << o.error;
+            if (reference_digest.empty()) {
+              reference_digest = o.model_digest;
+              reference_text = sink.text.str();
+              continue;
+            }
+            const std::string run = std::string(name_of(policy)) + ", " +
+                                    std::string(name_of(seeds)) + ", " +
+                                    std::string(name_of(scheme)) + ", " + std::to_string(mb) +
+                                    " MB, " + std::to_string(nodes) + " nodes";
+            EXPECT_EQ(o.model_digest, reference_digest) << run;
+            EXPECT_EQ(sink.text.str(), reference_text) << run;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(Nodes, AReplicaThatDriftsIsNamedAtTheNextDigestCheck) {
   // The scenario's keys choose the nodes and the check cadence (run options left at 0).
   scenario sc = fleet(policy_kind::sync, algorithm_kind::baffle);

@@ -11,35 +11,10 @@
 #include "models/compute.hpp"
 #include "models/mlp.hpp"
 #include "models/normal.hpp"
+#include "tests/models/estimator_problem.hpp"
 
 namespace baffle {
 namespace {
-
-struct problem {
-  mlp net{12, {8}, 3};
-  std::vector<float> params;
-  std::vector<float> x;
-  std::vector<int32_t> y;
-  int size = 24;
-  problem() {
-    params.resize(net.param_count());
-    net.init(params, 5);
-    for (const auto& l : net.layers())
-      for (int o = 0; o < l.out; ++o) params[l.bias_offset + o] = 0.1f;
-    const stream_id s{77, purpose::derive, 1};
-    x.resize(static_cast<size_t>(size) * 12);
-    y.resize(size);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(2 * uniform01(s, i) - 1);
-    for (int i = 0; i < size; ++i) y[i] = static_cast<int32_t>(uniform_below(s, 5000 + i, 3));
-  }
-  batch_view batch() const { return batch_view{x, y, size}; }
-  std::vector<float> true_gradient() const {
-    std::vector<float> g(net.param_count());
-    workspace ws;
-    net.loss_and_grad(params, batch(), g, ws);
-    return g;
-  }
-};
 
 double cosine(const std::vector<float>& a, const std::vector<float>& b) {
   double ab = 0, aa = 0, bb = 0;
