@@ -146,9 +146,8 @@ class baffle_algorithm final : public server_algorithm {
     u.coefficients = std::move(g.coefficients);
     if (st.model.pool.active() && st.model.pool.version != st.model.replica->version) {
       fail_run(self,
-               "baffle.seed_pool: the model came from a checkpoint, which holds its weights "
-               "but not the seed pool's coefficients, so it cannot go on in the pool's form; "
-               "a run with a seed pool cannot be resumed yet - start it again");
+               "baffle.seed_pool: the model's weights came without the seed pool's "
+               "coefficients, so it cannot go on in the pool's form");
       return;
     }
     measure_gradient(st, in, u, step);

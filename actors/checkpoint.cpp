@@ -13,7 +13,9 @@ namespace baffle {
 namespace {
 
 /// Bumped whenever the layout below changes: an old checkpoint is refused, not misread.
-constexpr uint32_t state_format = 3;  // 2: node_bytes_total; 3: device_state
+// 2: node_bytes_total; 3: device_state; 4: the seed pool's coefficients after the EMA. Format 3
+// is still read (a run without a seed pool has nothing more).
+constexpr uint32_t state_format = 4;
 
 void put_optional(byte_writer& o, const std::optional<double>& v) {
   o.put<uint8_t>(v.has_value() ? 1 : 0);
@@ -155,6 +157,7 @@ std::string save_server_state(const server_state& st) {
   o.put_vector(st.model.opt.v);
   o.put(st.model.opt.step);
   o.put_vector(st.model.ema);
+  o.put_vector(st.model.pool.active() ? st.model.pool.coefficients : std::vector<double>{});
   const run_outcome& t = st.totals;
   o.put(t.rounds);
   o.put(t.sim_time_s);
@@ -229,7 +232,7 @@ std::string save_server_state(const server_state& st) {
 result<bool> load_server_state(std::string_view bytes, server_state& st) {
   byte_reader in(bytes);
   const auto format = in.get<uint32_t>();
-  if (in.ok() && format != state_format) {
+  if (in.ok() && format != state_format && format != 3) {
     return error_message{"checkpoint: server state format " + std::to_string(format) +
                          ", this build reads format " + std::to_string(state_format) +
                          "; resume with the build that wrote it, or start the run again"};
@@ -251,6 +254,12 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   st.model.opt.v = in.get_vector<float>();
   st.model.opt.step = in.get<int64_t>();
   st.model.ema = in.get_vector<float>();
+  const auto pool = format >= 4 ? in.get_vector<double>() : std::vector<double>{};
+  if (in.ok() && (st.model.pool.active() || !pool.empty())) {
+    if (auto problem = restore_pool(st.model, *st.w, pool, *st.arena))
+      return error_message{"checkpoint: " + *problem +
+                           "; the checkpoint is damaged or belongs to another scenario"};
+  }
   run_outcome& t = st.totals;
   t.rounds = in.get<int64_t>();
   t.sim_time_s = in.get<double>();

@@ -2,6 +2,8 @@
 #include "actors/model_state.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 
 #include "models/estimator.hpp"
 #include "models/optimizer.hpp"
@@ -55,6 +57,8 @@ model_snapshot snapshot_of(const model_state& m) {
   s.opt_v = m.opt.v;
   s.opt_step = m.opt.step;
   s.ema = m.ema;
+  if (m.pool.active() && m.pool.version == m.replica->version)
+    s.pool_coefficients = m.pool.coefficients;
   return s;
 }
 
@@ -69,6 +73,36 @@ bool restore(model_state& m, const model_snapshot& s) {
   m.opt.step = s.opt_step;
   m.ema = s.ema;
   return true;
+}
+
+std::optional<std::string> restore_pool(model_state& m, const world& w,
+                                        std::span<const double> coefficients,
+                                        tbb::task_arena& arena) {
+  pool_model& p = m.pool;
+  if (!p.active()) {
+    if (coefficients.empty()) return std::nullopt;
+    return "seed pool coefficients for a scenario without baffle.seed_pool";
+  }
+  if (coefficients.size() != p.coefficients.size())
+    return "the seed pool has " + std::to_string(p.coefficients.size()) + " coefficients, not " +
+           std::to_string(coefficients.size());
+  const std::vector<double> before = p.coefficients;
+  p.coefficients.assign(coefficients.begin(), coefficients.end());
+  std::vector<int> all(p.seeds.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
+  std::vector<float> rebuilt(m.replica->params.size());
+  pool_rebuild(p, all, w.estimator, rebuilt, arena);
+  const auto held = m.replica->view();
+  if (!std::equal(rebuilt.begin(), rebuilt.end(), held.begin(), held.end(), [](float a, float b) {
+        return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+      })) {
+    // Put the old coefficients back with their partial sums: the pool stays as it was.
+    p.coefficients = before;
+    pool_rebuild(p, all, w.estimator, rebuilt, arena);
+    return std::string("the seed pool's coefficients do not rebuild the weights they came with");
+  }
+  p.version = m.replica->version;
+  return std::nullopt;
 }
 
 void rebuild_gradient(const world& w, const model_update& u, std::span<float> grad,

@@ -200,12 +200,15 @@ struct model_snapshot {
   std::vector<float> opt_v;
   int64_t opt_step = 0;
   std::vector<float> ema;
+  /// baffle.seed_pool: the pool's M x K coefficients the weights are built from (else empty), so
+  /// the node can go on applying updates in the pool's form.
+  std::vector<double> pool_coefficients;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_snapshot& x) {
   return f(caf::meta::type_name("model_snapshot"), x.version, x.params, x.opt_m, x.opt_v,
-           x.opt_step, x.ema);
+           x.opt_step, x.ema, x.pool_coefficients);
 }
 
 /// server -> node: the digest of the replica at this version, to compare with the server's.

@@ -206,9 +206,10 @@ uint64_t message_limits::max_sequence() const {
     return k;
   else if constexpr (std::is_same_v<T, model_update>)
     return uint64_t{max_seed_groups} * k;
-  else if constexpr (std::is_same_v<T, dense_result> || std::is_same_v<T, dense_update> ||
-                     std::is_same_v<T, model_snapshot>)
+  else if constexpr (std::is_same_v<T, dense_result> || std::is_same_v<T, dense_update>)
     return model_size;
+  else if constexpr (std::is_same_v<T, model_snapshot>)
+    return std::max(model_size, pool_coefficients);
   else if constexpr (std::is_same_v<T, node_layout>)
     return max_nodes;
   else
@@ -230,6 +231,7 @@ message_limits limits_for(const world& w) {
   const double selected = std::ceil(sc.clients.per_round * std::max(1.0, sc.server.over_select));
   l.max_seed_groups =
       static_cast<uint32_t>(std::max({1.0, selected, static_cast<double>(sc.server.buffer)}));
+  l.pool_coefficients = static_cast<uint64_t>(std::max(0, sc.baffle.seed_pool)) * l.k;
   return l;
 }
 
@@ -329,6 +331,10 @@ std::optional<std::string> message_problem(const model_snapshot& m, const messag
         v->empty() || v->size() == l.model_size,
         fmt::format("a state vector of {} elements for a model of {}", v->size(), l.model_size));
   c.require(m.opt_step >= 0, fmt::format("optimizer step {}", m.opt_step));
+  c.require(m.pool_coefficients.empty() || m.pool_coefficients.size() == l.pool_coefficients,
+            fmt::format("{} seed pool coefficients (the scenario's pool has {})",
+                        m.pool_coefficients.size(), l.pool_coefficients));
+  c.all_finite(m.pool_coefficients, "pool_coefficients");
   c.all_finite(m.params, "params");
   c.all_finite(m.opt_m, "opt_m");
   c.all_finite(m.opt_v, "opt_v");

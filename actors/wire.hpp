@@ -33,6 +33,7 @@ struct message_limits {
   uint32_t max_forward_passes = 0;  ///< forward passes a result may report
   uint32_t max_local_steps = 0;     ///< backprop_task.local_steps (FedAvg's steps per round)
   uint32_t max_seed_groups = 0;     ///< seeds per model_update (participants or buffered results)
+  uint64_t pool_coefficients = 0;   ///< baffle.seed_pool x K: a model_snapshot's pool form
   uint64_t max_string = 1 << 16;    ///< bytes of any text field (run_outcome's digest and error)
   uint32_t max_nodes = max_layout_nodes;      ///< entries of a node_layout
   uint32_t max_capacity = max_node_capacity;  ///< capacity of one node in a node_layout

@@ -318,8 +318,9 @@ std::vector<key_spec> make_schema() {
                "`download = \"replay\"` and `\"auto\"` charge instead of the missed updates when "
                "it is sooner. The coefficients absorb each step's learning rate and clipping "
                "scale, so schedules and `clip_inf` stay exact; Adam, momentum and weight decay do "
-               "not keep the model in that form and are refused. A run with a pool cannot resume "
-               "from a checkpoint yet (the checkpoint does not hold the coefficients)"));
+               "not keep the model in that form and are refused. Checkpoints and the snapshots "
+               "nodes get hold the coefficients, so a pool run resumes, and workers may join it, "
+               "bit for bit"));
 
   // --- [clients]
   rows.push_back(key("clients.count", FIELD(clients.count)).ints(1).doc("number of clients"));

@@ -71,7 +71,7 @@ scenario fleet(const std::string& policy, const std::string& algorithm) {
   return sc;
 }
 
-void expect_resume_reproduces(const scenario& sc, const std::string& what) {
+void expect_resume_reproduces(const scenario& sc, const std::string& what, int resumed_nodes = 1) {
   auto w = build_world(sc, toy_data(300, 60));
   ASSERT_TRUE(w.ok()) << w.error();
   recording_sink whole;
@@ -83,6 +83,7 @@ void expect_resume_reproduces(const scenario& sc, const std::string& what) {
   for (const auto& [round, state] : whole.checkpoints) {
     recording_sink rest;
     run_options opt{1};
+    opt.nodes = resumed_nodes;
     opt.resume_state = state;
     const auto resumed = run_simulation(*w, opt, &rest);
     ASSERT_TRUE(resumed.error.empty()) << what << ": " << resumed.error;
@@ -143,6 +144,41 @@ TEST(Checkpoint, AnEmaUpdatedEveryFewVersionsWithWarmUpResumesBitForBit) {
   sc.train.ema_every = 4;
   sc.train.ema_warmup = true;
   expect_resume_reproduces(sc, "async fedsgd, EMA every 4 with warm-up");
+}
+
+TEST(Checkpoint, ASeedPoolRunResumesInThePoolsFormOnAnyNodeCount) {
+  // The checkpoint and the nodes' snapshots carry the pool's coefficients, so the resumed server
+  // and every node go on in the pool's form; sync and async, one and three nodes.
+  for (const char* policy : {"sync", "async"}) {
+    scenario sc = fleet(policy, "baffle");
+    sc.train.optimizer = optimizer_kind::sgd;
+    sc.train.lr = 0.5;
+    sc.train.weight_decay = 0.0;
+    sc.baffle.seed_pool = 3;
+    for (int nodes : {1, 3})
+      expect_resume_reproduces(sc, std::string(policy) + " seed pool", nodes);
+  }
+}
+
+TEST(Checkpoint, SeedPoolCoefficientsThatDoNotRebuildTheWeightsAreRefused) {
+  scenario sc = fleet("sync", "baffle");
+  sc.train.optimizer = optimizer_kind::sgd;
+  sc.train.weight_decay = 0.0;
+  sc.baffle.seed_pool = 3;
+  auto w = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(w.ok()) << w.error();
+  tbb::task_arena arena(1);
+  model_state m = initial_model(**w);
+  std::vector<double> c(m.pool.coefficients.size(), 0.0);
+  EXPECT_FALSE(restore_pool(m, **w, c, arena).has_value());  // the initial weights: all zero
+  c[4] = 0.25;  // weights that moved along a direction these weights never did
+  const auto wrong = restore_pool(m, **w, c, arena);
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_NE(wrong->find("do not rebuild"), std::string::npos) << *wrong;
+  EXPECT_EQ(m.pool.coefficients[4], 0.0);  // left as it was
+  const auto short_one = restore_pool(m, **w, std::vector<double>(2, 0.0), arena);
+  ASSERT_TRUE(short_one.has_value());
+  EXPECT_NE(short_one->find("coefficients, not 2"), std::string::npos) << *short_one;
 }
 
 TEST(Checkpoint, AStopRequestCheckpointsAndEndsTheRunEarly) {
