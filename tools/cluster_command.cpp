@@ -95,6 +95,12 @@ result<serving> start_serving(runtime& rt, const serve_request& req, const std::
                          ": a non-loopback address needs --secret-file or TLS (--tls-cert, "
                          "--tls-key, --tls-ca): workers must prove who they are before they get "
                          "any work"};
+  if (!loopback(endpoint->first) && !rt.tls())
+    std::cerr << "serve: warning: without TLS, a peer that reaches " << req.listen
+              << " can end this process with one malformed message before the secret is checked "
+                 "(CAF 0.17.6's decoder throws on it; docs/hardening.md). On a network you do not "
+                 "trust, use --tls-cert, --tls-key and --tls-ca."
+              << std::endl;
   if (req.workers < 1 || req.workers > 256)
     return error_message{"--workers " + std::to_string(req.workers) + ": 1 to 256 allowed"};
   cfg.workers = static_cast<uint32_t>(req.workers);
