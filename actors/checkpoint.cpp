@@ -256,7 +256,9 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   st.model.ema = in.get_vector<float>();
   const auto pool = format >= 4 ? in.get_vector<double>() : std::vector<double>{};
   if (in.ok() && (st.model.pool.active() || !pool.empty())) {
-    if (auto problem = restore_pool(st.model, *st.w, pool, *st.arena))
+    // Found by fuzz_checkpoint: a state built without an arena (tools, tests) must not bind one.
+    tbb::task_arena serial(1);
+    if (auto problem = restore_pool(st.model, *st.w, pool, st.arena ? *st.arena : serial))
       return error_message{"checkpoint: " + *problem +
                            "; the checkpoint is damaged or belongs to another scenario"};
   }

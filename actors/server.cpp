@@ -56,7 +56,7 @@ void verify_nodes(self_ptr self, std::function<void()> done) {
   const std::string expected = params_digest(st.model.replica->view());
   const std::vector<uint32_t> live = live_nodes(st);
   auto pending = std::make_shared<size_t>(live.size());
-  const auto finish_one = [self, pending, done]() {
+  const auto finish_one = [pending, done]() {
     if (--*pending == 0 && done) done();
   };
   for (uint32_t i : live) {

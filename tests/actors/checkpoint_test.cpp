@@ -181,6 +181,35 @@ TEST(Checkpoint, SeedPoolCoefficientsThatDoNotRebuildTheWeightsAreRefused) {
   EXPECT_NE(short_one->find("coefficients, not 2"), std::string::npos) << *short_one;
 }
 
+// Found by fuzz_checkpoint: pool coefficients in the state of a scenario without a pool, loaded
+// into a server state that has no arena (as tools and the fuzz target build it), bound a null
+// arena. They are refused by name, and a pool scenario's state loads without an arena too.
+TEST(Checkpoint, PoolCoefficientsAreCheckedWithoutAnArena) {
+  scenario sc = fleet("sync", "baffle");
+  auto w = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(w.ok());
+  server_state plain = fresh_server_state(*w);
+  plain.model.pool.seeds = {1, 2};  // saved as if it had a pool: two seeds of K coefficients
+  plain.model.pool.coefficients.assign(2 * static_cast<size_t>(sc.baffle.k), 0.5);
+  server_state into = fresh_server_state(*w);
+  const auto loaded = load_server_state(save_server_state(plain), into);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.error().find("without baffle.seed_pool"), std::string::npos) << loaded.error();
+
+  sc.train.optimizer = optimizer_kind::sgd;
+  sc.train.weight_decay = 0.0;
+  sc.baffle.seed_pool = 3;
+  auto pw = build_world(sc, toy_data(300, 60));
+  ASSERT_TRUE(pw.ok());
+  recording_sink whole;
+  run_simulation(*pw, run_options{1}, &whole);
+  ASSERT_FALSE(whole.checkpoints.empty());
+  server_state pooled = fresh_server_state(*pw);
+  const auto ok = load_server_state(whole.checkpoints[0].second, pooled);
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(pooled.model.pool.version, pooled.model.replica->version);
+}
+
 TEST(Checkpoint, AStopRequestCheckpointsAndEndsTheRunEarly) {
   scenario sc = fleet("async", "baffle");
   sc.run.checkpoint_every = 0;  // only the stop writes one
