@@ -49,10 +49,11 @@ fs::path scenarios_dir() {
   return fs::path(__FILE__).parent_path().parent_path().parent_path() / "scenarios";
 }
 
-/// Every shipped scenario file, sorted so the mutants come in a fixed order.
+/// Every shipped scenario file (scenarios/studies/ included), sorted so the mutants come in a
+/// fixed order.
 std::vector<fs::path> shipped_files() {
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(scenarios_dir()))
+  for (const auto& entry : fs::recursive_directory_iterator(scenarios_dir()))
     if (entry.path().extension() == ".toml") files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   return files;
