@@ -258,7 +258,8 @@ result<bool> load_server_state(std::string_view bytes, server_state& st) {
   if (in.ok() && (st.model.pool.active() || !pool.empty())) {
     // Found by fuzz_checkpoint: a state built without an arena (tools, tests) must not bind one.
     tbb::task_arena serial(1);
-    if (auto problem = restore_pool(st.model, *st.w, pool, st.arena ? *st.arena : serial))
+    if (auto problem = restore_pool(st.model, *st.w, pool, st.model.replica->view(),
+                                    st.model.replica->version, st.arena ? *st.arena : serial))
       return error_message{"checkpoint: " + *problem +
                            "; the checkpoint is damaged or belongs to another scenario"};
   }

@@ -77,6 +77,7 @@ bool restore(model_state& m, const model_snapshot& s) {
 
 std::optional<std::string> restore_pool(model_state& m, const world& w,
                                         std::span<const double> coefficients,
+                                        std::span<const float> weights, uint64_t version,
                                         tbb::task_arena& arena) {
   pool_model& p = m.pool;
   if (!p.active()) {
@@ -92,16 +93,16 @@ std::optional<std::string> restore_pool(model_state& m, const world& w,
   for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int>(i);
   std::vector<float> rebuilt(m.replica->params.size());
   pool_rebuild(p, all, w.estimator, rebuilt, arena);
-  const auto held = m.replica->view();
-  if (!std::equal(rebuilt.begin(), rebuilt.end(), held.begin(), held.end(), [](float a, float b) {
-        return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
-      })) {
+  if (!std::equal(rebuilt.begin(), rebuilt.end(), weights.begin(), weights.end(),
+                  [](float a, float b) {
+                    return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+                  })) {
     // Put the old coefficients back with their partial sums: the pool stays as it was.
     p.coefficients = before;
     pool_rebuild(p, all, w.estimator, rebuilt, arena);
     return std::string("the seed pool's coefficients do not rebuild the weights they came with");
   }
-  p.version = m.replica->version;
+  p.version = version;
   return std::nullopt;
 }
 

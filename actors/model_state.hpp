@@ -36,12 +36,14 @@ model_state initial_model(const world& w);
 /// clients reading it keep their pointer). Returns false if the sizes do not fit the model.
 model_snapshot snapshot_of(const model_state& m);
 bool restore(model_state& m, const model_snapshot& s);
-/// baffle.seed_pool: takes the pool's M x K coefficients for weights that came from elsewhere (a
-/// snapshot or checkpoint), rebuilding every pool direction's partial sum. Refused, with the
-/// reason, unless they have the pool's size and rebuild the replica's weights bit for bit; the
-/// pool then stays behind the replica and the next update is refused.
+/// baffle.seed_pool: takes the pool's M x K coefficients of `weights` at `version`, which came
+/// from elsewhere (a snapshot or checkpoint), rebuilding every pool direction's partial sum.
+/// Refused, with the reason and the pool left as it was, unless they have the pool's size and
+/// rebuild `weights` bit for bit. Call it before the weights replace the replica's, so a refused
+/// snapshot changes nothing.
 std::optional<std::string> restore_pool(model_state& m, const world& w,
                                         std::span<const double> coefficients,
+                                        std::span<const float> weights, uint64_t version,
                                         tbb::task_arena& arena);
 
 /// BAFFLE's gradient estimate of an update, before clipping: grad = sum over seeds s and k of

@@ -75,13 +75,14 @@ void apply_now(self_ptr self, node_waiting::update& u) {
     if (snap.version < s.model.replica->version)
       why = "a model snapshot at version " + std::to_string(snap.version) +
             " refused: the replica holds version " + std::to_string(s.model.replica->version);
+    else if (s.model.pool.active() && snap.pool_coefficients.empty())
+      why = "a model snapshot without the seed pool's coefficients (baffle.seed_pool)";
+    else if (auto problem = restore_pool(s.model, *s.w, snap.pool_coefficients, snap.params,
+                                         snap.version, *s.arena))
+      why = "a model snapshot refused: " + *problem;
     else if (!restore(s.model, snap))
       why = "a model snapshot of " + std::to_string(snap.params.size()) +
             " weights does not fit this model";
-    else if (s.model.pool.active() && snap.pool_coefficients.empty())
-      why = "a model snapshot without the seed pool's coefficients (baffle.seed_pool)";
-    else if (auto problem = restore_pool(s.model, *s.w, snap.pool_coefficients, *s.arena))
-      why = "a model snapshot refused: " + *problem;
   }
   if (why.empty()) {
     u.reply.deliver(s.model.replica->version);

@@ -170,13 +170,15 @@ TEST(Checkpoint, SeedPoolCoefficientsThatDoNotRebuildTheWeightsAreRefused) {
   tbb::task_arena arena(1);
   model_state m = initial_model(**w);
   std::vector<double> c(m.pool.coefficients.size(), 0.0);
-  EXPECT_FALSE(restore_pool(m, **w, c, arena).has_value());  // the initial weights: all zero
+  const auto held = m.replica->view();
+  // The initial weights: all coefficients zero.
+  EXPECT_FALSE(restore_pool(m, **w, c, held, 0, arena).has_value());
   c[4] = 0.25;  // weights that moved along a direction these weights never did
-  const auto wrong = restore_pool(m, **w, c, arena);
+  const auto wrong = restore_pool(m, **w, c, held, 0, arena);
   ASSERT_TRUE(wrong.has_value());
   EXPECT_NE(wrong->find("do not rebuild"), std::string::npos) << *wrong;
   EXPECT_EQ(m.pool.coefficients[4], 0.0);  // left as it was
-  const auto short_one = restore_pool(m, **w, std::vector<double>(2, 0.0), arena);
+  const auto short_one = restore_pool(m, **w, std::vector<double>(2, 0.0), held, 0, arena);
   ASSERT_TRUE(short_one.has_value());
   EXPECT_NE(short_one->find("coefficients, not 2"), std::string::npos) << *short_one;
 }

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <sstream>
 
 #include "actors/client.hpp"
@@ -53,6 +54,23 @@ scenario fleet(policy_kind policy, algorithm_kind algorithm) {
   }
   return sc;
 }
+
+/// Node `id` of `nodes` alone in an actor system of its own, with a scoped actor to ask it; the
+/// node is told to exit at the end.
+struct lone_node {
+  caf::actor_system_config cfg;
+  tbb::task_arena arena{1};
+  std::optional<caf::actor_system> sys;
+  std::optional<caf::scoped_actor> self;
+  node_actor node;
+  lone_node(const std::shared_ptr<const world>& w, uint32_t id, uint32_t nodes) {
+    configure_actor_system(cfg, 1);
+    sys.emplace(cfg);
+    node = sys->spawn(node_behavior, id, nodes, w, &arena, nullptr);
+    self.emplace(*sys);
+  }
+  ~lone_node() { (*self)->send_exit(node, caf::exit_reason::user_shutdown); }
+};
 
 TEST(Nodes, EveryPolicyAndAlgorithmGivesTheSameRunWithOneTwoOrThreeNodes) {
   for (policy_kind policy :
@@ -164,12 +182,9 @@ TEST(Nodes, AReplicaThatDriftsIsNamedAtTheNextDigestCheck) {
 TEST(Nodes, RefuseUpdatesOutOfOrderAndTasksForOtherNodesClients) {
   auto w = build_world(fleet(policy_kind::sync, algorithm_kind::baffle), toy_data(280, 60));
   ASSERT_TRUE(w.ok());
-  caf::actor_system_config cfg;
-  configure_actor_system(cfg, 1);
-  tbb::task_arena arena(1);
-  caf::actor_system sys{cfg};
-  auto node = sys.spawn(node_behavior, uint32_t{1}, uint32_t{2}, *w, &arena, nullptr);
-  caf::scoped_actor self{sys};
+  lone_node f(*w, 1, 2);
+  auto& node = f.node;
+  auto& self = *f.self;
   std::string text = "accepted";
   const auto on_error = [&](const caf::error& e) { text = e.context().get_as<std::string>(0); };
   model_update future;
@@ -186,7 +201,45 @@ TEST(Nodes, RefuseUpdatesOutOfOrderAndTasksForOtherNodesClients) {
   text = "accepted";
   self->request(node, caf::infinite, task).receive([](const round_result&) {}, on_error);
   EXPECT_EQ(text, "node 1: client 2 does not live on this node");
-  self->send_exit(node, caf::exit_reason::user_shutdown);
+}
+
+TEST(Nodes, ASeedPoolSnapshotIsTakenOnlyWithCoefficientsThatRebuildItsWeights) {
+  scenario sc = fleet(policy_kind::sync, algorithm_kind::baffle);
+  sc.train.optimizer = optimizer_kind::sgd;
+  sc.train.weight_decay = 0.0;
+  sc.baffle.seed_pool = 3;
+  auto w = build_world(sc, toy_data(280, 60));
+  ASSERT_TRUE(w.ok());
+  lone_node f(*w, 0, 1);
+  auto& node = f.node;
+  auto& self = *f.self;
+  const model_state initial = initial_model(**w);
+  const std::string initial_digest = params_digest(initial.replica->view());
+  // Weights that moved, with the initial (zero) coefficients, which do not describe them.
+  model_snapshot snap = snapshot_of(initial);
+  snap.version = 4;
+  for (size_t i = 0; i < snap.params.size(); ++i)
+    snap.params[i] += 1e-3f * static_cast<float>(i % 7);
+  std::string text = "accepted";
+  const auto on_error = [&](const caf::error& e) { text = e.context().get_as<std::string>(0); };
+  self->request(node, caf::infinite, snap).receive([](uint64_t) {}, on_error);
+  EXPECT_NE(text.find("do not rebuild"), std::string::npos) << text;
+  snap.pool_coefficients.clear();
+  text = "accepted";
+  self->request(node, caf::infinite, snap).receive([](uint64_t) {}, on_error);
+  EXPECT_NE(text.find("without the seed pool's coefficients"), std::string::npos) << text;
+  // Refused snapshots changed nothing: the replica is still the initial model at version 0.
+  self->request(node, caf::infinite, verify_atom::value, uint64_t{0})
+      .receive([&](const std::string& digest) { EXPECT_EQ(digest, initial_digest); },
+               [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  // The initial model's own snapshot, coefficients and all, is taken.
+  model_snapshot good = snapshot_of(initial);
+  ASSERT_FALSE(good.pool_coefficients.empty());
+  uint64_t held = 99;
+  self->request(node, caf::infinite, good)
+      .receive([&](uint64_t v) { held = v; },
+               [](const caf::error& e) { FAIL() << caf::to_string(e); });
+  EXPECT_EQ(held, 0u);
 }
 
 TEST(Nodes, ATaskComputesOnItsVersionWhileTheNextUpdateWaits) {
