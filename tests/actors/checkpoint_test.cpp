@@ -71,6 +71,24 @@ scenario fleet(const std::string& policy, const std::string& algorithm) {
   return sc;
 }
 
+/// fleet() with a seed pool of 3 seeds: plain SGD without weight decay, as the loader requires.
+scenario pool_fleet(const std::string& policy) {
+  scenario sc = fleet(policy, "baffle");
+  sc.train.optimizer = optimizer_kind::sgd;
+  sc.train.lr = 0.5;
+  sc.train.weight_decay = 0.0;
+  sc.baffle.seed_pool = 3;
+  return sc;
+}
+
+/// The state of the first checkpoint a one-thread run of `w` writes (empty if it writes none).
+std::string first_checkpoint(const std::shared_ptr<const world>& w) {
+  recording_sink whole;
+  run_simulation(w, run_options{1}, &whole);
+  EXPECT_FALSE(whole.checkpoints.empty());
+  return whole.checkpoints.empty() ? std::string() : whole.checkpoints[0].second;
+}
+
 void expect_resume_reproduces(const scenario& sc, const std::string& what, int resumed_nodes = 1) {
   auto w = build_world(sc, toy_data(300, 60));
   ASSERT_TRUE(w.ok()) << w.error();
@@ -150,22 +168,14 @@ TEST(Checkpoint, ASeedPoolRunResumesInThePoolsFormOnAnyNodeCount) {
   // The checkpoint and the nodes' snapshots carry the pool's coefficients, so the resumed server
   // and every node go on in the pool's form; sync and async, one and three nodes.
   for (const char* policy : {"sync", "async"}) {
-    scenario sc = fleet(policy, "baffle");
-    sc.train.optimizer = optimizer_kind::sgd;
-    sc.train.lr = 0.5;
-    sc.train.weight_decay = 0.0;
-    sc.baffle.seed_pool = 3;
+    const scenario sc = pool_fleet(policy);
     for (int nodes : {1, 3})
       expect_resume_reproduces(sc, std::string(policy) + " seed pool", nodes);
   }
 }
 
 TEST(Checkpoint, SeedPoolCoefficientsThatDoNotRebuildTheWeightsAreRefused) {
-  scenario sc = fleet("sync", "baffle");
-  sc.train.optimizer = optimizer_kind::sgd;
-  sc.train.weight_decay = 0.0;
-  sc.baffle.seed_pool = 3;
-  auto w = build_world(sc, toy_data(300, 60));
+  auto w = build_world(pool_fleet("sync"), toy_data(300, 60));
   ASSERT_TRUE(w.ok()) << w.error();
   tbb::task_arena arena(1);
   model_state m = initial_model(**w);
@@ -198,16 +208,10 @@ TEST(Checkpoint, PoolCoefficientsAreCheckedWithoutAnArena) {
   ASSERT_FALSE(loaded.ok());
   EXPECT_NE(loaded.error().find("without baffle.seed_pool"), std::string::npos) << loaded.error();
 
-  sc.train.optimizer = optimizer_kind::sgd;
-  sc.train.weight_decay = 0.0;
-  sc.baffle.seed_pool = 3;
-  auto pw = build_world(sc, toy_data(300, 60));
+  auto pw = build_world(pool_fleet("sync"), toy_data(300, 60));
   ASSERT_TRUE(pw.ok());
-  recording_sink whole;
-  run_simulation(*pw, run_options{1}, &whole);
-  ASSERT_FALSE(whole.checkpoints.empty());
   server_state pooled = fresh_server_state(*pw);
-  const auto ok = load_server_state(whole.checkpoints[0].second, pooled);
+  const auto ok = load_server_state(first_checkpoint(*pw), pooled);
   ASSERT_TRUE(ok.ok()) << ok.error();
   EXPECT_EQ(pooled.model.pool.version, pooled.model.replica->version);
 }
@@ -272,11 +276,8 @@ TEST(Checkpoint, AStateTheResumedRunWouldReadPastABufferWithIsRefused) {
   sc.train.ema_decay = 0.5;
   auto w = build_world(sc, toy_data(300, 60));
   ASSERT_TRUE(w.ok());
-  recording_sink whole;
-  run_simulation(*w, run_options{1}, &whole);
-  ASSERT_FALSE(whole.checkpoints.empty());
   server_state good = fresh_server_state(*w);
-  ASSERT_TRUE(load_server_state(whole.checkpoints[0].second, good).ok());
+  ASSERT_TRUE(load_server_state(first_checkpoint(*w), good).ok());
   ASSERT_FALSE(good.entries.empty());
   ASSERT_FALSE(good.interval_events.empty());
   // Each damage is well-formed bytes that only a cross-check catches.
