@@ -121,23 +121,22 @@ BAFFLE_WIRE_TYPES(BAFFLE_WIRE_NAME)
 /// Collects the first problem found, so each check reads as one line.
 struct checker {
   std::optional<std::string> problem;
-  void require(bool ok, const std::string& why) {
-    if (!ok && !problem) problem = why;
+  /// The message is formatted only when the check fails: these checks run on every message.
+  template <class... Args>
+  void require(bool ok, fmt::format_string<Args...> why, Args&&... args) {
+    if (!ok && !problem) problem = fmt::format(why, std::forward<Args>(args)...);
   }
   void size(uint64_t have, uint64_t want, const char* what) {
-    require(have == want,
-            fmt::format("{} has {} elements, the scenario's model needs {}", what, have, want));
+    require(have == want, "{} has {} elements, the scenario's model needs {}", what, have, want);
   }
   void client(uint32_t c, const message_limits& l) {
-    require(c < l.clients,
-            fmt::format("client {} is out of range (the scenario has {} clients)", c, l.clients));
+    require(c < l.clients, "client {} is out of range (the scenario has {} clients)", c, l.clients);
   }
   void time(sim_time t, const char* what) {
-    require(t.ns >= 0, fmt::format("{} is negative ({} ns)", what, t.ns));
+    require(t.ns >= 0, "{} is negative ({} ns)", what, t.ns);
   }
   void samples(uint32_t n, const message_limits& l) {
-    require(n >= 1 && n <= l.max_samples,
-            fmt::format("{} samples (1 to {} allowed)", n, l.max_samples));
+    require(n >= 1 && n <= l.max_samples, "{} samples (1 to {} allowed)", n, l.max_samples);
   }
   /// Non-finite values are refused: CAF 0.17's serializer never returns on an infinite float,
   /// so such a message could not even be passed on, and one would turn the model into NaN.
@@ -146,18 +145,15 @@ struct checker {
     size_t i = 0;
     for (const auto v : values) {
       if (!std::isfinite(v)) {
-        require(false, fmt::format("{}[{}] is not finite", what, i));
+        require(false, "{}[{}] is not finite", what, i);
         return;
       }
       ++i;
     }
   }
-  void finite(double v, const char* what) {
-    require(std::isfinite(v), fmt::format("{} is not finite", what));
-  }
+  void finite(double v, const char* what) { require(std::isfinite(v), "{} is not finite", what); }
   void forward_passes(uint32_t n, const message_limits& l) {
-    require(n <= l.max_forward_passes,
-            fmt::format("{} forward passes (at most {})", n, l.max_forward_passes));
+    require(n <= l.max_forward_passes, "{} forward passes (at most {})", n, l.max_forward_passes);
   }
   std::optional<std::string> done(const char* name) {
     if (problem) return std::string(name) + ": " + *problem;
@@ -181,8 +177,8 @@ bool known(error_kind k) {
 }
 
 void check_task(checker& c, const round_task& m, const message_limits& l) {
-  c.require(m.k == l.k, fmt::format("K = {}, the scenario's is {}", m.k, l.k));
-  c.require(std::isfinite(m.sigma) && m.sigma > 0.f, fmt::format("sigma = {}", m.sigma));
+  c.require(m.k == l.k, "K = {}, the scenario's is {}", m.k, l.k);
+  c.require(std::isfinite(m.sigma) && m.sigma > 0.f, "sigma = {}", m.sigma);
   c.require(known(m.scheme), "an unknown finite-difference scheme");
   c.require(known(m.seeds), "an unknown seed mode");
   c.samples(m.batch_size, l);
@@ -192,9 +188,9 @@ void check_task(checker& c, const round_task& m, const message_limits& l) {
 void check_task(checker& c, const backprop_task& m, const message_limits& l) {
   c.require(known(m.kind), "an unknown baseline");
   c.samples(m.batch_size, l);
-  c.require(m.local_steps <= l.max_local_steps,
-            fmt::format("{} local steps (at most {})", m.local_steps, l.max_local_steps));
-  c.require(std::isfinite(m.local_lr), fmt::format("local learning rate {}", m.local_lr));
+  c.require(m.local_steps <= l.max_local_steps, "{} local steps (at most {})", m.local_steps,
+            l.max_local_steps);
+  c.require(std::isfinite(m.local_lr), "local learning rate {}", m.local_lr);
   c.time(m.start_time, "the start time");
 }
 
@@ -249,7 +245,7 @@ std::optional<std::string> result_problem(const Result& m, const Payload& payloa
                                           const message_limits& l) {
   checker c;
   c.client(m.client, l);
-  c.require(payload_problem.empty(), payload_problem);
+  c.require(payload_problem.empty(), "{}", payload_problem);
   c.all_finite(payload, "payload");
   c.finite(m.base_loss, "base_loss");
   c.samples(m.samples, l);
@@ -284,12 +280,11 @@ std::optional<std::string> message_problem(const dense_result& m, const message_
 std::optional<std::string> message_problem(const model_update& m, const message_limits& l) {
   checker c;
   c.require(m.version >= 1, "version 0 (an update produces version 1 or later)");
-  c.require(m.step >= 0, fmt::format("step {}", m.step));
-  c.require(m.seeds.size() <= l.max_seed_groups,
-            fmt::format("{} seeds (at most {})", m.seeds.size(), l.max_seed_groups));
+  c.require(m.step >= 0, "step {}", m.step);
+  c.require(m.seeds.size() <= l.max_seed_groups, "{} seeds (at most {})", m.seeds.size(),
+            l.max_seed_groups);
   c.require(m.coefficients.size() == m.seeds.size() * l.k,
-            fmt::format("{} coefficients for {} seeds and K = {}", m.coefficients.size(),
-                        m.seeds.size(), l.k));
+            "{} coefficients for {} seeds and K = {}", m.coefficients.size(), m.seeds.size(), l.k);
   c.all_finite(m.coefficients, "coefficients");
   return c.done("model_update");
 }
@@ -297,7 +292,7 @@ std::optional<std::string> message_problem(const model_update& m, const message_
 std::optional<std::string> message_problem(const dense_update& m, const message_limits& l) {
   checker c;
   c.require(m.version >= 1, "version 0 (an update produces version 1 or later)");
-  c.require(m.step >= 0, fmt::format("step {}", m.step));
+  c.require(m.step >= 0, "step {}", m.step);
   c.size(m.values.size(), l.model_size, "values");
   c.all_finite(m.values, "values");
   return c.done("dense_update");
@@ -327,13 +322,12 @@ std::optional<std::string> message_problem(const model_snapshot& m, const messag
   c.size(m.params.size(), l.model_size, "params");
   // Moments and EMA are empty when the optimizer or the scenario has none.
   for (const auto* v : {&m.opt_m, &m.opt_v, &m.ema})
-    c.require(
-        v->empty() || v->size() == l.model_size,
-        fmt::format("a state vector of {} elements for a model of {}", v->size(), l.model_size));
-  c.require(m.opt_step >= 0, fmt::format("optimizer step {}", m.opt_step));
+    c.require(v->empty() || v->size() == l.model_size,
+              "a state vector of {} elements for a model of {}", v->size(), l.model_size);
+  c.require(m.opt_step >= 0, "optimizer step {}", m.opt_step);
   c.require(m.pool_coefficients.empty() || m.pool_coefficients.size() == l.pool_coefficients,
-            fmt::format("{} seed pool coefficients (the scenario's pool has {})",
-                        m.pool_coefficients.size(), l.pool_coefficients));
+            "{} seed pool coefficients (the scenario's pool has {})", m.pool_coefficients.size(),
+            l.pool_coefficients);
   c.all_finite(m.pool_coefficients, "pool_coefficients");
   c.all_finite(m.params, "params");
   c.all_finite(m.opt_m, "opt_m");
@@ -344,7 +338,7 @@ std::optional<std::string> message_problem(const model_snapshot& m, const messag
 
 std::optional<std::string> message_problem(const run_outcome& m, const message_limits&) {
   checker c;
-  c.require(m.rounds >= 0, fmt::format("{} rounds", m.rounds));
+  c.require(m.rounds >= 0, "{} rounds", m.rounds);
   c.require(known(m.error_class), "an unknown error kind");
   c.finite(m.sim_time_s, "sim_time_s");
   c.finite(m.final_test_loss, "final_test_loss");
@@ -354,12 +348,11 @@ std::optional<std::string> message_problem(const run_outcome& m, const message_l
 
 std::optional<std::string> message_problem(const node_layout& m, const message_limits& l) {
   checker c;
-  c.require(m.capacity.size() <= l.max_nodes,
-            fmt::format("a layout of {} nodes (at most {})", m.capacity.size(), l.max_nodes));
+  c.require(m.capacity.size() <= l.max_nodes, "a layout of {} nodes (at most {})",
+            m.capacity.size(), l.max_nodes);
   uint64_t total = 0;
   for (uint32_t x : m.capacity) {
-    c.require(x <= l.max_capacity,
-              fmt::format("a node capacity of {} (at most {})", x, l.max_capacity));
+    c.require(x <= l.max_capacity, "a node capacity of {} (at most {})", x, l.max_capacity);
     total += x;
   }
   c.require(total > 0, "a layout in which no node holds clients");
