@@ -1,7 +1,9 @@
-// The client actor: lives for one task. Its node spawns it when the client is given work; it
-// answers the task (K loss differences, or a baseline's dense result) computed on its node's
-// model replica, and quits. Idle clients are no actors at all, only their ids and the world's
-// per-client records.
+// The client actor: a client's work as a CAF actor. Its node hands it one task at a time, for one
+// of the node's clients (the task names it): it answers with the K loss differences, or a
+// baseline's dense result, computed on its node's model replica. A node keeps a client actor for
+// each task it has running and reuses the idle ones (spawning and ending an actor per task cost a
+// quarter of the CPU of a tiny-model round in CAF 0.17; docs/performance.md). Idle clients are no
+// actors at all, only their ids and the world's per-client records.
 #pragma once
 
 #include <memory>
@@ -14,7 +16,8 @@
 
 namespace baffle {
 
-/// What a client owns: an id and references to the process's shared world and replica.
+/// What a client actor holds: the id of the client whose task it runs, and references to the
+/// process's shared world and its node's replica.
 struct client_state {
   uint32_t id = 0;
   std::shared_ptr<const world> w;
@@ -36,9 +39,9 @@ round_result compute_round(const client_state& st, const round_task& task);
 /// computed with backprop on a private copy of the replica (freed when the step ends).
 dense_result compute_backprop_round(const client_state& st, const backprop_task& task);
 
-/// Answers one task on `replica`, then quits.
+/// Answers each task it is given, for the client the task names, on `replica`.
 client_actor::behavior_type client_behavior(client_actor::stateful_pointer<client_state> self,
-                                            uint32_t id, std::shared_ptr<const world> w,
+                                            std::shared_ptr<const world> w,
                                             std::shared_ptr<const model_replica> replica,
                                             tbb::task_arena* arena, workspace_pool* pool,
                                             std::shared_ptr<perturbation_cache> cache);

@@ -1,5 +1,6 @@
 // Node behaviour: applies the server's updates to its replica, in order, through the one update
-// path, once no client is computing on it; spawns a client actor for each task it is given.
+// path, once no client is computing on it; hands each task it is given to a client actor of its
+// own (an idle one, or a new one) and passes the client's answer back to the server.
 #include "actors/node.hpp"
 
 #include <algorithm>
@@ -43,11 +44,6 @@ void drain(self_ptr self);
 /// The BAFFLE_NODE_FAULT test hook ("kill@N" or "stop@N"): the node's process sends itself
 /// SIGKILL or SIGSTOP once the node has finished N tasks, so tests can lose or hang a worker at a
 /// known point of a run. Read once per node; 0 when unset or malformed.
-struct node_fault {
-  int signal = 0;
-  uint64_t after = 0;
-};
-
 node_fault fault_from_environment() {
   const char* text = std::getenv("BAFFLE_NODE_FAULT");
   if (text == nullptr) return {};
@@ -91,9 +87,32 @@ void apply_now(self_ptr self, node_waiting::update& u) {
   }
 }
 
-/// Spawns the client's actor for the task and hands the task to it: its reply goes straight to
-/// the server (delegation), and its end (it quits once it has answered) tells the node that the
-/// replica is free of it (see the down handler). A client that does not live here is refused.
+/// Ends a task: the reply owed to the server is paid with the client's answer (or the error), the
+/// client actor is kept for the next task if it answered (a refusal or a lost actor is let go),
+/// and once no client computes on the replica the held-back messages go on.
+template <class Result>
+void finish_task(self_ptr self, const caf::actor_addr& client, caf::expected<Result> answer) {
+  auto& s = self->state;
+  const auto it = s.busy_clients.find(client);
+  if (it == s.busy_clients.end()) return;  // already ended (its actor was lost)
+  auto reply = std::get<caf::typed_response_promise<Result>>(std::move(it->second));
+  s.busy_clients.erase(it);
+  if (answer) {
+    reply.deliver(std::move(*answer));
+    if (s.idle_clients.size() < max_idle_client_actors)
+      s.idle_clients.push_back(caf::actor_cast<client_actor>(client));
+  } else {
+    reply.deliver(std::move(answer.error()));
+  }
+  s.computing -= 1;
+  s.tasks_done += 1;
+  if (s.fault.signal != 0 && s.tasks_done == s.fault.after) std::raise(s.fault.signal);
+  if (s.computing == 0) drain(self);
+}
+
+/// Hands the task to an idle client actor of this node's, or to a new one (monitored: if it is
+/// lost while it computes, the down handler answers the server), and passes its answer back to
+/// the server. A client that does not live here is refused.
 template <class NodeTask, class Result>
 void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Result> reply) {
   auto& s = self->state;
@@ -103,11 +122,21 @@ void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Re
         refuse(s.id, "client " + std::to_string(t.client) + " does not live on this node"));
     return;
   }
-  auto client = self->template spawn<caf::monitored>(
-      client_behavior, t.client, s.w, std::shared_ptr<const model_replica>(s.model.replica),
-      s.arena, s.pool, s.cache);
+  client_actor client;
+  if (s.idle_clients.empty()) {
+    client = self->template spawn<caf::monitored>(
+        client_behavior, s.w, std::shared_ptr<const model_replica>(s.model.replica), s.arena,
+        s.pool, s.cache);
+  } else {
+    client = std::move(s.idle_clients.back());
+    s.idle_clients.pop_back();
+  }
+  const caf::actor_addr address = client.address();
+  s.busy_clients.emplace(address, task_reply{std::move(reply)});
   s.computing += 1;
-  reply.delegate(client, t.task);
+  self->request(client, caf::infinite, t)
+      .then([self, address](Result& r) { finish_task<Result>(self, address, std::move(r)); },
+            [self, address](caf::error& e) { finish_task<Result>(self, address, std::move(e)); });
 }
 
 void answer_verify(self_ptr self, node_waiting::verify& v) {
@@ -190,13 +219,21 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
   if (const int mb = st.w->sc.run.perturbation_cache_mb; mb > 0)
     st.cache = std::make_shared<perturbation_cache>(static_cast<size_t>(mb) << 20);
   st.model = initial_model(*st.w);
-  // A client actor ends once it has answered its task: then it no longer reads the replica.
-  self->set_down_handler([self, fault = fault_from_environment()](const caf::down_msg&) {
+  st.fault = fault_from_environment();
+  // A client actor that ends while it computes (it never does unless it failed) cannot answer:
+  // the node answers the server for it. An idle one that ends is forgotten.
+  self->set_down_handler([self](const caf::down_msg& d) {
     auto& s = self->state;
-    s.computing -= 1;
-    s.tasks_done += 1;
-    if (fault.signal != 0 && s.tasks_done == fault.after) std::raise(fault.signal);
-    if (s.computing == 0) drain(self);
+    if (const auto it = s.busy_clients.find(d.source); it != s.busy_clients.end()) {
+      const auto why = refuse(
+          s.id, "the actor computing a client's task ended (" + caf::to_string(d.reason) + ")");
+      if (std::holds_alternative<caf::typed_response_promise<round_result>>(it->second))
+        finish_task<round_result>(self, d.source, why);
+      else
+        finish_task<dense_result>(self, d.source, why);
+      return;
+    }
+    std::erase_if(s.idle_clients, [&](const client_actor& c) { return c.address() == d.source; });
   });
   const auto held = [self](auto message) {
     using message_type = decltype(message);

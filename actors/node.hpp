@@ -1,7 +1,8 @@
 // A node: the unit that will live in each worker process. It owns one model replica (its own
 // memory) that follows the server through update messages, and its share of the fleet: idle
-// clients are plain records (their ids), and a client that gets a task runs it as its own CAF
-// actor, spawned for that task and gone when it has replied. In one process, `--nodes N` runs N.
+// clients are plain records (their ids), and a client that gets a task runs it as a CAF actor of
+// the node's, one per running task; the node keeps idle client actors for the next tasks (up to
+// max_idle_client_actors). In one process, `--nodes N` runs N.
 //
 // Versions: every task names the model version it runs on, and the node computes it on exactly
 // that version. An update is applied only when no task is computing on the replica (the clients
@@ -14,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -77,6 +79,21 @@ struct node_waiting {
   std::variant<update, baffle_task, backprop_task, verify, layout> what;
 };
 
+/// The most idle client actors a node keeps for its next tasks (about 1.1 KB each); beyond it, an
+/// actor whose task is done is let go.
+inline constexpr size_t max_idle_client_actors = 4096;
+
+/// The reply owed to the server for a task a client actor is running.
+using task_reply = std::variant<caf::typed_response_promise<round_result>,
+                                caf::typed_response_promise<dense_result>>;
+
+/// The BAFFLE_NODE_FAULT test hook (node.cpp): a signal the node's process sends itself once the
+/// node has finished `after` tasks; signal 0 is none.
+struct node_fault {
+  int signal = 0;
+  uint64_t after = 0;
+};
+
 struct node_state {
   uint32_t id = 0;
   std::shared_ptr<const world> w;
@@ -87,8 +104,12 @@ struct node_state {
   /// Perturbed weights its clients share (run.perturbation_cache_mb; null when 0).
   std::shared_ptr<perturbation_cache> cache;
   uint32_t computing = 0;            ///< client actors computing on the replica now
+  std::vector<client_actor> idle_clients;  ///< client actors without a task, for the next ones
+  /// The client actors running a task, each with the reply it owes the server.
+  std::unordered_map<caf::actor_addr, task_reply> busy_clients;
   std::deque<node_waiting> waiting;  ///< held back until `computing` is 0, in arrival order
   uint64_t tasks_done = 0;           ///< tasks its clients finished (answered or refused)
+  node_fault fault;                  ///< the test hook, read once from the environment
 };
 
 /// A node of `nodes` with id `id`, its replica starting as the scenario's initial model. The arena

@@ -163,14 +163,9 @@ typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
            x.forward_passes_total, x.model_digest, x.error, x.error_class, x.stopped, x.nodes);
 }
 
-/// A client: answers each round_task with its round_result (BAFFLE) and each backprop_task with
-/// its dense_result (baselines).
-using client_actor = caf::typed_actor<caf::replies_to<round_task>::with<round_result>,
-                                      caf::replies_to<backprop_task>::with<dense_result>>;
-
-/// server -> node: a task for one of the node's clients, which the node hands to that client's
-/// actor (the client's reply goes straight back to the server). Tasks travel through the node so
-/// that they arrive after every update sent before them: CAF keeps the order between two actors.
+/// server -> node: a task for one of the node's clients, which the node hands to a client actor of
+/// its own and whose reply it passes back to the server. Tasks travel through the node so that
+/// they arrive after every update sent before them: CAF keeps the order between two actors.
 struct node_round_task {
   uint32_t client = 0;
   round_task task;
@@ -190,6 +185,11 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, node_backprop_task& x) {
   return f(caf::meta::type_name("node_backprop_task"), x.client, x.task);
 }
+
+/// node -> client actor (in the node's process): a task for the client it names, answered with
+/// the client's round_result (BAFFLE) or dense_result (baselines), which the node passes on.
+using client_actor = caf::typed_actor<caf::replies_to<node_round_task>::with<round_result>,
+                                      caf::replies_to<node_backprop_task>::with<dense_result>>;
 
 /// server -> node: the whole model state at a version (weights, optimizer moments and step, EMA),
 /// for a node that starts from the middle of a run (a resumed run; later, a joining worker).

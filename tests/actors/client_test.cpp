@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "actors/round_plan.hpp"
 #include "tests/actors/toy_world.hpp"
 
@@ -21,12 +23,11 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   auto replica = std::make_shared<model_replica>();
   replica->params = xt::zeros<float>({static_cast<size_t>((*w)->net->param_count())});
   replica->version = 4;
-  // A client actor answers one task and quits: one per task.
-  const auto spawn_client = [&] {
-    return sys.spawn(client_behavior, uint32_t{2}, *w,
-                     std::shared_ptr<const model_replica>(replica), &arena, nullptr,
-                     std::shared_ptr<perturbation_cache>{});
-  };
+  // One client actor answers every task below, each for the client it names (as a node reuses
+  // its idle client actors); a refusal leaves it able to answer the next task.
+  const client_actor client =
+      sys.spawn(client_behavior, *w, std::shared_ptr<const model_replica>(replica), &arena, nullptr,
+                std::shared_ptr<perturbation_cache>{});
   caf::scoped_actor self{sys};
   round_task task;
   task.round = 7;
@@ -34,7 +35,7 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   task.k = 4;
   task.batch_size = 8;
   std::string message;
-  self->request(spawn_client(), caf::infinite, task)
+  self->request(client, caf::infinite, node_round_task{2, task})
       .receive([&](const round_result&) { message = "answered"; },
                [&](const caf::error& e) {
                  ASSERT_EQ(e.context().size(), 1u);
@@ -46,7 +47,7 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   dense.model_version = 3;
   dense.batch_size = 8;
   message.clear();
-  self->request(spawn_client(), caf::infinite, dense)
+  self->request(client, caf::infinite, node_backprop_task{2, dense})
       .receive([&](const dense_result&) { message = "answered"; },
                [&](const caf::error& e) { message = e.context().get_as<std::string>(0); });
   EXPECT_NE(message.find("model version 3, the replica holds 4"), std::string::npos) << message;
@@ -54,11 +55,36 @@ TEST(Client, ATaskForAnotherModelVersionIsRefusedWithAClearError) {
   replica->version = 5;
   task.k = 4294967295u;
   message.clear();
-  self->request(spawn_client(), caf::infinite, task)
+  self->request(client, caf::infinite, node_round_task{2, task})
       .receive([&](const round_result&) { message = "answered"; },
                [&](const caf::error& e) { message = e.context().get_as<std::string>(0); });
   EXPECT_EQ(message, "client 2: a task with K = 4294967295, the scenario's is " +
                          std::to_string((*w)->sc.baffle.k));
+  // After those refusals the same actor answers sound tasks, each as the client it names would.
+  const scenario& sc = (*w)->sc;
+  task.k = static_cast<uint32_t>(sc.baffle.k);
+  task.batch_size = static_cast<uint32_t>(sc.train.batch_size);
+  task.sigma = static_cast<float>(sc.baffle.sigma);
+  task.scheme = (*w)->scheme;
+  task.seeds = (*w)->seeds;
+  for (const uint32_t id : {1u, 3u, 1u}) {
+    std::optional<round_result> answer;
+    self->request(client, caf::infinite, node_round_task{id, task})
+        .receive([&](const round_result& r) { answer = r; },
+                 [&](const caf::error& e) { ADD_FAILURE() << caf::to_string(e); });
+    ASSERT_TRUE(answer.has_value());
+    const client_state alone{id, *w, replica, &arena};
+    const round_result expected = compute_round(alone, task);
+    EXPECT_EQ(answer->client, id);
+    EXPECT_EQ(answer->scalars, expected.scalars) << "client " << id;
+    EXPECT_EQ(answer->finish_time, expected.finish_time) << "client " << id;
+  }
+  // A client id beyond the world's is refused (the shard lookup would be out of range).
+  message.clear();
+  self->request(client, caf::infinite, node_round_task{uint32_t(sc.clients.count), task})
+      .receive([&](const round_result&) { message = "answered"; },
+               [&](const caf::error& e) { message = e.context().get_as<std::string>(0); });
+  EXPECT_EQ(message, "client " + std::to_string(sc.clients.count) + " does not exist");
 }
 
 TEST(Client, FinishTimeIsThePlannedArrivalLessTheUpload) {
