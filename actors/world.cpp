@@ -68,6 +68,7 @@ result<std::shared_ptr<const world>> build_world(const scenario& sc, train_test 
   auto w = std::make_shared<world>();
   w->sc = sc;
   w->data = std::move(data);
+  prefer_huge_pages(w->data.train);
   w->norm = measure_normalization(w->data.train);
 
   const int n_clients = sc.clients.count;

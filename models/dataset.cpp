@@ -3,6 +3,8 @@
 // client's shard or minibatch without talking to anyone.
 #include "models/dataset.hpp"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <array>
 #include <cassert>
@@ -113,6 +115,19 @@ result<train_test> load_mnist_folder(const std::string& dir, int64_t train_subse
                          std::to_string(test->cols)};
   }
   return train_test{std::move(*train), std::move(*test)};
+}
+
+void prefer_huge_pages(const dataset& d) {
+  constexpr uintptr_t huge = uintptr_t{2} << 20;
+  const auto begin = reinterpret_cast<uintptr_t>(d.pixels.data());
+  const uintptr_t first = (begin + huge - 1) & ~(huge - 1);
+  const uintptr_t last = (begin + d.pixels.size()) & ~(huge - 1);
+  if (d.pixels.empty() || last <= first) return;
+  void* at = reinterpret_cast<void*>(first);
+  const size_t length = last - first;
+  if (madvise(at, length, MADV_HUGEPAGE) != 0) return;
+  constexpr int collapse = 25;  // MADV_COLLAPSE (Linux 6.1); older kernels answer EINVAL
+  (void)madvise(at, length, collapse);
 }
 
 normalization measure_normalization(const dataset& d) {

@@ -298,6 +298,23 @@ TEST(GatherBatch, EmptyIndexListWritesNothing) {
   gather_batch(d, {}, normalization{}, {}, {});
 }
 
+TEST(HugePages, AskingForThemChangesNoPixel) {
+  // 12 MB of 64-byte images: several whole 2 MB pages inside, wherever the buffer starts.
+  dataset d;
+  d.count = 196608;
+  d.rows = 8;
+  d.cols = 8;
+  d.pixels.resize(size_t(d.count) * 64);
+  for (size_t i = 0; i < d.pixels.size(); ++i) d.pixels[i] = uint8_t((i * 2654435761u) >> 13);
+  d.labels.assign(size_t(d.count), 3);
+  const std::vector<uint8_t> before = d.pixels;
+  prefer_huge_pages(d);
+  EXPECT_EQ(d.pixels, before);
+  dataset empty;
+  prefer_huge_pages(empty);  // nothing to advise: no call at all
+  EXPECT_TRUE(empty.pixels.empty());
+}
+
 /// Checks that the validation set and shards are sorted, disjoint and cover [0, n) exactly.
 void expect_exact_cover(const partition& p, uint32_t n) {
   std::vector<int> seen(n, 0);
