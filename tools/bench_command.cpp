@@ -193,13 +193,85 @@ double fma_flops_per_second(double seconds, std::string* method) {
   return static_cast<double>(iterations) * flops_per_iteration / elapsed;
 }
 
+/// Multiply-add operations per second (2 per multiply-add, as FLOP count) of one thread running
+/// the precision's own dot-product instruction on independent accumulators for `seconds`:
+/// `vdpbf16ps` (bf16 pairs into fp32, 32 multiply-adds) or `vpdpbusd` (u8 x s8 quads into int32,
+/// 64 multiply-adds). What oneDNN's bf16 and int8 kernels run on a CPU without AMX; 0 where the
+/// build has no such instruction (then the method says so).
+double dot_ops_per_second(forward_precision p, double seconds, std::string* method) {
+  long long iterations = 0;
+  double elapsed = 0.0;
+  const auto start = clock_type::now();
+  constexpr int chains = 12;
+  alignas(64) int32_t out[16];
+  int64_t sink = 0;
+  if (p == forward_precision::bf16) {
+#if defined(__AVX512BF16__)
+    *method = "avx512_bf16 _mm512_dpbf16_ps, 12 independent accumulators";
+    __m512 acc[chains];
+    for (int j = 0; j < chains; ++j) acc[j] = _mm512_setzero_ps();
+    // bf16 pairs (1, -1) . (1, 1): every step adds 0, so nothing overflows or goes subnormal.
+    const __m512bh a = (__m512bh)_mm512_set1_epi32(int32_t(0xBF803F80u));
+    const __m512bh b = (__m512bh)_mm512_set1_epi32(int32_t(0x3F803F80u));
+    do {
+      for (int r = 0; r < 4096; ++r) {
+#pragma GCC unroll 12
+        for (int j = 0; j < chains; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+      }
+      iterations += 4096;
+      elapsed = seconds_since(start);
+    } while (elapsed < seconds);
+    for (int j = 0; j < chains; ++j) {
+      _mm512_store_si512(out, _mm512_castps_si512(acc[j]));
+      for (int32_t v : out) sink += v;
+    }
+    result_sink = static_cast<float>(sink);
+    return static_cast<double>(iterations) * 2.0 * 32 * chains / elapsed;
+#else
+    *method = "none: this build has no avx512_bf16 instruction";
+    return 0.0;
+#endif
+  }
+  if (p == forward_precision::int8) {
+#if defined(__AVX512VNNI__)
+    *method = "avx512_vnni _mm512_dpbusd_epi32, 12 independent accumulators";
+    __m512i acc[chains];
+    for (int j = 0; j < chains; ++j) acc[j] = _mm512_setzero_si512();
+    // u8 (1, 1, 1, 1) . s8 (1, -1, 1, -1): every step adds 0.
+    const __m512i a = _mm512_set1_epi8(1);
+    const __m512i b = _mm512_set1_epi16(int16_t(0xFF01));
+    do {
+      for (int r = 0; r < 4096; ++r) {
+#pragma GCC unroll 12
+        for (int j = 0; j < chains; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+      }
+      iterations += 4096;
+      elapsed = seconds_since(start);
+    } while (elapsed < seconds);
+    for (int j = 0; j < chains; ++j) {
+      _mm512_store_si512(out, acc[j]);
+      for (int32_t v : out) sink += v;
+    }
+    result_sink = static_cast<float>(sink);
+    return static_cast<double>(iterations) * 2.0 * 64 * chains / elapsed;
+#else
+    *method = "none: this build has no avx512_vnni instruction";
+    return 0.0;
+#endif
+  }
+  return fma_flops_per_second(seconds, method);
+}
+
 /// Peak fp32 GFLOP/s of `threads` threads running the FMA loop at once in `arena`.
-double measure_peak_gflops(tbb::task_arena& arena, int threads, std::string* method) {
+/// With a precision other than f32: the peak of that precision's dot-product instruction
+/// (dot_ops_per_second), in G multiply-add operations x 2 per second.
+double measure_peak_gflops(tbb::task_arena& arena, int threads, std::string* method,
+                           forward_precision p = forward_precision::f32) {
   std::vector<double> rate(threads, 0.0);
   std::vector<std::string> methods(threads);
   run_concurrently(arena, threads, [&](int i) {
-    fma_flops_per_second(0.02, &methods[i]);  // warm-up: wide-vector frequency settles
-    rate[i] = fma_flops_per_second(peak_seconds, &methods[i]);
+    dot_ops_per_second(p, 0.02, &methods[i]);  // warm-up: wide-vector frequency settles
+    rate[i] = dot_ops_per_second(p, peak_seconds, &methods[i]);
   });
   *method = methods[0];
   double total = 0.0;
@@ -414,6 +486,12 @@ int bench_forward(const bench_options& o, std::ostream& out, std::ostream& err) 
   j["peak_method"] = method;
   j["fraction_of_peak"] = round5(peak > 0 ? gflops / peak : 0.0);
   if (o.precision != forward_precision::f32) {
+    // The precision's own peak: what its kernels could reach on this CPU.
+    std::string lowp_method;
+    const double lowp_peak = measure_peak_gflops(arena, o.threads, &lowp_method, o.precision);
+    j["precision_peak_gops"] = round5(lowp_peak);
+    j["precision_peak_method"] = lowp_method;
+    j["fraction_of_precision_peak"] = round5(lowp_peak > 0 ? gflops / lowp_peak : 0.0);
     // The f32 path in the same run, one thread, for the ratio (the machine may be shared).
     workspace ws32;
     const double f32_ms =
