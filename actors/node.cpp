@@ -90,17 +90,19 @@ void apply_now(self_ptr self, node_waiting::update& u) {
 /// Ends a task: the reply owed to the server is paid with the client's answer (or the error), the
 /// client actor is kept for the next task if it answered (a refusal or a lost actor is let go),
 /// and once no client computes on the replica the held-back messages go on.
+/// `client` is null when the actor was lost.
 template <class Result>
-void finish_task(self_ptr self, const caf::actor_addr& client, caf::expected<Result> answer) {
+void finish_task(self_ptr self, const caf::actor_addr& address, client_actor client,
+                 caf::expected<Result> answer) {
   auto& s = self->state;
-  const auto it = s.busy_clients.find(client);
+  const auto it = s.busy_clients.find(address);
   if (it == s.busy_clients.end()) return;  // already ended (its actor was lost)
   auto reply = std::get<caf::typed_response_promise<Result>>(std::move(it->second));
   s.busy_clients.erase(it);
   if (answer) {
     reply.deliver(std::move(*answer));
-    if (s.idle_clients.size() < max_idle_client_actors)
-      s.idle_clients.push_back(caf::actor_cast<client_actor>(client));
+    if (client && s.idle_clients.size() < max_idle_client_actors)
+      s.idle_clients.push_back(std::move(client));
   } else {
     reply.deliver(std::move(answer.error()));
   }
@@ -134,9 +136,13 @@ void start_task(self_ptr self, const NodeTask& t, caf::typed_response_promise<Re
   const caf::actor_addr address = client.address();
   s.busy_clients.emplace(address, task_reply{std::move(reply)});
   s.computing += 1;
+  // The handlers hold the actor until it has answered (the idle list holds it afterwards).
   self->request(client, caf::infinite, t)
-      .then([self, address](Result& r) { finish_task<Result>(self, address, std::move(r)); },
-            [self, address](caf::error& e) { finish_task<Result>(self, address, std::move(e)); });
+      .then([self, address,
+             client](Result& r) { finish_task<Result>(self, address, client, std::move(r)); },
+            [self, address](caf::error& e) {
+              finish_task<Result>(self, address, client_actor{}, std::move(e));
+            });
 }
 
 void answer_verify(self_ptr self, node_waiting::verify& v) {
@@ -228,9 +234,9 @@ node_actor::behavior_type node_behavior(node_actor::stateful_pointer<node_state>
       const auto why = refuse(
           s.id, "the actor computing a client's task ended (" + caf::to_string(d.reason) + ")");
       if (std::holds_alternative<caf::typed_response_promise<round_result>>(it->second))
-        finish_task<round_result>(self, d.source, why);
+        finish_task<round_result>(self, d.source, client_actor{}, why);
       else
-        finish_task<dense_result>(self, d.source, why);
+        finish_task<dense_result>(self, d.source, client_actor{}, why);
       return;
     }
     std::erase_if(s.idle_clients, [&](const client_actor& c) { return c.address() == d.source; });
