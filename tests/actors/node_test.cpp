@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "actors/client.hpp"
@@ -297,6 +298,49 @@ TEST(Nodes, ATaskComputesOnItsVersionWhileTheNextUpdateWaits) {
   EXPECT_EQ(got0.scalars, want0.scalars);
   EXPECT_EQ(got1.scalars, want1.scalars);
   self->send_exit(node, caf::exit_reason::user_shutdown);
+}
+
+TEST(Nodes, KeepOneClientActorPerRunningTaskAndReuseTheIdleOnes) {
+  auto w = build_world(fleet(policy_kind::sync, algorithm_kind::baffle), toy_data(280, 60));
+  ASSERT_TRUE(w.ok());
+  lone_node n(*w, 0, 1);
+  auto& self = *n.self;
+  const size_t before = n.sys->registry().running();  // the node (and the scoped actor)
+  round_task t;
+  t.round = 1;
+  t.k = static_cast<uint32_t>((*w)->sc.baffle.k);
+  t.sigma = static_cast<float>((*w)->sc.baffle.sigma);
+  t.batch_size = static_cast<uint32_t>((*w)->sc.train.batch_size);
+  const auto answer = [&] {
+    std::string got = "no reply";
+    self->receive([&](const round_result& r) { got = "client " + std::to_string(r.client); },
+                  [&](const caf::error& e) { got = n.sys->render(e); },
+                  // Only a guard against hanging the suite if a reply never comes.
+                  caf::after(std::chrono::minutes(5)) >> [] {});
+    return got;
+  };
+  // One task at a time: one client actor does them all, for whichever client each names.
+  for (const uint32_t client : {1u, 4u, 6u}) {
+    self->send(n.node, node_round_task{client, t});
+    EXPECT_EQ(answer(), "client " + std::to_string(client));
+    EXPECT_EQ(n.sys->registry().running(), before + 1) << "after the task of client " << client;
+  }
+  // Three at once: three actors while they compute, kept afterwards for the next tasks.
+  std::set<std::string> answers;
+  for (const uint32_t client : {0u, 2u, 5u}) self->send(n.node, node_round_task{client, t});
+  for (int i = 0; i < 3; ++i) answers.insert(answer());
+  EXPECT_EQ(answers, (std::set<std::string>{"client 0", "client 2", "client 5"}));
+  const size_t busiest = n.sys->registry().running();
+  EXPECT_GE(busiest, before + 1);
+  EXPECT_LE(busiest, before + 3);
+  self->send(n.node, node_round_task{3, t});
+  EXPECT_EQ(answer(), "client 3");
+  EXPECT_EQ(n.sys->registry().running(), busiest);
+  // Its client actors end with the node: none outlives it.
+  self->monitor(n.node);
+  self->send_exit(n.node, caf::exit_reason::user_shutdown);
+  self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::minutes(5)) >> [] {});
+  EXPECT_EQ(n.sys->registry().running(), before - 1);
 }
 
 }  // namespace
