@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <memory>
@@ -193,40 +194,51 @@ double fma_flops_per_second(double seconds, std::string* method) {
   return static_cast<double>(iterations) * flops_per_iteration / elapsed;
 }
 
+/// Operations per second of one thread applying `step` to 12 independent 64-byte accumulators
+/// (starting at `zero`) for `seconds`; each step counts `ops_per_step`. The accumulators' bits go
+/// to result_sink so the loop cannot be optimised away.
+template <class Acc, class Step>
+[[maybe_unused]] double chain_rate(double seconds, Acc zero, Step step, double ops_per_step) {
+  constexpr int chains = 12;
+  static_assert(sizeof(Acc) == 64);
+  Acc acc[chains];
+  for (auto& a : acc) a = zero;
+  long long iterations = 0;
+  double elapsed = 0.0;
+  const auto start = clock_type::now();
+  do {
+    for (int r = 0; r < 4096; ++r) {
+#pragma GCC unroll 12
+      for (int j = 0; j < chains; ++j) acc[j] = step(acc[j]);
+    }
+    iterations += 4096;
+    elapsed = seconds_since(start);
+  } while (elapsed < seconds);
+  int64_t sink = 0;
+  for (const auto& a : acc) {
+    int32_t out[16];
+    std::memcpy(out, &a, sizeof(out));
+    for (int32_t v : out) sink += v;
+  }
+  result_sink = static_cast<float>(sink);
+  return static_cast<double>(iterations) * chains * ops_per_step / elapsed;
+}
+
 /// Multiply-add operations per second (2 per multiply-add, as FLOP count) of one thread running
 /// the precision's own dot-product instruction on independent accumulators for `seconds`:
 /// `vdpbf16ps` (bf16 pairs into fp32, 32 multiply-adds) or `vpdpbusd` (u8 x s8 quads into int32,
 /// 64 multiply-adds). What oneDNN's bf16 and int8 kernels run on a CPU without AMX; 0 where the
 /// build has no such instruction (then the method says so).
 double dot_ops_per_second(forward_precision p, double seconds, std::string* method) {
-  long long iterations = 0;
-  double elapsed = 0.0;
-  const auto start = clock_type::now();
-  constexpr int chains = 12;
-  alignas(64) int32_t out[16];
-  int64_t sink = 0;
   if (p == forward_precision::bf16) {
 #if defined(__AVX512BF16__)
     *method = "avx512_bf16 _mm512_dpbf16_ps, 12 independent accumulators";
-    __m512 acc[chains];
-    for (int j = 0; j < chains; ++j) acc[j] = _mm512_setzero_ps();
     // bf16 pairs (1, -1) . (1, 1): every step adds 0, so nothing overflows or goes subnormal.
     const __m512bh a = (__m512bh)_mm512_set1_epi32(int32_t(0xBF803F80u));
     const __m512bh b = (__m512bh)_mm512_set1_epi32(int32_t(0x3F803F80u));
-    do {
-      for (int r = 0; r < 4096; ++r) {
-#pragma GCC unroll 12
-        for (int j = 0; j < chains; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
-      }
-      iterations += 4096;
-      elapsed = seconds_since(start);
-    } while (elapsed < seconds);
-    for (int j = 0; j < chains; ++j) {
-      _mm512_store_si512(out, _mm512_castps_si512(acc[j]));
-      for (int32_t v : out) sink += v;
-    }
-    result_sink = static_cast<float>(sink);
-    return static_cast<double>(iterations) * 2.0 * 32 * chains / elapsed;
+    return chain_rate(
+        seconds, _mm512_setzero_ps(), [&](__m512 acc) { return _mm512_dpbf16_ps(acc, a, b); },
+        2.0 * 32);
 #else
     *method = "none: this build has no avx512_bf16 instruction";
     return 0.0;
@@ -235,25 +247,12 @@ double dot_ops_per_second(forward_precision p, double seconds, std::string* meth
   if (p == forward_precision::int8) {
 #if defined(__AVX512VNNI__)
     *method = "avx512_vnni _mm512_dpbusd_epi32, 12 independent accumulators";
-    __m512i acc[chains];
-    for (int j = 0; j < chains; ++j) acc[j] = _mm512_setzero_si512();
     // u8 (1, 1, 1, 1) . s8 (1, -1, 1, -1): every step adds 0.
     const __m512i a = _mm512_set1_epi8(1);
     const __m512i b = _mm512_set1_epi16(int16_t(0xFF01));
-    do {
-      for (int r = 0; r < 4096; ++r) {
-#pragma GCC unroll 12
-        for (int j = 0; j < chains; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
-      }
-      iterations += 4096;
-      elapsed = seconds_since(start);
-    } while (elapsed < seconds);
-    for (int j = 0; j < chains; ++j) {
-      _mm512_store_si512(out, acc[j]);
-      for (int32_t v : out) sink += v;
-    }
-    result_sink = static_cast<float>(sink);
-    return static_cast<double>(iterations) * 2.0 * 64 * chains / elapsed;
+    return chain_rate(
+        seconds, _mm512_setzero_si512(),
+        [&](__m512i acc) { return _mm512_dpbusd_epi32(acc, a, b); }, 2.0 * 64);
 #else
     *method = "none: this build has no avx512_vnni instruction";
     return 0.0;
